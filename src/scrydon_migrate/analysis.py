@@ -1,0 +1,191 @@
+"""Migration SQL through PostgreSQL's own parser (pglast): statements, lines, modes, checksums.
+
+Never regex: ``pglast`` is libpg_query, the server's grammar, so dollar quotes, DO
+blocks, functions and nested comments split exactly as PostgreSQL would. Importing
+it costs ~30 ms, so this module is imported only when a file must be parsed (a
+pending or changed migration), never on the no-op start-up path.
+
+A statement's checksum is the SHA-256 of its parse tree with every source position
+removed: comments, whitespace and keyword case do not change it; any change to an
+identifier, a literal or the structure does.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+from typing import Any
+
+from pglast import parser
+
+#: Parse-tree node kinds that PostgreSQL refuses inside a transaction block.
+_NEVER_IN_TRANSACTION = frozenset(
+    {
+        "CreatedbStmt",
+        "DropdbStmt",
+        "CreateTableSpaceStmt",
+        "DropTableSpaceStmt",
+        "AlterSystemStmt",
+        "CreateSubscriptionStmt",
+        "DropSubscriptionStmt",
+    }
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Statement:
+    """One SQL statement of a migration file."""
+
+    index: int
+    line: int
+    text: str
+    kind: str
+    transactional: bool
+    checksum: str
+    transaction_control: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class ParseFailure(Exception):
+    """The SQL does not parse; ``line``/``column`` are 1-based positions in the text."""
+
+    message: str
+    line: int
+    column: int
+
+    def __str__(self) -> str:
+        return self.message
+
+
+def line_of(text: str, offset: int) -> int:
+    """1-based line of a character ``offset`` in ``text``."""
+    return text.count("\n", 0, max(offset, 0)) + 1
+
+
+def column_of(text: str, offset: int) -> int:
+    start = text.rfind("\n", 0, max(offset, 0)) + 1
+    return offset - start + 1
+
+
+def parse_statements(sql: str) -> list[Statement]:
+    """Split ``sql`` into statements with their first line, mode and checksum."""
+    try:
+        raw = parser.parse_sql(sql)
+    except parser.ParseError as exc:
+        offset = exc.args[1] if len(exc.args) > 1 and isinstance(exc.args[1], int) else 0
+        raise ParseFailure(str(exc.args[0]), line_of(sql, offset), column_of(sql, offset)) from exc
+    statements: list[Statement] = []
+    for raw_stmt in raw:
+        start, length = _bounds(sql, raw_stmt.stmt_location, raw_stmt.stmt_len)
+        first_token = start + _leading_blank(sql[start : start + length])
+        text = sql[first_token : start + length].rstrip()
+        node = raw_stmt.stmt
+        kind = type(node).__name__
+        statements.append(
+            Statement(
+                index=len(statements),
+                line=line_of(sql, first_token),
+                text=text,
+                kind=kind,
+                transactional=_runs_in_transaction(node, kind),
+                checksum=statement_checksum(text),
+                transaction_control=_transaction_control(node, kind),
+            )
+        )
+    return statements
+
+
+def _bounds(sql: str, location: int, length: int) -> tuple[int, int]:
+    if length == 0:
+        length = len(sql) - location
+    return location, length
+
+
+def _leading_blank(text: str) -> int:
+    """Characters of whitespace and comments before the first token of a statement slice."""
+    index = 0
+    while index < len(text):
+        if text[index].isspace():
+            index += 1
+        elif text.startswith("--", index):
+            newline = text.find("\n", index)
+            index = len(text) if newline < 0 else newline + 1
+        elif text.startswith("/*", index):
+            index = _skip_block_comment(text, index)
+        else:
+            break
+    return index
+
+
+def _skip_block_comment(text: str, index: int) -> int:
+    depth = 0
+    while index < len(text):
+        if text.startswith("/*", index):
+            depth += 1
+            index += 2
+        elif text.startswith("*/", index):
+            depth -= 1
+            index += 2
+            if depth == 0:
+                return index
+        else:
+            index += 1
+    return index
+
+
+def _runs_in_transaction(node: Any, kind: str) -> bool:
+    if kind in _NEVER_IN_TRANSACTION:
+        return False
+    if kind in {"IndexStmt", "DropStmt"}:
+        return not bool(getattr(node, "concurrent", False))
+    if kind == "ReindexStmt":
+        return not _has_option(node, "concurrently")
+    if kind == "VacuumStmt":
+        return not bool(getattr(node, "is_vacuumcmd", False))
+    if kind == "ClusterStmt":
+        return getattr(node, "relation", None) is not None
+    return True
+
+
+def _transaction_control(node: Any, kind: str) -> str:
+    """``begin``, ``commit``, ``rollback`` or ``other`` for BEGIN/COMMIT-like statements, else ``""``."""
+    if kind != "TransactionStmt":
+        return ""
+    name = str(getattr(getattr(node, "kind", None), "name", "")).removeprefix("TRANS_STMT_").lower()
+    return {"begin": "begin", "start": "begin", "commit": "commit", "rollback": "rollback"}.get(name, "other")
+
+
+def _has_option(node: Any, name: str) -> bool:
+    for option in getattr(node, "params", None) or ():
+        if getattr(option, "defname", None) == name:
+            return True
+    return False
+
+
+def statement_checksum(text: str) -> str:
+    """SHA-256 of the statement's parse tree without source positions."""
+    tree = json.loads(parser.parse_sql_json(text))
+    canonical = json.dumps(_strip_locations(tree.get("stmts", [])), sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+def _strip_locations(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {
+            k: _strip_locations(v)
+            for k, v in value.items()
+            if k not in {"location", "stmt_location", "stmt_len"}
+        }
+    if isinstance(value, list):
+        return [_strip_locations(v) for v in value]
+    return value
+
+
+def migration_checksum(statements: list[Statement]) -> str:
+    """The checksum of a migration: its statements' checksums, in order."""
+    digest = hashlib.sha256()
+    for statement in statements:
+        digest.update(statement.checksum.encode())
+        digest.update(b"\n")
+    return digest.hexdigest()

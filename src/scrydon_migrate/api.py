@@ -1,0 +1,346 @@
+"""The commands as plain functions: what the CLI calls and what a service calls on start-up.
+
+Each takes resolved :class:`~scrydon_migrate.config.Settings`, returns values (never
+prints, never exits) and raises :class:`~scrydon_migrate.errors.MigrateError`.
+Services without a database URL are pointed at the embedded PostgreSQL, started for
+the duration of the call and stopped after unless it was already running.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+from scrydon_migrate import db, log, runner, source, tracking
+from scrydon_migrate.config import ServiceSettings, Settings
+from scrydon_migrate.errors import SourceError
+from scrydon_migrate.tracking import Status, TrackedRow
+
+if TYPE_CHECKING:
+    import psycopg
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class UpResult:
+    """What ``up`` did for one service."""
+
+    service: str
+    applied: tuple[runner.Applied, ...]
+    total: int
+    waited_for_lock_s: float
+    took_lock: bool
+    unknown_newer: tuple[str, ...]
+    missing_files: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class MigrationStatus:
+    version: str
+    file: str | None
+    status: str
+    applied_at: datetime | None = None
+    applied_by: str | None = None
+    duration_ms: int | None = None
+    detail: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "version": self.version,
+            "file": self.file,
+            "status": self.status,
+            "applied_at": self.applied_at.isoformat() if self.applied_at else None,
+            "applied_by": self.applied_by,
+            "duration_ms": self.duration_ms,
+            "detail": self.detail,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class ServiceStatus:
+    service: str
+    database: str
+    tracking_table: str
+    migrations: tuple[MigrationStatus, ...]
+    counts: dict[str, int] = field(default_factory=dict)
+    last_applied: MigrationStatus | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "service": self.service,
+            "database": self.database,
+            "tracking_table": self.tracking_table,
+            "counts": self.counts,
+            "last_applied": self.last_applied.to_dict() if self.last_applied else None,
+            "migrations": [m.to_dict() for m in self.migrations],
+        }
+
+
+@contextlib.contextmanager
+def _databases(settings: Settings) -> Iterator[Settings]:
+    """``settings`` with every service given a URL, starting the embedded server if needed."""
+    if not any(s.uses_embedded for s in settings.services):
+        yield settings
+        return
+    from scrydon_migrate import embedded
+
+    with embedded.running(settings.embedded_dir) as server:
+        resolved = settings
+        admin = db.connect(server.url(), application_name=settings.application_name, service="embedded")
+        with admin:
+            for svc in settings.services:
+                if svc.uses_embedded:
+                    _create_database(admin, svc.spec.database_name)
+                    resolved = resolved.with_database_url(svc.name, server.url(svc.spec.database_name))
+        yield resolved
+
+
+def _create_database(admin: psycopg.Connection, name: str) -> None:
+    import psycopg
+    from psycopg import sql
+
+    exists = admin.execute("SELECT 1 FROM pg_database WHERE datname = %s", (name,)).fetchone()
+    if exists is None:
+        with contextlib.suppress(psycopg.errors.DuplicateDatabase):
+            admin.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+
+
+def _connect(settings: Settings, svc: ServiceSettings) -> psycopg.Connection:
+    assert svc.database_url is not None
+    return db.connect(
+        svc.database_url,
+        application_name=settings.application_name,
+        service=svc.name,
+        wait_for_db_s=settings.wait_for_db_s,
+    )
+
+
+def _scan(svc: ServiceSettings) -> list[source.MigrationFile]:
+    return source.scan(svc.name, svc.migrations_dir)
+
+
+def _selected(settings: Settings) -> list[ServiceSettings]:
+    """The services to act on: all with a migrations folder, or the ones asked for by name."""
+    chosen = [s for s in settings.services if s.migrations_dir.is_dir() or s.migrations_dir_explicit]
+    if len(settings.services) == 1 or not chosen:
+        chosen = list(settings.services)
+    if not any(s.migrations_dir.is_dir() for s in chosen):
+        first = chosen[0]
+        raise SourceError(
+            f"no migrations folder for service {first.name!r} at {str(first.migrations_dir)!r}",
+            hint="run from the folder that holds migrations/<service>/, or set --migrations-dir "
+            "(MIGRATE_MIGRATIONS_DIR) or migrations_root in scrydon-migrate.toml",
+            service=first.name,
+            file=str(first.migrations_dir),
+        )
+    return chosen
+
+
+def up(settings: Settings) -> list[UpResult]:
+    """Apply every pending migration of each selected service, in version order."""
+    services = _selected(settings)
+    scanned = {svc.name: _scan(svc) for svc in services}
+    results = []
+    with _databases(settings) as resolved:
+        for svc in services:
+            results.append(_up_service(resolved, resolved.service(svc.name), scanned[svc.name]))
+    return results
+
+
+def _up_service(settings: Settings, svc: ServiceSettings, files: list[source.MigrationFile]) -> UpResult:
+    conn = _connect(settings, svc)
+    with conn:
+        rows = tracking.read_rows(conn, svc.tracking_table) or {}
+        plan = runner.make_plan(svc.name, files, rows)
+        runner.check_unchanged(conn, svc.tracking_table, plan)
+        if not plan.pending:
+            return _finish(svc, plan, (), 0.0, took_lock=False)
+        runner.refuse_out_of_order(plan, settings.allow_out_of_order)
+        runner.load_pending(plan)
+        key = tracking.lock_key(svc.tracking_table)
+        waited = tracking.acquire_lock(
+            conn, key, service=svc.name, wait_s=settings.lock_wait_s, report_every_s=settings.lock_report_every_s
+        )
+        try:
+            tracking.ensure_table(conn, svc.tracking_table)
+            plan = runner.make_plan(svc.name, files, tracking.read_rows(conn, svc.tracking_table) or {})
+            runner.check_unchanged(conn, svc.tracking_table, plan)
+            runner.refuse_out_of_order(plan, settings.allow_out_of_order)
+            applied = tuple(_apply_all(conn, svc, plan))
+        finally:
+            with contextlib.suppress(Exception):
+                tracking.release_lock(conn, key)
+        return _finish(svc, plan, applied, waited, took_lock=True)
+
+
+def _apply_all(conn: psycopg.Connection, svc: ServiceSettings, plan: runner.Plan) -> Iterator[runner.Applied]:
+    for migration in runner.load_pending(plan):
+        done = runner.apply(conn, svc.tracking_table, migration, plan.rows.get(migration.version))
+        log.event(
+            logger,
+            logging.INFO,
+            "applied migration",
+            "MIGRATION_APPLIED",
+            service=svc.name,
+            version=done.version,
+            file=done.file,
+            duration_ms=done.duration_ms,
+            statements=done.statements,
+        )
+        yield done
+
+
+def _finish(
+    svc: ServiceSettings,
+    plan: runner.Plan,
+    applied: tuple[runner.Applied, ...],
+    waited: float,
+    *,
+    took_lock: bool,
+) -> UpResult:
+    for row in plan.unknown_newer:
+        log.event(
+            logger,
+            logging.WARNING,
+            "applied migration is newer than every migration file of this release (a rollback?); "
+            "starting anyway: migrations are forward-compatible and never un-applied",
+            "MIGRATION_UNKNOWN_NEWER",
+            service=svc.name,
+            version=row.version,
+            file=row.file,
+        )
+    for row in plan.missing_files:
+        log.event(
+            logger,
+            logging.WARNING,
+            "applied migration has no file any more",
+            "MIGRATION_FILE_MISSING",
+            service=svc.name,
+            version=row.version,
+            file=row.file,
+        )
+    total = sum(1 for r in plan.rows.values() if r.counts_as_done) + len(applied)
+    if not applied:
+        log.event(
+            logger,
+            logging.INFO,
+            "schema is up to date" + (" (another run applied the pending migrations)" if took_lock else ""),
+            "MIGRATIONS_UP_TO_DATE",
+            service=svc.name,
+            applied=total,
+            waited_s=round(waited, 1) if took_lock else None,
+        )
+    return UpResult(
+        service=svc.name,
+        applied=applied,
+        total=total,
+        waited_for_lock_s=waited,
+        took_lock=took_lock,
+        unknown_newer=tuple(str(r.version) for r in plan.unknown_newer),
+        missing_files=tuple(str(r.version) for r in plan.missing_files),
+    )
+
+
+def status(settings: Settings) -> list[ServiceStatus]:
+    """Per service: every migration with its state, the counts and the last applied one."""
+    services = _selected(settings)
+    scanned = {svc.name: _scan(svc) for svc in services}
+    report = []
+    with _databases(settings) as resolved:
+        for svc in services:
+            current = resolved.service(svc.name)
+            with _connect(resolved, current) as conn:
+                rows = tracking.read_rows(conn, current.tracking_table) or {}
+            report.append(_service_status(current, scanned[svc.name], rows))
+    return report
+
+
+def _service_status(
+    svc: ServiceSettings, files: list[source.MigrationFile], rows: dict[int, TrackedRow]
+) -> ServiceStatus:
+    plan = runner.make_plan(svc.name, files, rows)
+    entries: list[MigrationStatus] = []
+    for migration_file in files:
+        entries.append(_file_status(migration_file, rows.get(migration_file.version)))
+    for row in plan.unknown_newer:
+        entries.append(_row_status(row, "unknown-newer", "applied by a newer release; no file here"))
+    for row in plan.missing_files:
+        entries.append(_row_status(row, "missing-file", "applied, but its file is gone"))
+    entries.sort(key=lambda e: int(e.version))
+    counts: dict[str, int] = {}
+    for entry in entries:
+        counts[entry.status] = counts.get(entry.status, 0) + 1
+    applied = [e for e in entries if e.status == Status.APPLIED.value and e.applied_at]
+    last = max(applied, key=lambda e: e.applied_at or datetime.min, default=None)
+    return ServiceStatus(
+        service=svc.name,
+        database=db.describe(svc.database_url or ""),
+        tracking_table=svc.tracking_table,
+        migrations=tuple(entries),
+        counts=counts,
+        last_applied=last,
+    )
+
+
+def _file_status(migration_file: source.MigrationFile, row: TrackedRow | None) -> MigrationStatus:
+    if row is None:
+        return MigrationStatus(migration_file.version_text, migration_file.file, "pending")
+    detail = None
+    if row.marked_by_hand:
+        detail = "marked applied by hand"
+    elif row.status is Status.SKIPPED:
+        detail = f"skipped: {row.reason}"
+    elif row.status is Status.FAILED:
+        detail = (
+            f"failed at line {row.failed_line} [{row.sqlstate}]: {row.error}"
+            f" ({row.statements_done or 0}/{row.statements_total} statements done)"
+        )
+    elif row.status is Status.RUNNING:
+        detail = f"stopped after statement {row.statements_done or 0} of {row.statements_total}; up resumes it"
+    return MigrationStatus(
+        version=migration_file.version_text,
+        file=migration_file.file,
+        status=row.status.value,
+        applied_at=row.applied_at,
+        applied_by=row.applied_by,
+        duration_ms=row.duration_ms,
+        detail=detail,
+    )
+
+
+def _row_status(row: TrackedRow, state: str, detail: str) -> MigrationStatus:
+    return MigrationStatus(
+        version=str(row.version),
+        file=row.file,
+        status=state,
+        applied_at=row.applied_at,
+        applied_by=row.applied_by,
+        duration_ms=row.duration_ms,
+        detail=detail,
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class ServiceHistory:
+    service: str
+    tracking_table: str
+    rows: tuple[dict[str, Any], ...] | None
+
+
+def history(settings: Settings, *, limit: int = 20) -> list[ServiceHistory]:
+    """The runbook's verification query per service: newest first."""
+    services = [s for s in settings.services if s.migrations_dir.is_dir() or len(settings.services) == 1]
+    services = services or list(settings.services)
+    report = []
+    with _databases(settings) as resolved:
+        for svc in services:
+            current = resolved.service(svc.name)
+            with _connect(resolved, current) as conn:
+                rows = tracking.history(conn, current.tracking_table, limit)
+            report.append(ServiceHistory(svc.name, current.tracking_table, None if rows is None else tuple(rows)))
+    return report

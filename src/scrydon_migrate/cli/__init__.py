@@ -1,0 +1,318 @@
+"""The ``scrydon-migrate`` command: a thin layer over :mod:`scrydon_migrate.api`.
+
+Commands parse flags (each has a ``MIGRATE_*`` environment variable), build
+Settings, call the API and hand the result to :mod:`.render`. :func:`main` is the one
+place where an error becomes output and an exit code (see ``ExitCode``).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import sys
+import traceback
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, TypeVar
+
+import click
+
+from scrydon_migrate import __version__, log
+from scrydon_migrate.errors import ExitCode, MigrateError
+
+F = TypeVar("F", bound=Callable[..., Any])
+logger = logging.getLogger("scrydon_migrate.cli")
+
+
+class _State:
+    json_output = False
+
+
+def _service_options(func: F) -> F:
+    options = [
+        click.option(
+            "--service",
+            "-s",
+            "services",
+            multiple=True,
+            metavar="NAME",
+            help="Service to act on (repeatable): platform (auth), agentic, analytics, ontology "
+            "(apiOntology), cortex. Default: every service with a migrations folder. [env: MIGRATE_SERVICE]",
+        ),
+        click.option(
+            "--database-url",
+            metavar="URL",
+            help="PostgreSQL URL for the selected service(s). Default: <SERVICE>_DATABASE_URL, "
+            "MIGRATE_DATABASE_URL, DATABASE_URL, the config file, else the embedded PostgreSQL.",
+        ),
+        click.option(
+            "--migrations-dir",
+            type=click.Path(file_okay=False, path_type=Path),
+            metavar="DIR",
+            help="The service's migrations folder (one service), or the root holding "
+            "<service>/ folders. Default: ./migrations. [env: MIGRATE_MIGRATIONS_DIR]",
+        ),
+        click.option(
+            "--config",
+            "config_file",
+            type=click.Path(dir_okay=False, path_type=Path),
+            metavar="FILE",
+            help="TOML settings file. Default: ./scrydon-migrate.toml if present. [env: MIGRATE_CONFIG]",
+        ),
+        click.option(
+            "--embedded-dir",
+            type=click.Path(file_okay=False, path_type=Path),
+            metavar="DIR",
+            help="Folder of the embedded PostgreSQL used when no URL is set. "
+            "Default: ./.scrydon-migrate. [env: MIGRATE_EMBEDDED_DIR]",
+        ),
+        click.option(
+            "--json", "json_output", is_flag=True, envvar="MIGRATE_JSON",
+            help="Print the result as JSON on stdout. [env: MIGRATE_JSON]",
+        ),  # fmt: skip
+    ]
+    for option in reversed(options):
+        func = option(func)
+    return func
+
+
+def _settings(**kwargs: Any) -> Any:
+    from scrydon_migrate.config import load_settings
+
+    _State.json_output = bool(kwargs.pop("json_output", False))
+    services = kwargs.pop("services", ()) or None
+    return load_settings(services=services, **kwargs)
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+@click.version_option(__version__, prog_name="scrydon-migrate")
+@click.option(
+    "--log-format",
+    type=click.Choice(["text", "json"]),
+    envvar="MIGRATE_LOG_FORMAT",
+    default="text",
+    show_default=True,
+    help="Format of the log lines on stderr. [env: MIGRATE_LOG_FORMAT]",
+)
+@click.option("--quiet", "-q", is_flag=True, help="Log warnings and errors only.")
+@click.pass_context
+def cli(ctx: click.Context, log_format: str, quiet: bool) -> None:
+    """Forward-only PostgreSQL migrations for Scrydon's services.
+
+    Each service (platform, agentic, analytics, ontology, cortex) applies its own
+    migrations from migrations/<service>/ and records them in <service>_migrations.
+    With no database URL configured, commands use an embedded PostgreSQL kept in
+    ./.scrydon-migrate.
+    """
+    component = "migrate-bootstrap" if ctx.invoked_subcommand == "up" else "scrydon-migrate"
+    log.configure(component, fmt=log_format, level=logging.WARNING if quiet else logging.INFO)
+
+
+@cli.command()
+@_service_options
+@click.option(
+    "--lock-wait",
+    "lock_wait_s",
+    type=click.FloatRange(min=0),
+    metavar="SECONDS",
+    help="How long to wait for another pod's migration run before giving up (exit 4). "
+    "Default: 600. [env: MIGRATE_LOCK_WAIT]",
+)
+@click.option(
+    "--wait-for-db",
+    "wait_for_db_s",
+    type=click.FloatRange(min=0),
+    metavar="SECONDS",
+    help="How long to retry connecting to a database that is not up yet. Default: 0. [env: MIGRATE_WAIT_FOR_DB]",
+)
+@click.option(
+    "--allow-out-of-order",
+    is_flag=True,
+    default=None,
+    help="Apply a pending migration older than the newest applied one. [env: MIGRATE_ALLOW_OUT_OF_ORDER]",
+)
+def up(**kwargs: Any) -> None:
+    """Apply every pending migration, in version order, for each service.
+
+    Safe to run from every pod of a rolling update: the first takes the service's
+    lock and applies; the others wait, see the work done and exit 0.
+
+    Example: scrydon-migrate up --service platform
+    """
+    from scrydon_migrate import api
+    from scrydon_migrate.cli import render
+
+    render.up_results(api.up(_settings(**kwargs)), as_json=_State.json_output)
+
+
+@cli.command()
+@_service_options
+@click.option(
+    "--exit-code", is_flag=True, help="Exit 1 when a migration is pending, failed or partly applied."
+)
+def status(exit_code: bool, **kwargs: Any) -> None:
+    """Show each service's migrations: applied, pending, failed, skipped, unknown newer.
+
+    Example: scrydon-migrate status --service analytics --json
+    """
+    from scrydon_migrate import api
+    from scrydon_migrate.cli import render
+
+    report = api.status(_settings(**kwargs))
+    render.status(report, as_json=_State.json_output)
+    if exit_code and any(
+        m.status in {"pending", "failed", "running"} for service in report for m in service.migrations
+    ):
+        sys.exit(ExitCode.FINDINGS)
+
+
+@cli.command()
+@_service_options
+@click.option("--limit", type=click.IntRange(min=1), default=20, show_default=True, help="Rows per service.")
+def history(limit: int, **kwargs: Any) -> None:
+    """The runbook's verification query for each service, newest first.
+
+    Runs SELECT version, applied_at FROM <service>_migrations ORDER BY applied_at DESC.
+
+    Example: scrydon-migrate history --service platform --limit 5
+    """
+    from scrydon_migrate import api
+    from scrydon_migrate.cli import render
+
+    render.history(api.history(_settings(**kwargs), limit=limit), as_json=_State.json_output)
+
+
+@cli.command("config")
+@_service_options
+def show_config(**kwargs: Any) -> None:
+    """Show the resolved settings (passwords masked).
+
+    Example: scrydon-migrate config --service platform
+    """
+    from scrydon_migrate.cli import render
+
+    render.document(_settings(**kwargs).redacted())
+
+
+@cli.group()
+def embedded() -> None:
+    """Run the embedded PostgreSQL yourself (to keep it up between commands, or use psql).
+
+    Commands that need a database and have no URL start it for their own run and stop
+    it after, unless it was started here.
+    """
+
+
+def _embedded_dir(embedded_dir: Path | None) -> Path:
+    from scrydon_migrate.config import _resolve_embedded_dir
+
+    return _resolve_embedded_dir(embedded_dir, os.environ, {}, Path.cwd())
+
+
+_embedded_dir_option = click.option(
+    "--embedded-dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    metavar="DIR",
+    help="Folder of the embedded PostgreSQL. Default: ./.scrydon-migrate. [env: MIGRATE_EMBEDDED_DIR]",
+)
+
+
+@embedded.command("start")
+@_embedded_dir_option
+def embedded_start(embedded_dir: Path | None) -> None:
+    """Start the embedded PostgreSQL and print its URL; it keeps running until `embedded stop`."""
+    from scrydon_migrate import embedded as pg
+
+    server = pg.start(pg.data_dir_for(_embedded_dir(embedded_dir)))
+    click.echo(server.url())
+    log.event(
+        logger,
+        logging.INFO,
+        "embedded PostgreSQL " + ("started" if server.started_here else "was already running"),
+        "EMBEDDED_STARTED" if server.started_here else "EMBEDDED_RUNNING",
+        data_dir=str(server.data_dir),
+        port=server.port,
+    )
+
+
+@embedded.command("stop")
+@_embedded_dir_option
+def embedded_stop(embedded_dir: Path | None) -> None:
+    """Stop the embedded PostgreSQL (its data stays for the next run)."""
+    from scrydon_migrate import embedded as pg
+
+    stopped = pg.stop(pg.data_dir_for(_embedded_dir(embedded_dir)))
+    log.event(
+        logger,
+        logging.INFO,
+        "embedded PostgreSQL stopped" if stopped else "embedded PostgreSQL was not running",
+        "EMBEDDED_STOPPED",
+    )
+
+
+@embedded.command("url")
+@_embedded_dir_option
+@click.option("--service", "-s", metavar="NAME", help="Print the URL of this service's database.")
+def embedded_url(embedded_dir: Path | None, service: str | None) -> None:
+    """Print the URL of the running embedded PostgreSQL (exit 4 when it is not running).
+
+    Example: psql "$(scrydon-migrate embedded url --service platform)"
+    """
+    from scrydon_migrate import embedded as pg
+    from scrydon_migrate.config import find_service
+    from scrydon_migrate.errors import EmbeddedError
+
+    data_dir = pg.data_dir_for(_embedded_dir(embedded_dir))
+    port = pg.running_port(data_dir)
+    if port is None:
+        raise EmbeddedError(
+            f"the embedded PostgreSQL in {str(data_dir)!r} is not running",
+            hint="start it with: scrydon-migrate embedded start",
+        )
+    database = find_service(service).database_name if service else "postgres"
+    click.echo(f"postgresql://{pg.SUPERUSER}@127.0.0.1:{port}/{database}")
+
+
+def main() -> None:
+    """Entry point: run the CLI, map errors to exit codes, never show a traceback for a known error."""
+    try:
+        cli.main(standalone_mode=False)
+    except click.exceptions.Abort:
+        click.echo("aborted", err=True)
+        sys.exit(ExitCode.USAGE)
+    except click.ClickException as exc:
+        exc.show()
+        sys.exit(ExitCode.USAGE if exc.exit_code == 2 else exc.exit_code)
+    except click.exceptions.Exit as exc:
+        sys.exit(exc.exit_code)
+    except MigrateError as exc:
+        _report(exc)
+        sys.exit(exc.exit_code)
+    except KeyboardInterrupt:
+        sys.exit(130)
+    except Exception as exc:  # noqa: BLE001 - the last line of defence: a bug
+        _report_bug(exc)
+        sys.exit(ExitCode.INTERNAL)
+    sys.exit(ExitCode.OK)
+
+
+def _report(exc: MigrateError) -> None:
+    fields = {k: v for k, v in exc.fields.items() if k not in {"error"}}
+    if exc.hint:
+        fields["hint"] = exc.hint
+    log.event(logging.getLogger("scrydon_migrate"), log.FATAL, exc.message, exc.event, **fields)
+    if _State.json_output:
+        click.echo(json.dumps(exc.to_dict(), default=str, ensure_ascii=False))
+
+
+def _report_bug(exc: BaseException) -> None:
+    from scrydon_migrate.config import redact_url
+
+    text = redact_url("".join(traceback.format_exception(exc)))
+    click.echo(text, err=True)
+    click.echo(
+        f"scrydon-migrate {__version__}: internal error ({type(exc).__name__}); this is a bug — "
+        "please report it with the traceback above",
+        err=True,
+    )

@@ -1,0 +1,110 @@
+"""Results on stdout: aligned plain-text tables for people, JSON documents for machines.
+
+Plain tables rather than rich: they cost nothing to import on the start-up path, read
+the same in a pod log as in a terminal, and stay greppable.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+import click
+
+from scrydon_migrate.api import ServiceHistory, ServiceStatus, UpResult
+
+
+def document(doc: Any) -> None:
+    click.echo(json.dumps(doc, indent=2, default=_default, ensure_ascii=False))
+
+
+def _default(value: Any) -> Any:
+    if isinstance(value, datetime):
+        return value.isoformat()
+    return str(value)
+
+
+def table(headers: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
+    cells = [[_cell(v) for v in row] for row in rows]
+    widths = [max([len(h), *(len(r[i]) for r in cells)]) for i, h in enumerate(headers)]
+    lines = ["  ".join(h.ljust(w) for h, w in zip(headers, widths, strict=True)).rstrip()]
+    lines.append("  ".join("-" * w for w in widths))
+    lines.extend("  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)).rstrip() for row in cells)
+    return "\n".join(lines)
+
+
+def _cell(value: Any) -> str:
+    if value is None:
+        return "-"
+    if isinstance(value, datetime):
+        return value.strftime("%Y-%m-%d %H:%M:%S%z")
+    return str(value).replace("\n", " ")
+
+
+def up_results(results: Sequence[UpResult], *, as_json: bool) -> None:
+    if as_json:
+        document(
+            [
+                {
+                    "service": r.service,
+                    "applied_now": [
+                        {"version": a.version, "file": a.file, "duration_ms": a.duration_ms,
+                         "statements": a.statements, "resumed_at_statement": a.resumed_at + 1 if a.resumed_at else None}
+                        for a in r.applied
+                    ],
+                    "applied_total": r.total,
+                    "took_lock": r.took_lock,
+                    "waited_for_lock_s": round(r.waited_for_lock_s, 3),
+                    "unknown_newer_versions": list(r.unknown_newer),
+                    "missing_files": list(r.missing_files),
+                }
+                for r in results
+            ]
+        )  # fmt: skip
+        return
+    rows = [
+        (
+            r.service,
+            len(r.applied),
+            r.total,
+            "applied " + ", ".join(a.version for a in r.applied) if r.applied else "up to date",
+        )
+        for r in results
+    ]
+    click.echo(table(("service", "applied now", "applied total", "result"), rows))
+
+
+def status(report: Sequence[ServiceStatus], *, as_json: bool) -> None:
+    if as_json:
+        document([s.to_dict() for s in report])
+        return
+    blocks = []
+    for service in report:
+        counts = ", ".join(f"{n} {state}" for state, n in sorted(service.counts.items())) or "no migrations"
+        last = service.last_applied
+        head = (
+            f"{service.service} — {service.database} — {service.tracking_table}: {counts}"
+            + (f"; last applied {last.version} at {_cell(last.applied_at)}" if last else "")
+        )
+        rows = [(m.version, m.file, m.status, m.applied_at, m.detail) for m in service.migrations]
+        blocks.append(head + "\n" + table(("version", "file", "status", "applied_at", "detail"), rows))
+    click.echo("\n\n".join(blocks))
+
+
+def history(report: Sequence[ServiceHistory], *, as_json: bool) -> None:
+    if as_json:
+        document([{"service": h.service, "tracking_table": h.tracking_table, "rows": h.rows} for h in report])
+        return
+    blocks = []
+    for entry in report:
+        if entry.rows is None:
+            blocks.append(f"{entry.service}: no {entry.tracking_table} table (migrations never ran)")
+            continue
+        rows = [(r["version"], r["status"], r["applied_at"], r["file"], r["applied_by"]) for r in entry.rows]
+        blocks.append(
+            f"{entry.service} ({entry.tracking_table})\n"
+            + table(("version", "status", "applied_at", "file", "applied_by"), rows)
+        )
+    click.echo("\n\n".join(blocks))

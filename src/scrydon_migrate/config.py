@@ -1,0 +1,416 @@
+"""Services and settings: which schema owners exist, where their databases and files are.
+
+Precedence, highest first: command-line flags, environment variables, the TOML file
+(``--config``, ``MIGRATE_CONFIG`` or ``./scrydon-migrate.toml``), built-in defaults.
+For a service's database URL the environment order is ``<SERVICE>_DATABASE_URL``
+(and its chart alias, e.g. ``AUTH_DATABASE_URL``), then ``MIGRATE_DATABASE_URL``,
+then ``DATABASE_URL``. A service with no URL anywhere uses the embedded PostgreSQL.
+
+The chart's values keys are mapped explicitly: ``auth`` is the platform service and
+``apiOntology`` the ontology service (the runbook's names).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import tomllib
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+from scrydon_migrate.errors import ConfigError
+
+DEFAULT_LOCK_WAIT_S = 600.0
+DEFAULT_WAIT_FOR_DB_S = 0.0
+DEFAULT_CONFIG_FILE = "scrydon-migrate.toml"
+DEFAULT_EMBEDDED_DIR = ".scrydon-migrate"
+DEFAULT_MIGRATIONS_ROOT = "migrations"
+
+
+@dataclass(frozen=True, slots=True)
+class ServiceSpec:
+    """A schema owner from the runbook's table."""
+
+    name: str
+    values_key: str
+    database_name: str
+    owns: str
+    aliases: tuple[str, ...] = ()
+
+    @property
+    def env_names(self) -> tuple[str, ...]:
+        """Environment variables that hold this service's database URL, most specific first."""
+        names = [self.name, *self.aliases]
+        return tuple(dict.fromkeys(_env_name(n) + "_DATABASE_URL" for n in names))
+
+
+def _env_name(name: str) -> str:
+    return re.sub(r"(?<=[a-z])(?=[A-Z])|-", "_", name).upper()
+
+
+SERVICES: tuple[ServiceSpec, ...] = (
+    ServiceSpec(
+        "platform",
+        values_key="auth",
+        database_name="auth",
+        owns="authentication, organisations, workspaces, audit, secrets metadata",
+        aliases=("auth",),
+    ),
+    ServiceSpec(
+        "agentic",
+        values_key="agentic",
+        database_name="agentic",
+        owns="workflows, automations, knowledge bases, chats",
+    ),
+    ServiceSpec(
+        "analytics",
+        values_key="analytics",
+        database_name="analytics",
+        owns="managed-table catalogue, profiles, policy bundles",
+    ),
+    ServiceSpec(
+        "ontology",
+        values_key="apiOntology",
+        database_name="ontology",
+        owns="ontology schema, bindings, branches",
+        aliases=("apiOntology", "api-ontology"),
+    ),
+    ServiceSpec(
+        "cortex",
+        values_key="cortex",
+        database_name="cortex",
+        owns="models, embeddings, inference, prompts",
+    ),
+)
+
+
+def find_service(name: str) -> ServiceSpec:
+    """The service called ``name`` or one of its chart aliases (``auth``, ``apiOntology``)."""
+    for spec in SERVICES:
+        if name == spec.name or name in spec.aliases:
+            return spec
+    known = ", ".join(s.name for s in SERVICES)
+    raise ConfigError(
+        f"unknown service {name!r}",
+        hint=f"use one of: {known} (chart keys 'auth' and 'apiOntology' are accepted too)",
+        service=name,
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class ServiceSettings:
+    """Everything needed to migrate one service."""
+
+    spec: ServiceSpec
+    database_url: str | None
+    migrations_dir: Path
+    tracking_table: str
+    migrations_dir_explicit: bool = False
+
+    @property
+    def name(self) -> str:
+        return self.spec.name
+
+    @property
+    def uses_embedded(self) -> bool:
+        return self.database_url is None
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    """Resolved settings for one command run."""
+
+    services: tuple[ServiceSettings, ...]
+    lock_wait_s: float = DEFAULT_LOCK_WAIT_S
+    lock_report_every_s: float = 10.0
+    wait_for_db_s: float = DEFAULT_WAIT_FOR_DB_S
+    allow_out_of_order: bool = False
+    embedded_dir: Path = Path(DEFAULT_EMBEDDED_DIR)
+    application_name: str = "scrydon-migrate"
+    config_file: Path | None = None
+    extra: Mapping[str, Any] = field(default_factory=dict)
+
+    def service(self, name: str) -> ServiceSettings:
+        spec = find_service(name)
+        for svc in self.services:
+            if svc.spec is spec:
+                return svc
+        raise ConfigError(f"service {spec.name!r} is not selected in this run")
+
+    def with_database_url(self, service: str, url: str) -> Settings:
+        """A copy where ``service`` connects to ``url`` (used once the embedded server is up)."""
+        services = tuple(
+            replace(s, database_url=url) if s.name == service else s for s in self.services
+        )
+        return replace(self, services=services)
+
+    def redacted(self) -> dict[str, Any]:
+        """The settings as a document safe to print: passwords masked."""
+        return {
+            "config_file": str(self.config_file) if self.config_file else None,
+            "lock_wait_s": self.lock_wait_s,
+            "wait_for_db_s": self.wait_for_db_s,
+            "embedded_dir": str(self.embedded_dir),
+            "services": [
+                {
+                    "service": s.name,
+                    "database_url": redact_url(s.database_url) if s.database_url else "embedded",
+                    "migrations_dir": str(s.migrations_dir),
+                    "tracking_table": s.tracking_table,
+                }
+                for s in self.services
+            ],
+        }
+
+
+_URL_PASSWORD = re.compile(r"(://[^:/?#@\s]*:)([^@/\s]*)(@)")
+_KV_PASSWORD = re.compile(r"(password\s*=\s*)('(?:[^'\\]|\\.)*'|\S+)", re.IGNORECASE)
+
+
+def redact_url(text: str) -> str:
+    """Mask the password of any URL (``user:***@``) or ``password=`` pair in ``text``."""
+    text = _URL_PASSWORD.sub(r"\1***\3", text)
+    return _KV_PASSWORD.sub(r"\1***", text)
+
+
+_TOP_KEYS = {
+    "database_url",
+    "migrations_root",
+    "lock_wait_s",
+    "wait_for_db_s",
+    "allow_out_of_order",
+    "embedded_dir",
+    "application_name",
+    "services",
+}
+_SERVICE_KEYS = {"database_url", "migrations_dir", "tracking_table"}
+
+
+def _read_toml(path: Path) -> dict[str, Any]:
+    try:
+        with path.open("rb") as fh:
+            data = tomllib.load(fh)
+    except FileNotFoundError as exc:
+        raise ConfigError(
+            f"config file {str(path)!r} does not exist",
+            hint="pass --config with an existing file, or unset MIGRATE_CONFIG",
+        ) from exc
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(
+            f"config file {str(path)!r} is not valid TOML: {exc}",
+            hint="fix the syntax at the position given",
+        ) from exc
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"can't read config file {str(path)!r}: {exc}") from exc
+    _check_keys(data, _TOP_KEYS, path, "")
+    services = data.get("services", {})
+    if not isinstance(services, dict):
+        raise ConfigError(f"config file {str(path)!r}: 'services' must be a table")
+    for name, table in services.items():
+        find_service(name)
+        if not isinstance(table, dict):
+            raise ConfigError(f"config file {str(path)!r}: [services.{name}] must be a table")
+        _check_keys(table, _SERVICE_KEYS, path, f"services.{name}.")
+    return data
+
+
+def _check_keys(table: Mapping[str, Any], allowed: set[str], path: Path, prefix: str) -> None:
+    unknown = sorted(set(table) - allowed)
+    if unknown:
+        raise ConfigError(
+            f"config file {str(path)!r} has unknown key {prefix}{unknown[0]!r}",
+            hint="allowed keys: " + ", ".join(sorted(allowed)),
+        )
+
+
+def _number(value: Any, name: str, source: str) -> float:
+    try:
+        number = float(value)
+    except (TypeError, ValueError) as exc:
+        raise ConfigError(f"{name} from {source} must be a number of seconds, got {value!r}") from exc
+    if number < 0 or number != number:
+        raise ConfigError(f"{name} from {source} must be zero or more, got {value!r}")
+    return number
+
+
+def _flag(value: Any, name: str, source: str) -> bool:
+    if isinstance(value, bool):
+        return value
+    text = str(value).strip().lower()
+    if text in {"1", "true", "yes", "on"}:
+        return True
+    if text in {"0", "false", "no", "off", ""}:
+        return False
+    raise ConfigError(f"{name} from {source} must be true or false, got {value!r}")
+
+
+def _string(value: Any, name: str, source: str) -> str:
+    if not isinstance(value, str) or not value.strip():
+        raise ConfigError(f"{name} from {source} must be a non-empty string")
+    return value
+
+
+def _pick(
+    key: str, flag: Any, env: Mapping[str, str], env_name: str, toml: Mapping[str, Any]
+) -> tuple[Any, str] | None:
+    if flag is not None:
+        return flag, f"--{key.replace('_', '-')}"
+    if env.get(env_name, "") != "":
+        return env[env_name], env_name
+    if key in toml:
+        return toml[key], "the config file"
+    return None
+
+
+def load_settings(
+    *,
+    services: Sequence[str] | None = None,
+    config_file: str | Path | None = None,
+    database_url: str | None = None,
+    migrations_dir: str | Path | None = None,
+    lock_wait_s: float | None = None,
+    wait_for_db_s: float | None = None,
+    allow_out_of_order: bool | None = None,
+    embedded_dir: str | Path | None = None,
+    application_name: str | None = None,
+    env: Mapping[str, str] | None = None,
+    cwd: Path | None = None,
+) -> Settings:
+    """Resolve settings from flags (the keyword arguments), environment, TOML and defaults.
+
+    ``migrations_dir`` is the folder of one service when exactly one service is
+    selected, and otherwise the root holding one folder per service.
+    """
+    env = os.environ if env is None else env
+    cwd = cwd or Path.cwd()
+    path = _config_path(config_file, env, cwd)
+    toml = _read_toml(path) if path else {}
+
+    chosen = _select_services(services, env)
+    if database_url is not None and not database_url.strip():
+        raise ConfigError("--database-url is empty", hint="give a postgresql:// URL or leave it out")
+    if migrations_dir is None and env.get("MIGRATE_MIGRATIONS_DIR"):
+        migrations_dir = env["MIGRATE_MIGRATIONS_DIR"]
+    single_dir = Path(migrations_dir) if migrations_dir is not None and len(chosen) == 1 else None
+    root_value = migrations_dir if single_dir is None and migrations_dir is not None else None
+    root = Path(root_value or toml.get("migrations_root") or DEFAULT_MIGRATIONS_ROOT)
+    base = path.parent if (path and root_value is None and "migrations_root" in toml) else cwd
+    root = root if root.is_absolute() else base / root
+
+    service_tables: Mapping[str, Any] = toml.get("services", {})
+    resolved = tuple(
+        _service_settings(spec, service_tables, toml, env, database_url, root, single_dir, cwd, path)
+        for spec in chosen
+    )
+    return Settings(
+        services=resolved,
+        lock_wait_s=_resolve_number("lock_wait_s", lock_wait_s, env, "MIGRATE_LOCK_WAIT", toml, DEFAULT_LOCK_WAIT_S),
+        wait_for_db_s=_resolve_number(
+            "wait_for_db_s", wait_for_db_s, env, "MIGRATE_WAIT_FOR_DB", toml, DEFAULT_WAIT_FOR_DB_S
+        ),
+        allow_out_of_order=_resolve_flag(allow_out_of_order, env, toml),
+        embedded_dir=_resolve_embedded_dir(embedded_dir, env, toml, cwd),
+        application_name=_resolve_application_name(application_name, env, toml),
+        config_file=path,
+    )
+
+
+def _config_path(config_file: str | Path | None, env: Mapping[str, str], cwd: Path) -> Path | None:
+    explicit = config_file or env.get("MIGRATE_CONFIG") or None
+    if explicit:
+        candidate = Path(explicit)
+        return candidate if candidate.is_absolute() else cwd / candidate
+    default = cwd / DEFAULT_CONFIG_FILE
+    return default if default.is_file() else None
+
+
+def _select_services(services: Sequence[str] | None, env: Mapping[str, str]) -> tuple[ServiceSpec, ...]:
+    names = list(services or [])
+    if not names and env.get("MIGRATE_SERVICE"):
+        names = [n.strip() for n in env["MIGRATE_SERVICE"].split(",") if n.strip()]
+    if not names:
+        return SERVICES
+    return tuple(dict.fromkeys(find_service(n) for n in names))
+
+
+def _service_settings(
+    spec: ServiceSpec,
+    service_tables: Mapping[str, Any],
+    toml: Mapping[str, Any],
+    env: Mapping[str, str],
+    flag_url: str | None,
+    root: Path,
+    single_dir: Path | None,
+    cwd: Path,
+    config_path: Path | None,
+) -> ServiceSettings:
+    table: Mapping[str, Any] = {}
+    for key in (spec.name, *spec.aliases):
+        if key in service_tables:
+            table = service_tables[key]
+    url = _service_url(spec, table, toml, env, flag_url)
+    explicit_dir = single_dir is not None or "migrations_dir" in table
+    if single_dir is not None:
+        folder = single_dir if single_dir.is_absolute() else cwd / single_dir
+    elif "migrations_dir" in table:
+        folder = Path(_string(table["migrations_dir"], "migrations_dir", "the config file"))
+        folder = folder if folder.is_absolute() else (config_path.parent if config_path else cwd) / folder
+    else:
+        folder = root / spec.name
+    tracking = table.get("tracking_table", f"{spec.name}_migrations")
+    tracking = _string(tracking, "tracking_table", "the config file")
+    return ServiceSettings(
+        spec=spec,
+        database_url=url,
+        migrations_dir=folder,
+        tracking_table=tracking,
+        migrations_dir_explicit=explicit_dir,
+    )
+
+
+def _service_url(
+    spec: ServiceSpec,
+    table: Mapping[str, Any],
+    toml: Mapping[str, Any],
+    env: Mapping[str, str],
+    flag_url: str | None,
+) -> str | None:
+    if flag_url:
+        return flag_url
+    for name in (*spec.env_names, "MIGRATE_DATABASE_URL", "DATABASE_URL"):
+        if env.get(name, "").strip():
+            return env[name].strip()
+    for source in (table, toml):
+        if "database_url" in source:
+            return _string(source["database_url"], "database_url", "the config file")
+    return None
+
+
+def _resolve_number(
+    key: str, flag: float | None, env: Mapping[str, str], env_name: str, toml: Mapping[str, Any], default: float
+) -> float:
+    picked = _pick(key, flag, env, env_name, toml)
+    return default if picked is None else _number(picked[0], key, picked[1])
+
+
+def _resolve_flag(flag: bool | None, env: Mapping[str, str], toml: Mapping[str, Any]) -> bool:
+    picked = _pick("allow_out_of_order", flag, env, "MIGRATE_ALLOW_OUT_OF_ORDER", toml)
+    return False if picked is None else _flag(picked[0], "allow_out_of_order", picked[1])
+
+
+def _resolve_embedded_dir(
+    flag: str | Path | None, env: Mapping[str, str], toml: Mapping[str, Any], cwd: Path
+) -> Path:
+    picked = _pick("embedded_dir", flag, env, "MIGRATE_EMBEDDED_DIR", toml)
+    folder = Path(str(picked[0])) if picked else Path(DEFAULT_EMBEDDED_DIR)
+    return folder if folder.is_absolute() else cwd / folder
+
+
+def _resolve_application_name(flag: str | None, env: Mapping[str, str], toml: Mapping[str, Any]) -> str:
+    picked = _pick("application_name", flag, env, "MIGRATE_APPLICATION_NAME", toml)
+    if picked:
+        return _string(picked[0], "application_name", picked[1])[:63]
+    pod = env.get("HOSTNAME", "").strip()
+    return f"scrydon-migrate@{pod}"[:63] if pod else "scrydon-migrate"

@@ -1,0 +1,93 @@
+"""Connections: opened with a recognisable application_name, waiting for a database that is not up yet.
+
+psycopg costs ~120 ms to import, so it is imported here, by the commands that touch a
+database, never at package import.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+import time
+from typing import TYPE_CHECKING
+from urllib.parse import urlsplit
+
+from scrydon_migrate import log
+from scrydon_migrate.config import redact_url
+from scrydon_migrate.errors import DatabaseUnavailable
+
+if TYPE_CHECKING:
+    import psycopg
+
+logger = logging.getLogger(__name__)
+CONNECT_TIMEOUT_S = 10
+
+
+def describe(url: str) -> str:
+    """``user@host:port/database`` for messages: never the password."""
+    try:
+        parts = urlsplit(url)
+        if parts.scheme.startswith("postgres"):
+            user = f"{parts.username}@" if parts.username else ""
+            port = f":{parts.port}" if parts.port else ""
+            return f"{user}{parts.hostname or 'localhost'}{port}{parts.path or '/'}"
+    except ValueError:
+        pass
+    return redact_url(url)
+
+
+def connect(url: str, *, application_name: str, service: str, wait_for_db_s: float = 0.0) -> psycopg.Connection:
+    """An autocommit connection to ``url``; retries with backoff for up to ``wait_for_db_s``."""
+    import psycopg
+
+    deadline = time.monotonic() + wait_for_db_s
+    attempt = 0
+    while True:
+        attempt += 1
+        try:
+            return psycopg.connect(
+                url,
+                autocommit=True,
+                application_name=application_name,
+                connect_timeout=CONNECT_TIMEOUT_S,
+            )
+        except psycopg.Error as exc:
+            reason = _first_line(exc)
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                raise DatabaseUnavailable(
+                    f"can't connect to the database of service {service!r} at {describe(url)}: {reason}",
+                    hint="check that the database is up and the URL is right; "
+                    "--wait-for-db SECONDS (MIGRATE_WAIT_FOR_DB) waits for a database that is starting",
+                    service=service,
+                    database=describe(url),
+                    attempts=attempt,
+                ) from None
+            sleep_s = min(remaining, min(5.0, 0.25 * 2 ** (attempt - 1)) * random.uniform(0.8, 1.2))
+            log.event(
+                logger,
+                logging.INFO,
+                "waiting for the database",
+                "DATABASE_WAITING",
+                service=service,
+                database=describe(url),
+                attempt=attempt,
+                sleep_ms=int(sleep_s * 1000),
+                reason=reason,
+            )
+            time.sleep(sleep_s)
+
+
+def _first_line(exc: BaseException) -> str:
+    text = redact_url(str(exc)).strip()
+    return text.splitlines()[0] if text else type(exc).__name__
+
+
+def is_connection_lost(conn: psycopg.Connection, exc: BaseException) -> bool:
+    """Whether ``exc`` means the session is gone (terminated backend, server restart, network)."""
+    import psycopg
+
+    if conn.closed or conn.broken:
+        return True
+    sqlstate = getattr(getattr(exc, "diag", None), "sqlstate", None)
+    return isinstance(exc, psycopg.OperationalError) and (sqlstate is None or sqlstate.startswith(("57P", "08")))

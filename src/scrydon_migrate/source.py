@@ -1,0 +1,269 @@
+"""Migration files: discovery, names and versions, directives, parsing, checksums.
+
+A migration is ``<version>_<slug>.sql`` in its service's folder; ``version`` is an
+integer (``0042`` or a timestamp) and files are ordered numerically. golang-migrate's
+``<version>_<slug>.up.sql`` is accepted as the same thing and its ``.down.sql`` files
+are ignored (forward-only); dbmate's ``-- migrate:up`` / ``-- migrate:down`` sections
+are honoured the same way.
+
+Discovery (:func:`scan`) only reads bytes and hashes them, so the no-op start-up path
+never parses SQL. :func:`load` decodes and parses one file; every refusal names the
+file, the line and what to do.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from scrydon_migrate.errors import SourceError
+
+if TYPE_CHECKING:
+    from scrydon_migrate.analysis import Statement
+
+_NAME = re.compile(r"^(?P<version>\d+)_(?P<slug>[A-Za-z0-9][A-Za-z0-9_.\-]*?)(?P<up>\.up)?\.sql$")
+_NUMBERED = re.compile(r"^\d+[_.\-]")
+_DIRECTIVE = re.compile(r"^[ \t]*--[ \t]*migrate:(?P<name>[A-Za-z][\w-]*)(?P<args>[^\n]*)$", re.MULTILINE)
+MAX_VERSION = 2**63 - 1
+KNOWN_DIRECTIVES = ("no-transaction", "up", "down")
+
+
+@dataclass(frozen=True, slots=True)
+class MigrationFile:
+    """A migration found on disk, not yet parsed."""
+
+    service: str
+    version: int
+    version_text: str
+    name: str
+    path: Path
+    content_sha256: str
+
+    @property
+    def file(self) -> str:
+        return self.path.name
+
+
+@dataclass(frozen=True, slots=True)
+class Directive:
+    name: str
+    args: str
+    line: int
+
+
+@dataclass(frozen=True, slots=True)
+class Migration:
+    """A parsed migration, ready to plan and apply."""
+
+    file: MigrationFile
+    sql: str
+    statements: tuple[Statement, ...]
+    checksum: str
+    transactional: bool
+    directives: tuple[Directive, ...]
+
+    @property
+    def version(self) -> int:
+        return self.file.version
+
+
+def scan(service: str, folder: Path) -> list[MigrationFile]:
+    """The migration files of ``service`` in version order; refuses bad names and duplicates."""
+    if not folder.is_dir():
+        raise SourceError(
+            f"no migrations folder for service {service!r} at {str(folder)!r}",
+            hint="create it, or point --migrations-dir / MIGRATE_MIGRATIONS_DIR at the right folder",
+            service=service,
+            file=str(folder),
+        )
+    found: dict[int, MigrationFile] = {}
+    for path in sorted(folder.iterdir()):
+        migration = _identify(service, path)
+        if migration is None:
+            continue
+        other = found.get(migration.version)
+        if other is not None:
+            raise SourceError(
+                f"duplicate migration version {migration.version_text} in service {service!r}: "
+                f"{other.file!r} and {migration.file!r}",
+                hint="give one of them the next free version number (never renumber an applied one)",
+                service=service,
+                version=migration.version_text,
+                file=str(path),
+            )
+        found[migration.version] = migration
+    return [found[v] for v in sorted(found)]
+
+
+def _identify(service: str, path: Path) -> MigrationFile | None:
+    name = path.name
+    if name.startswith(".") or not path.is_file() or name.endswith(".down.sql"):
+        return None
+    match = _NAME.match(name)
+    if match is None:
+        if name.endswith(".sql") or _NUMBERED.match(name):
+            raise SourceError(
+                f"malformed migration file name {name!r} in service {service!r}",
+                hint="name it <version>_<slug>.sql, e.g. 0042_add_org_region.sql "
+                "(version: digits only; slug: letters, digits, _ . -)",
+                service=service,
+                file=str(path),
+            )
+        return None
+    version = int(match["version"])
+    if version > MAX_VERSION:
+        raise SourceError(
+            f"migration version {match['version']} in {name!r} is too large",
+            hint="versions must fit a 64-bit integer; a timestamp like 20260501120000 does",
+            service=service,
+            file=str(path),
+        )
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise SourceError(f"can't read migration {str(path)!r}: {exc.strerror}", service=service, file=str(path)) from exc
+    return MigrationFile(
+        service=service,
+        version=version,
+        version_text=match["version"],
+        name=match["slug"],
+        path=path,
+        content_sha256=hashlib.sha256(data).hexdigest(),
+    )
+
+
+def load(migration: MigrationFile) -> Migration:
+    """Decode, read directives, parse and checksum one migration file."""
+    from scrydon_migrate.analysis import ParseFailure, migration_checksum, parse_statements
+
+    sql = _decode(migration)
+    directives = _directives(migration, sql)
+    sql = _up_section(sql, directives)
+    try:
+        statements = parse_statements(sql)
+    except ParseFailure as exc:
+        raise _failure(
+            migration,
+            f"migration {migration.file!r} does not parse: {exc.message} (line {exc.line}, column {exc.column})",
+            exc.line,
+            hint=_parse_hint(sql, exc.line),
+        ) from exc
+    statements = _without_wrapping_transaction(migration, statements)
+    if not statements:
+        raise _failure(
+            migration,
+            f"migration {migration.file!r} has no SQL statements",
+            None,
+            hint="add the statements, or delete the file if it was created by mistake",
+        )
+    transactional = all(s.transactional for s in statements) and not any(
+        d.name == "no-transaction" for d in directives
+    )
+    return Migration(
+        file=migration,
+        sql=sql,
+        statements=tuple(statements),
+        checksum=migration_checksum(statements),
+        transactional=transactional,
+        directives=tuple(directives),
+    )
+
+
+def _failure(migration: MigrationFile, message: str, line: int | None, *, hint: str) -> SourceError:
+    return SourceError(
+        message,
+        hint=hint,
+        service=migration.service,
+        version=migration.version_text,
+        file=str(migration.path),
+        line=line,
+    )
+
+
+def _decode(migration: MigrationFile) -> str:
+    data = migration.path.read_bytes()
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = data.count(b"\n", 0, exc.start) + 1
+        raise _failure(
+            migration,
+            f"migration {migration.file!r} is not valid UTF-8 (byte 0x{data[exc.start]:02x} on line {line})",
+            line,
+            hint="save the file as UTF-8",
+        ) from exc
+    text = text.removeprefix("\ufeff")
+    if "\x00" in text:
+        line = text.count("\n", 0, text.index("\x00")) + 1
+        raise _failure(
+            migration,
+            f"migration {migration.file!r} contains a NUL byte on line {line}",
+            line,
+            hint="a migration is SQL text; remove the binary content",
+        )
+    if not text.strip():
+        raise _failure(
+            migration,
+            f"migration {migration.file!r} is empty",
+            None,
+            hint="add the statements, or delete the file if it was created by mistake",
+        )
+    return text
+
+
+def _directives(migration: MigrationFile, sql: str) -> list[Directive]:
+    directives = []
+    for match in _DIRECTIVE.finditer(sql):
+        line = sql.count("\n", 0, match.start()) + 1
+        name = match["name"]
+        if name not in KNOWN_DIRECTIVES:
+            raise _failure(
+                migration,
+                f"unknown directive '-- migrate:{name}' in {migration.file!r} on line {line}",
+                line,
+                hint="known directives: " + ", ".join(f"-- migrate:{d}" for d in KNOWN_DIRECTIVES),
+            )
+        directives.append(Directive(name=name, args=match["args"].strip(), line=line))
+    return directives
+
+
+def _up_section(sql: str, directives: Iterable[Directive]) -> str:
+    """dbmate files: keep the ``-- migrate:up`` part, drop ``-- migrate:down`` onwards."""
+    lines = sql.split("\n")
+    for directive in directives:
+        if directive.name == "down":
+            return "\n".join(lines[: directive.line - 1]) + "\n"
+    return sql
+
+
+def _without_wrapping_transaction(migration: MigrationFile, statements: list[Statement]) -> list[Statement]:
+    """Drop a BEGIN ... COMMIT that wraps the whole file; refuse any other transaction control."""
+    if (
+        len(statements) >= 2
+        and statements[0].transaction_control == "begin"
+        and statements[-1].transaction_control == "commit"
+    ):
+        statements = statements[1:-1]
+    for statement in statements:
+        if statement.transaction_control:
+            raise _failure(
+                migration,
+                f"migration {migration.file!r} controls transactions itself ({statement.text!r} "
+                f"on line {statement.line})",
+                statement.line,
+                hint="remove BEGIN/COMMIT/ROLLBACK/SAVEPOINT: each migration runs in its own "
+                "transaction, or statement by statement with '-- migrate:no-transaction'",
+            )
+    return [replace(s, index=i) for i, s in enumerate(statements)]
+
+
+def _parse_hint(sql: str, line: int) -> str:
+    lines = sql.split("\n")
+    text = lines[line - 1].lstrip() if 0 < line <= len(lines) else ""
+    if text.startswith("\\"):
+        return "psql meta-commands (lines starting with a backslash) are not SQL; remove them"
+    return "fix the SQL at that line; the file is checked by PostgreSQL's own parser"

@@ -1,0 +1,308 @@
+"""The tracking table ``<service>_migrations`` and the service's migration lock.
+
+The table answers the runbook's query as written::
+
+    SELECT version, applied_at FROM platform_migrations ORDER BY applied_at DESC LIMIT 5;
+
+Every column but ``version`` has a default, so the runbook's manual skip (an operator
+inserting just a version) is a valid row: its ``status`` defaults to ``skipped``. A
+skipped row without a ``reason`` is shown as "marked applied by hand".
+
+The lock is a session-level advisory lock taken with ``pg_try_advisory_lock`` and
+polled, so a waiting pod holds no lock a DDL statement could queue behind; it lives
+and dies with the connection that applies the migrations, so a killed holder frees it
+at once and there is no lock row or "dirty" flag to clean up by hand.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import random
+import time
+from dataclasses import dataclass
+from datetime import datetime
+from enum import StrEnum
+from typing import TYPE_CHECKING, Any
+
+from scrydon_migrate import log
+from scrydon_migrate.errors import ConfigError, LockWaitTimeout
+
+if TYPE_CHECKING:
+    import psycopg
+    from psycopg import sql
+
+logger = logging.getLogger(__name__)
+
+
+class Status(StrEnum):
+    """The ``status`` column's values."""
+
+    APPLIED = "applied"
+    FAILED = "failed"
+    SKIPPED = "skipped"
+    RUNNING = "running"
+
+
+COLUMNS = (
+    "version",
+    "name",
+    "file",
+    "checksum",
+    "content_sha256",
+    "status",
+    "applied_at",
+    "duration_ms",
+    "applied_by",
+    "statements_done",
+    "statements_total",
+    "error",
+    "sqlstate",
+    "failed_statement",
+    "failed_line",
+    "reason",
+)
+
+_DDL = """
+CREATE TABLE IF NOT EXISTS {table} (
+    version          bigint PRIMARY KEY,
+    name             text,
+    file             text,
+    checksum         text,
+    content_sha256   text,
+    status           text NOT NULL DEFAULT 'skipped'
+                     CHECK (status IN ('applied', 'failed', 'skipped', 'running')),
+    applied_at       timestamptz NOT NULL DEFAULT now(),
+    duration_ms      integer,
+    applied_by       text,
+    statements_done  integer,
+    statements_total integer,
+    error            text,
+    sqlstate         text,
+    failed_statement text,
+    failed_line      integer,
+    reason           text,
+    sql              text,
+    tool_version     text
+)
+"""
+
+
+@dataclass(frozen=True, slots=True)
+class TrackedRow:
+    """One row of the tracking table."""
+
+    version: int
+    name: str | None
+    file: str | None
+    checksum: str | None
+    content_sha256: str | None
+    status: Status
+    applied_at: datetime
+    duration_ms: int | None
+    applied_by: str | None
+    statements_done: int | None
+    statements_total: int | None
+    error: str | None
+    sqlstate: str | None
+    failed_statement: str | None
+    failed_line: int | None
+    reason: str | None
+
+    @property
+    def marked_by_hand(self) -> bool:
+        """A row an operator inserted with SQL (the runbook's manual skip)."""
+        return self.status is Status.SKIPPED and self.reason is None
+
+    @property
+    def counts_as_done(self) -> bool:
+        return self.status in (Status.APPLIED, Status.SKIPPED)
+
+
+@dataclass(frozen=True, slots=True)
+class LockHolder:
+    pid: int
+    application_name: str
+    since: datetime | None
+    state: str | None
+
+    def fields(self) -> dict[str, Any]:
+        return {
+            "holder_pid": self.pid,
+            "holder_application_name": self.application_name or "",
+            "holder_since": self.since.strftime("%Y-%m-%dT%H:%M:%SZ") if self.since else None,
+        }
+
+
+def table_identifier(name: str) -> sql.Identifier:
+    """``schema.table`` or ``table`` as a quoted identifier."""
+    from psycopg import sql
+
+    parts = name.split(".")
+    if len(parts) > 2 or not all(parts):
+        raise ConfigError(f"tracking table name {name!r} is not 'table' or 'schema.table'")
+    return sql.Identifier(*parts)
+
+
+def ensure_table(conn: psycopg.Connection, table: str) -> None:
+    """Create the tracking table if it is missing (call it while holding the lock)."""
+    from psycopg import sql
+
+    conn.execute(sql.SQL(_DDL).format(table=table_identifier(table)))
+
+
+def read_rows(conn: psycopg.Connection, table: str) -> dict[int, TrackedRow] | None:
+    """Every tracking row by version, in one round trip; ``None`` when the table does not exist."""
+    import psycopg
+    from psycopg import sql
+    from psycopg.rows import tuple_row
+
+    query = sql.SQL("SELECT {cols} FROM {table}").format(
+        cols=sql.SQL(", ").join(sql.Identifier(c) for c in COLUMNS),
+        table=table_identifier(table),
+    )
+    try:
+        with conn.cursor(row_factory=tuple_row) as cur:
+            cur.execute(query)
+            records = cur.fetchall()
+    except psycopg.errors.UndefinedTable:
+        return None
+    rows = {}
+    for record in records:
+        values = dict(zip(COLUMNS, record, strict=True))
+        values["status"] = Status(values["status"])
+        row = TrackedRow(**values)
+        rows[row.version] = row
+    return rows
+
+
+def read_sql(conn: psycopg.Connection, table: str, version: int) -> str | None:
+    """The SQL text recorded for ``version`` when it ran (to name the first edited statement)."""
+    from psycopg import sql
+
+    query = sql.SQL("SELECT sql FROM {table} WHERE version = %s").format(table=table_identifier(table))
+    record = conn.execute(query, (version,)).fetchone()
+    return None if record is None else record[0]
+
+
+def upsert(conn: psycopg.Connection, table: str, version: int, values: dict[str, Any]) -> None:
+    """Insert or replace the row of ``version`` (fix forward replaces a failed row)."""
+    from psycopg import sql
+
+    names = ["version", *values]
+    query = sql.SQL(
+        "INSERT INTO {table} ({cols}) VALUES ({vals}) ON CONFLICT (version) DO UPDATE SET {sets}"
+    ).format(
+        table=table_identifier(table),
+        cols=sql.SQL(", ").join(sql.Identifier(n) for n in names),
+        vals=sql.SQL(", ").join(sql.Placeholder() for _ in names),
+        sets=sql.SQL(", ").join(
+            sql.SQL("{c} = EXCLUDED.{c}").format(c=sql.Identifier(n)) for n in values
+        ),
+    )
+    cur = conn.execute(query, [version, *values.values()])
+    if cur.rowcount != 1:
+        raise RuntimeError(f"tracking write for version {version} touched {cur.rowcount} rows, expected 1")
+
+
+def update(conn: psycopg.Connection, table: str, version: int, values: dict[str, Any]) -> None:
+    """Update columns of the existing row of ``version``; exactly one row must change."""
+    from psycopg import sql
+
+    query = sql.SQL("UPDATE {table} SET {sets} WHERE version = %s").format(
+        table=table_identifier(table),
+        sets=sql.SQL(", ").join(sql.SQL("{c} = %s").format(c=sql.Identifier(n)) for n in values),
+    )
+    cur = conn.execute(query, [*values.values(), version])
+    if cur.rowcount != 1:
+        raise RuntimeError(f"tracking update for version {version} touched {cur.rowcount} rows, expected 1")
+
+
+def history(conn: psycopg.Connection, table: str, limit: int) -> list[dict[str, Any]] | None:
+    """The runbook's verification query, newest first; ``None`` when the table does not exist."""
+    import psycopg
+    from psycopg import sql
+    from psycopg.rows import dict_row
+
+    query = sql.SQL(
+        "SELECT version, name, file, status, applied_at, duration_ms, applied_by, reason"
+        " FROM {table} ORDER BY applied_at DESC, version DESC LIMIT %s"
+    ).format(table=table_identifier(table))
+    try:
+        with conn.cursor(row_factory=dict_row) as cur:
+            cur.execute(query, (limit,))
+            return list(cur.fetchall())
+    except psycopg.errors.UndefinedTable:
+        return None
+
+
+def lock_key(table: str) -> int:
+    """The advisory-lock key of a tracking table: a stable signed 64-bit number."""
+    digest = hashlib.sha256(f"scrydon-migrate:{table}".encode()).digest()
+    return int.from_bytes(digest[:8], "big", signed=True)
+
+
+def lock_holder(conn: psycopg.Connection, key: int) -> LockHolder | None:
+    """Who holds the advisory lock ``key`` (pid, application_name, since when)."""
+    record = conn.execute(
+        "SELECT a.pid, coalesce(a.application_name, ''), a.backend_start, a.state"
+        " FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid"
+        " WHERE l.locktype = 'advisory' AND l.granted AND l.objsubid = 1"
+        " AND l.classid::bigint = %s AND l.objid::bigint = %s LIMIT 1",
+        ((key >> 32) & 0xFFFFFFFF, key & 0xFFFFFFFF),
+    ).fetchone()
+    if record is None:
+        return None
+    return LockHolder(pid=record[0], application_name=record[1], since=record[2], state=record[3])
+
+
+def acquire_lock(
+    conn: psycopg.Connection,
+    key: int,
+    *,
+    service: str,
+    wait_s: float,
+    report_every_s: float = 10.0,
+) -> float:
+    """Take the service's migration lock, polling; returns the seconds waited.
+
+    Logs who holds it when it is busy, then again every ``report_every_s``. Raises
+    :class:`LockWaitTimeout` after ``wait_s``.
+    """
+    started = time.monotonic()
+    next_report = started
+    poll_s = 0.05
+    while True:
+        record = conn.execute("SELECT pg_try_advisory_lock(%s)", (key,)).fetchone()
+        if record is not None and record[0]:
+            return time.monotonic() - started
+        now = time.monotonic()
+        holder = lock_holder(conn, key) if now >= next_report or now - started >= wait_s else None
+        if now - started >= wait_s:
+            raise LockWaitTimeout(
+                f"gave up waiting for the migration lock of service {service!r} after {wait_s:g} s",
+                hint="another migration run holds it"
+                + (f" (pid {holder.pid}, {holder.application_name or 'no application_name'})" if holder else "")
+                + "; it is safe to restart this pod, or raise --lock-wait (MIGRATE_LOCK_WAIT)",
+                service=service,
+                waited_s=round(now - started, 1),
+                **(holder.fields() if holder else {}),
+            )
+        if holder is not None:
+            log.event(
+                logger,
+                logging.INFO,
+                "waiting for migration lock",
+                "LOCK_WAITING",
+                service=service,
+                **holder.fields(),
+                waited_s=int(now - started),
+            )
+            next_report = now + report_every_s
+        time.sleep(min(poll_s, max(0.0, wait_s - (now - started))) * random.uniform(0.8, 1.2))
+        poll_s = min(poll_s * 2, 1.0)
+
+
+def release_lock(conn: psycopg.Connection, key: int) -> None:
+    if not conn.closed:
+        conn.execute("SELECT pg_advisory_unlock(%s)", (key,))
