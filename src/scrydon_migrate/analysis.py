@@ -96,10 +96,9 @@ def parse_statements(sql: str) -> list[Statement]:
     return statements
 
 
-def _bounds(sql: str, location: int, length: int) -> tuple[int, int]:
-    if length == 0:
-        length = len(sql) - location
-    return location, length
+def _bounds(sql: str, location: int | None, length: int | None) -> tuple[int, int]:
+    start = location or 0
+    return start, (length or len(sql) - start)
 
 
 def _leading_blank(text: str) -> int:
@@ -157,10 +156,7 @@ def _transaction_control(node: Any, kind: str) -> str:
 
 
 def _has_option(node: Any, name: str) -> bool:
-    for option in getattr(node, "params", None) or ():
-        if getattr(option, "defname", None) == name:
-            return True
-    return False
+    return any(getattr(option, "defname", None) == name for option in getattr(node, "params", None) or ())
 
 
 def statement_checksum(text: str) -> str:
@@ -172,11 +168,7 @@ def statement_checksum(text: str) -> str:
 
 def _strip_locations(value: Any) -> Any:
     if isinstance(value, dict):
-        return {
-            k: _strip_locations(v)
-            for k, v in value.items()
-            if k not in {"location", "stmt_location", "stmt_len"}
-        }
+        return {k: _strip_locations(v) for k, v in value.items() if k not in {"location", "stmt_location", "stmt_len"}}
     if isinstance(value, list):
         return [_strip_locations(v) for v in value]
     return value

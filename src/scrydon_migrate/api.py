@@ -163,6 +163,7 @@ def _up_service(settings: Settings, svc: ServiceSettings, files: list[source.Mig
         runner.refuse_out_of_order(plan, settings.allow_out_of_order)
         runner.load_pending(plan)
         key = tracking.lock_key(svc.tracking_table)
+        db.abort_when_client_dies(conn)
         waited = tracking.acquire_lock(
             conn, key, service=svc.name, wait_s=settings.lock_wait_s, report_every_s=settings.lock_report_every_s
         )

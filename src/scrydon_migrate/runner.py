@@ -153,9 +153,7 @@ def applied_by() -> str:
     return f"{os.environ.get('HOSTNAME') or socket.gethostname()} (pid {os.getpid()})"
 
 
-def apply(
-    conn: psycopg.Connection, table: str, migration: Migration, row: TrackedRow | None
-) -> Applied:
+def apply(conn: psycopg.Connection, table: str, migration: Migration, row: TrackedRow | None) -> Applied:
     """Apply one migration and record it; raises StatementFailed / DatabaseUnavailable."""
     resume_at = _resume_point(conn, table, migration, row)
     started = time.monotonic()
@@ -246,8 +244,7 @@ def _apply_journaled(
         conn,
         table,
         migration.version,
-        _base_values(migration)
-        | {"status": Status.RUNNING.value, "applied_at": _now(), "statements_done": resume_at},
+        _base_values(migration) | {"status": Status.RUNNING.value, "applied_at": _now(), "statements_done": resume_at},
     )
     if resume_at:
         log.event(
@@ -294,7 +291,7 @@ def _execute(conn: psycopg.Connection, migration: Migration, statement: Statemen
             raise DatabaseUnavailable(
                 f"lost the connection to the database while applying migration "
                 f"{migration.file.version_text} ({migration.file.file}) of service {migration.file.service!r}, "
-                f"statement {statement.index + 1} on line {statement.line}: {str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__}",
+                f"statement {statement.index + 1} on line {statement.line}: {_first_line(exc)}",
                 hint="a transactional migration was rolled back whole; a journaled one resumes at the "
                 "statement it stopped at. Restart when the database is back: up picks it up",
                 service=migration.file.service,
@@ -305,13 +302,18 @@ def _execute(conn: psycopg.Connection, migration: Migration, statement: Statemen
         raise _statement_failed(migration, statement, exc) from exc
 
 
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__
+
+
 def _statement_failed(migration: Migration, statement: Statement, exc: psycopg.Error) -> StatementFailed:
     diag = exc.diag
     line = statement.line
     position = diag.statement_position
     if position and position.isdigit():
         line += statement.text.count("\n", 0, int(position) - 1)
-    primary = diag.message_primary or str(exc).strip().splitlines()[0]
+    primary = diag.message_primary or _first_line(exc)
     message = (
         f"migration {migration.file.version_text} ({migration.file.file}) of service "
         f"{migration.file.service!r} failed at line {line}: {primary}"

@@ -125,7 +125,9 @@ def _identify(service: str, path: Path) -> MigrationFile | None:
     try:
         data = path.read_bytes()
     except OSError as exc:
-        raise SourceError(f"can't read migration {str(path)!r}: {exc.strerror}", service=service, file=str(path)) from exc
+        raise SourceError(
+            f"can't read migration {str(path)!r}: {exc.strerror}", service=service, file=str(path)
+        ) from exc
     return MigrationFile(
         service=service,
         version=version,
@@ -160,9 +162,7 @@ def load(migration: MigrationFile) -> Migration:
             None,
             hint="add the statements, or delete the file if it was created by mistake",
         )
-    transactional = all(s.transactional for s in statements) and not any(
-        d.name == "no-transaction" for d in directives
-    )
+    transactional = all(s.transactional for s in statements) and not any(d.name == "no-transaction" for d in directives)
     return Migration(
         file=migration,
         sql=sql,

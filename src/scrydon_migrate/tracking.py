@@ -190,15 +190,11 @@ def upsert(conn: psycopg.Connection, table: str, version: int, values: dict[str,
     from psycopg import sql
 
     names = ["version", *values]
-    query = sql.SQL(
-        "INSERT INTO {table} ({cols}) VALUES ({vals}) ON CONFLICT (version) DO UPDATE SET {sets}"
-    ).format(
+    query = sql.SQL("INSERT INTO {table} ({cols}) VALUES ({vals}) ON CONFLICT (version) DO UPDATE SET {sets}").format(
         table=table_identifier(table),
         cols=sql.SQL(", ").join(sql.Identifier(n) for n in names),
         vals=sql.SQL(", ").join(sql.Placeholder() for _ in names),
-        sets=sql.SQL(", ").join(
-            sql.SQL("{c} = EXCLUDED.{c}").format(c=sql.Identifier(n)) for n in values
-        ),
+        sets=sql.SQL(", ").join(sql.SQL("{c} = EXCLUDED.{c}").format(c=sql.Identifier(n)) for n in values),
     )
     cur = conn.execute(query, [version, *values.values()])
     if cur.rowcount != 1:

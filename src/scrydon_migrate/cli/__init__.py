@@ -68,9 +68,12 @@ def _service_options(func: F) -> F:
             "Default: ./.scrydon-migrate. [env: MIGRATE_EMBEDDED_DIR]",
         ),
         click.option(
-            "--json", "json_output", is_flag=True, envvar="MIGRATE_JSON",
+            "--json",
+            "json_output",
+            is_flag=True,
+            envvar="MIGRATE_JSON",
             help="Print the result as JSON on stdout. [env: MIGRATE_JSON]",
-        ),  # fmt: skip
+        ),
     ]
     for option in reversed(options):
         func = option(func)
@@ -148,9 +151,7 @@ def up(**kwargs: Any) -> None:
 
 @cli.command()
 @_service_options
-@click.option(
-    "--exit-code", is_flag=True, help="Exit 1 when a migration is pending, failed or partly applied."
-)
+@click.option("--exit-code", is_flag=True, help="Exit 1 when a migration is pending, failed or partly applied.")
 def status(exit_code: bool, **kwargs: Any) -> None:
     """Show each service's migrations: applied, pending, failed, skipped, unknown newer.
 

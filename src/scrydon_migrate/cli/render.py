@@ -50,8 +50,13 @@ def up_results(results: Sequence[UpResult], *, as_json: bool) -> None:
                 {
                     "service": r.service,
                     "applied_now": [
-                        {"version": a.version, "file": a.file, "duration_ms": a.duration_ms,
-                         "statements": a.statements, "resumed_at_statement": a.resumed_at + 1 if a.resumed_at else None}
+                        {
+                            "version": a.version,
+                            "file": a.file,
+                            "duration_ms": a.duration_ms,
+                            "statements": a.statements,
+                            "resumed_at_statement": a.resumed_at + 1 if a.resumed_at else None,
+                        }
                         for a in r.applied
                     ],
                     "applied_total": r.total,
@@ -62,7 +67,7 @@ def up_results(results: Sequence[UpResult], *, as_json: bool) -> None:
                 }
                 for r in results
             ]
-        )  # fmt: skip
+        )
         return
     rows = [
         (
@@ -84,13 +89,19 @@ def status(report: Sequence[ServiceStatus], *, as_json: bool) -> None:
     for service in report:
         counts = ", ".join(f"{n} {state}" for state, n in sorted(service.counts.items())) or "no migrations"
         last = service.last_applied
-        head = (
-            f"{service.service} — {service.database} — {service.tracking_table}: {counts}"
-            + (f"; last applied {last.version} at {_cell(last.applied_at)}" if last else "")
+        head = f"{service.service} — {service.database} — {service.tracking_table}: {counts}" + (
+            f"; last applied {last.version} at {_cell(last.applied_at)}" if last else ""
         )
         rows = [(m.version, m.file, m.status, m.applied_at, m.detail) for m in service.migrations]
         blocks.append(head + "\n" + table(("version", "file", "status", "applied_at", "detail"), rows))
     click.echo("\n\n".join(blocks))
+
+
+def _version_text(row: dict[str, Any]) -> str:
+    """The version as its file spells it (``0042``), else the number."""
+    file = row.get("file") or ""
+    prefix = file.split("_", 1)[0]
+    return prefix if prefix.isdigit() and int(prefix) == row["version"] else str(row["version"])
 
 
 def history(report: Sequence[ServiceHistory], *, as_json: bool) -> None:
@@ -102,7 +113,7 @@ def history(report: Sequence[ServiceHistory], *, as_json: bool) -> None:
         if entry.rows is None:
             blocks.append(f"{entry.service}: no {entry.tracking_table} table (migrations never ran)")
             continue
-        rows = [(r["version"], r["status"], r["applied_at"], r["file"], r["applied_by"]) for r in entry.rows]
+        rows = [(_version_text(r), r["status"], r["applied_at"], r["file"], r["applied_by"]) for r in entry.rows]
         blocks.append(
             f"{entry.service} ({entry.tracking_table})\n"
             + table(("version", "status", "applied_at", "file", "applied_by"), rows)
