@@ -41,7 +41,7 @@ def _one_line(value: Any) -> str:
     if len(text) > MAX_FIELD_CHARS:
         text = text[: MAX_FIELD_CHARS - 1] + "…"
     if text == "" or any(c in text for c in ' "='):
-        text = json.dumps(text, ensure_ascii=False)
+        text = '"' + text.replace('"', '\\"') + '"'
     return text
 
 
