@@ -168,26 +168,28 @@ def _up_service(settings: Settings, svc: ServiceSettings, files: list[source.Mig
             conn, key, service=svc.name, wait_s=settings.lock_wait_s, report_every_s=settings.lock_report_every_s
         )
         try:
-            tracking.ensure_table(conn, svc.tracking_table)
-            plan = runner.make_plan(svc.name, files, tracking.read_rows(conn, svc.tracking_table) or {})
-            runner.check_unchanged(conn, svc.tracking_table, plan)
+            table = tracking.qualified(conn, svc.tracking_table)
+            tracking.ensure_table(conn, table)
+            plan = runner.make_plan(svc.name, files, tracking.read_rows(conn, table) or {})
+            runner.check_unchanged(conn, table, plan)
             runner.refuse_out_of_order(plan, settings.allow_out_of_order)
-            applied = tuple(_apply_all(conn, svc, plan))
+            applied = tuple(_apply_all(conn, svc.name, table, plan))
         finally:
             with contextlib.suppress(Exception):
                 tracking.release_lock(conn, key)
         return _finish(svc, plan, applied, waited, took_lock=True)
 
 
-def _apply_all(conn: psycopg.Connection, svc: ServiceSettings, plan: runner.Plan) -> Iterator[runner.Applied]:
+def _apply_all(conn: psycopg.Connection, service: str, table: str, plan: runner.Plan) -> Iterator[runner.Applied]:
     for migration in runner.load_pending(plan):
-        done = runner.apply(conn, svc.tracking_table, migration, plan.rows.get(migration.version))
+        done = runner.apply(conn, table, migration, plan.rows.get(migration.version))
+        db.reset_session(conn)
         log.event(
             logger,
             logging.INFO,
             "applied migration",
             "MIGRATION_APPLIED",
-            service=svc.name,
+            service=service,
             version=done.version,
             file=done.file,
             duration_ms=done.duration_ms,

@@ -89,6 +89,16 @@ def abort_when_client_dies(conn: psycopg.Connection) -> None:
         conn.execute("SET client_connection_check_interval = 1000")
 
 
+def reset_session(conn: psycopg.Connection) -> None:
+    """Undo what a migration SET for the session (search_path, role, timeouts) before the next one.
+
+    A plain ``SET`` inside a migration outlives its transaction; pg_dump-style files
+    even empty the search_path. Advisory locks are not touched by this.
+    """
+    conn.execute(b"RESET ALL; RESET ROLE; RESET SESSION AUTHORIZATION")
+    abort_when_client_dies(conn)
+
+
 def _first_line(exc: BaseException) -> str:
     text = redact_url(str(exc)).strip()
     return text.splitlines()[0] if text else type(exc).__name__

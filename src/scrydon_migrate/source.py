@@ -3,7 +3,8 @@
 A migration is ``<version>_<slug>.sql`` in its service's folder; ``version`` is an
 integer (``0042`` or a timestamp) and files are ordered numerically. golang-migrate's
 ``<version>_<slug>.up.sql`` is accepted as the same thing and its ``.down.sql`` files
-are ignored (forward-only); dbmate's ``-- migrate:up`` / ``-- migrate:down`` sections
+are ignored (forward-only), Flyway's ``V<version>__<slug>.sql`` is read the same
+way; dbmate's ``-- migrate:up`` / ``-- migrate:down`` sections
 are honoured the same way.
 
 Discovery (:func:`scan`) only reads bytes and hashes them, so the no-op start-up path
@@ -25,8 +26,10 @@ from scrydon_migrate.errors import SourceError
 if TYPE_CHECKING:
     from scrydon_migrate.analysis import Statement
 
-_NAME = re.compile(r"^(?P<version>\d+)_(?P<slug>[A-Za-z0-9][A-Za-z0-9_.\-]*?)(?P<up>\.up)?\.sql$")
-_NUMBERED = re.compile(r"^\d+[_.\-]")
+_NAME = re.compile(
+    r"^(?:(?P<version>\d+)_|V(?P<flyway>\d+)__)(?P<slug>[A-Za-z0-9][A-Za-z0-9_.\-]*?)(?P<up>\.up)?\.sql$"
+)
+_NUMBERED = re.compile(r"^(?:\d+[_.\-]|[VRU]\d*__)")
 _DIRECTIVE = re.compile(r"^[ \t]*--[ \t]*migrate:(?P<name>[A-Za-z][\w-]*)(?P<args>[^\n]*)$", re.MULTILINE)
 MAX_VERSION = 2**63 - 1
 KNOWN_DIRECTIVES = ("no-transaction", "up", "down")
@@ -114,10 +117,11 @@ def _identify(service: str, path: Path) -> MigrationFile | None:
                 file=str(path),
             )
         return None
-    version = int(match["version"])
+    version_text = match["version"] or match["flyway"]
+    version = int(version_text)
     if version > MAX_VERSION:
         raise SourceError(
-            f"migration version {match['version']} in {name!r} is too large",
+            f"migration version {version_text} in {name!r} is too large",
             hint="versions must fit a 64-bit integer; a timestamp like 20260501120000 does",
             service=service,
             file=str(path),
@@ -131,7 +135,7 @@ def _identify(service: str, path: Path) -> MigrationFile | None:
     return MigrationFile(
         service=service,
         version=version,
-        version_text=match["version"],
+        version_text=version_text,
         name=match["slug"],
         path=path,
         content_sha256=hashlib.sha256(data).hexdigest(),

@@ -144,6 +144,15 @@ def table_identifier(name: str) -> sql.Identifier:
     return sql.Identifier(*parts)
 
 
+def qualified(conn: psycopg.Connection, table: str) -> str:
+    """``table`` qualified with the session's current schema, so a migration's SET search_path can't move it."""
+    if "." in table:
+        return table
+    record = conn.execute("SELECT current_schema()").fetchone()
+    schema = record[0] if record and record[0] else "public"
+    return table if "." in schema else f"{schema}.{table}"
+
+
 def ensure_table(conn: psycopg.Connection, table: str) -> None:
     """Create the tracking table if it is missing (call it while holding the lock)."""
     from psycopg import sql
