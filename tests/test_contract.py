@@ -41,10 +41,9 @@ def test_unknown_service_is_a_config_error_with_the_valid_names():
     assert "unknown service 'billing'" in run.stderr and "platform" in run.stderr
 
 
-def test_package_is_ruff_clean():
-    done = subprocess.run(
-        [sys.executable, "-m", "ruff", "check", "src", "tests", "bench"], cwd=REPO, capture_output=True, text=True
-    )
+@pytest.mark.parametrize("args", [["check"], ["format", "--check"]], ids=["lint", "format"])
+def test_code_is_ruff_clean(args):
+    done = subprocess.run([sys.executable, "-m", "ruff", *args], cwd=REPO, capture_output=True, text=True)
     assert done.returncode == 0, done.stdout + done.stderr
 
 
