@@ -14,10 +14,12 @@ from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from pglast import parser
+
+from scrydon_migrate.locks import LockFacts, facts
 
 #: Parse-tree node kinds that PostgreSQL refuses inside a transaction block.
 _NEVER_IN_TRANSACTION = frozenset(
@@ -44,6 +46,7 @@ class Statement:
     transactional: bool
     checksum: str
     transaction_control: str = ""
+    locks: LockFacts = field(default_factory=LockFacts)
 
 
 @dataclass(frozen=True, slots=True)
@@ -91,6 +94,7 @@ def parse_statements(sql: str) -> list[Statement]:
                 transactional=_runs_in_transaction(node, kind),
                 checksum=statement_checksum(text),
                 transaction_control=_transaction_control(node, kind),
+                locks=facts(node),
             )
         )
     return statements

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from scrydon_migrate import db, log, runner, source, tracking
+from scrydon_migrate import db, guard, log, runner, source, tracking
 from scrydon_migrate.config import ServiceSettings, Settings
 from scrydon_migrate.errors import SourceError
 from scrydon_migrate.tracking import Status, TrackedRow
@@ -48,6 +48,7 @@ class MigrationStatus:
     applied_by: str | None = None
     duration_ms: int | None = None
     detail: str | None = None
+    lock_held_ms: int | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -57,6 +58,7 @@ class MigrationStatus:
             "applied_at": self.applied_at.isoformat() if self.applied_at else None,
             "applied_by": self.applied_by,
             "duration_ms": self.duration_ms,
+            "lock_held_ms": self.lock_held_ms,
             "detail": self.detail,
         }
 
@@ -161,29 +163,38 @@ def _up_service(settings: Settings, svc: ServiceSettings, files: list[source.Mig
         if not plan.pending:
             return _finish(svc, plan, (), 0.0, took_lock=False)
         runner.refuse_out_of_order(plan, settings.allow_out_of_order)
-        runner.load_pending(plan)
+        guard.enforce(conn, runner.load_pending(plan), _thresholds(settings))
         key = tracking.lock_key(svc.tracking_table)
-        db.abort_when_client_dies(conn)
         waited = tracking.acquire_lock(
             conn, key, service=svc.name, wait_s=settings.lock_wait_s, report_every_s=settings.lock_report_every_s
         )
         try:
+            db.prepare_session(conn, settings.lock_timeout_ms)
             table = tracking.qualified(conn, svc.tracking_table)
             tracking.ensure_table(conn, table)
             plan = runner.make_plan(svc.name, files, tracking.read_rows(conn, table) or {})
             runner.check_unchanged(conn, table, plan)
             runner.refuse_out_of_order(plan, settings.allow_out_of_order)
-            applied = tuple(_apply_all(conn, svc.name, table, plan))
+            applied = tuple(_apply_all(conn, svc.name, table, plan, settings))
         finally:
             with contextlib.suppress(Exception):
                 tracking.release_lock(conn, key)
         return _finish(svc, plan, applied, waited, took_lock=True)
 
 
-def _apply_all(conn: psycopg.Connection, service: str, table: str, plan: runner.Plan) -> Iterator[runner.Applied]:
-    for migration in runner.load_pending(plan):
-        done = runner.apply(conn, table, migration, plan.rows.get(migration.version))
-        db.reset_session(conn)
+def _thresholds(settings: Settings) -> guard.Thresholds:
+    return guard.Thresholds(rows=settings.large_table_rows, bytes=settings.large_table_bytes)
+
+
+def _apply_all(
+    conn: psycopg.Connection, service: str, table: str, plan: runner.Plan, settings: Settings
+) -> Iterator[runner.Applied]:
+    policy = runner.LockPolicy(timeout_ms=settings.lock_timeout_ms, retries=settings.lock_retries)
+    migrations = runner.load_pending(plan)
+    guard.enforce(conn, migrations, _thresholds(settings))
+    for migration in migrations:
+        done = runner.apply(conn, table, migration, plan.rows.get(migration.version), policy)
+        db.reset_session(conn, settings.lock_timeout_ms)
         log.event(
             logger,
             logging.INFO,
@@ -194,6 +205,7 @@ def _apply_all(conn: psycopg.Connection, service: str, table: str, plan: runner.
             file=done.file,
             duration_ms=done.duration_ms,
             statements=done.statements,
+            lock_held_ms=done.lock_held_ms,
         )
         yield done
 
@@ -313,6 +325,7 @@ def _file_status(migration_file: source.MigrationFile, row: TrackedRow | None) -
         applied_by=row.applied_by,
         duration_ms=row.duration_ms,
         detail=detail,
+        lock_held_ms=row.lock_held_ms,
     )
 
 

@@ -23,6 +23,10 @@ from typing import Any
 from scrydon_migrate.errors import ConfigError
 
 DEFAULT_LOCK_WAIT_S = 600.0
+DEFAULT_LOCK_TIMEOUT_MS = 2000
+DEFAULT_LOCK_RETRIES = 6
+DEFAULT_LARGE_TABLE_ROWS = 1_000_000
+DEFAULT_LARGE_TABLE_BYTES = 512 * 1024 * 1024
 DEFAULT_WAIT_FOR_DB_S = 0.0
 DEFAULT_CONFIG_FILE = "scrydon-migrate.toml"
 DEFAULT_EMBEDDED_DIR = ".scrydon-migrate"
@@ -127,6 +131,10 @@ class Settings:
     lock_report_every_s: float = 10.0
     wait_for_db_s: float = DEFAULT_WAIT_FOR_DB_S
     allow_out_of_order: bool = False
+    lock_timeout_ms: int = DEFAULT_LOCK_TIMEOUT_MS
+    lock_retries: int = DEFAULT_LOCK_RETRIES
+    large_table_rows: int = DEFAULT_LARGE_TABLE_ROWS
+    large_table_bytes: int = DEFAULT_LARGE_TABLE_BYTES
     embedded_dir: Path = Path(DEFAULT_EMBEDDED_DIR)
     application_name: str = "scrydon-migrate"
     config_file: Path | None = None
@@ -150,6 +158,10 @@ class Settings:
             "config_file": str(self.config_file) if self.config_file else None,
             "lock_wait_s": self.lock_wait_s,
             "wait_for_db_s": self.wait_for_db_s,
+            "lock_timeout_ms": self.lock_timeout_ms,
+            "lock_retries": self.lock_retries,
+            "large_table_rows": self.large_table_rows,
+            "large_table_bytes": self.large_table_bytes,
             "embedded_dir": str(self.embedded_dir),
             "services": [
                 {
@@ -179,6 +191,10 @@ _TOP_KEYS = {
     "lock_wait_s",
     "wait_for_db_s",
     "allow_out_of_order",
+    "lock_timeout_ms",
+    "lock_retries",
+    "large_table_rows",
+    "large_table_bytes",
     "embedded_dir",
     "application_name",
     "services",
@@ -271,6 +287,10 @@ def load_settings(
     lock_wait_s: float | None = None,
     wait_for_db_s: float | None = None,
     allow_out_of_order: bool | None = None,
+    lock_timeout_ms: int | None = None,
+    lock_retries: int | None = None,
+    large_table_rows: int | None = None,
+    large_table_bytes: int | None = None,
     embedded_dir: str | Path | None = None,
     application_name: str | None = None,
     env: Mapping[str, str] | None = None,
@@ -308,6 +328,18 @@ def load_settings(
             "wait_for_db_s", wait_for_db_s, env, "MIGRATE_WAIT_FOR_DB", toml, DEFAULT_WAIT_FOR_DB_S
         ),
         allow_out_of_order=_resolve_flag(allow_out_of_order, env, toml),
+        lock_timeout_ms=_resolve_int(
+            "lock_timeout_ms", lock_timeout_ms, env, "MIGRATE_LOCK_TIMEOUT_MS", toml, DEFAULT_LOCK_TIMEOUT_MS
+        ),
+        lock_retries=_resolve_int(
+            "lock_retries", lock_retries, env, "MIGRATE_LOCK_RETRIES", toml, DEFAULT_LOCK_RETRIES
+        ),
+        large_table_rows=_resolve_int(
+            "large_table_rows", large_table_rows, env, "MIGRATE_LARGE_TABLE_ROWS", toml, DEFAULT_LARGE_TABLE_ROWS
+        ),
+        large_table_bytes=_resolve_int(
+            "large_table_bytes", large_table_bytes, env, "MIGRATE_LARGE_TABLE_BYTES", toml, DEFAULT_LARGE_TABLE_BYTES
+        ),
         embedded_dir=_resolve_embedded_dir(embedded_dir, env, toml, cwd),
         application_name=_resolve_application_name(application_name, env, toml),
         config_file=path,
@@ -390,6 +422,18 @@ def _resolve_number(
 ) -> float:
     picked = _pick(key, flag, env, env_name, toml)
     return default if picked is None else _number(picked[0], key, picked[1])
+
+
+def _resolve_int(
+    key: str, flag: int | None, env: Mapping[str, str], env_name: str, toml: Mapping[str, Any], default: int
+) -> int:
+    picked = _pick(key, flag, env, env_name, toml)
+    if picked is None:
+        return default
+    value, source = picked
+    if isinstance(value, bool) or not str(value).strip().isdigit():
+        raise ConfigError(f"{key} from {source} must be a whole number of zero or more, got {value!r}")
+    return int(str(value).strip())
 
 
 def _resolve_flag(flag: bool | None, env: Mapping[str, str], toml: Mapping[str, Any]) -> bool:

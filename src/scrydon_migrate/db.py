@@ -89,14 +89,20 @@ def abort_when_client_dies(conn: psycopg.Connection) -> None:
         conn.execute("SET client_connection_check_interval = 1000")
 
 
-def reset_session(conn: psycopg.Connection) -> None:
+def prepare_session(conn: psycopg.Connection, lock_timeout_ms: int) -> None:
+    """Session settings for applying: a short lock_timeout, and noticing a dead client."""
+    conn.execute(b"SET lock_timeout = %d" % lock_timeout_ms)
+    abort_when_client_dies(conn)
+
+
+def reset_session(conn: psycopg.Connection, lock_timeout_ms: int) -> None:
     """Undo what a migration SET for the session (search_path, role, timeouts) before the next one.
 
     A plain ``SET`` inside a migration outlives its transaction; pg_dump-style files
     even empty the search_path. Advisory locks are not touched by this.
     """
     conn.execute(b"RESET ALL; RESET ROLE; RESET SESSION AUTHORIZATION")
-    abort_when_client_dies(conn)
+    prepare_session(conn, lock_timeout_ms)
 
 
 def _first_line(exc: BaseException) -> str:

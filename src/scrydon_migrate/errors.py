@@ -12,6 +12,8 @@ as text or ``--json`` without parsing messages::
     ├── DatabaseUnavailable    cannot connect, or the connection was lost            (4)
     ├── LockWaitTimeout        the service's migration lock was not acquired in time (4)
     ├── StatementFailed        a migration statement failed on the server            (5)
+    │   └── LockTimeoutExhausted  a statement never got its lock within the retries   (5)
+    ├── UnsafeOperation        a lock-the-table step on a large table, not allowed   (6)
     ├── RefusedError           refused for safety (out-of-order version, ...)        (6)
     └── EmbeddedError          the embedded PostgreSQL could not be started/stopped  (4)
 
@@ -96,6 +98,15 @@ class LockWaitTimeout(MigrateError):
 class StatementFailed(MigrateError):
     exit_code = ExitCode.MIGRATION_FAILED
     event = "MIGRATION_FAILED"
+
+
+class LockTimeoutExhausted(StatementFailed):
+    event = "MIGRATION_LOCK_TIMEOUT"
+
+
+class UnsafeOperation(MigrateError):
+    exit_code = ExitCode.REFUSED
+    event = "MIGRATION_UNSAFE_REFUSED"
 
 
 class RefusedError(MigrateError):

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import logging
 import os
+import random
 import socket
 import time
 from collections.abc import Mapping, Sequence
@@ -27,7 +28,13 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from scrydon_migrate import db, log, tracking
-from scrydon_migrate.errors import ChecksumMismatch, DatabaseUnavailable, RefusedError, StatementFailed
+from scrydon_migrate.errors import (
+    ChecksumMismatch,
+    DatabaseUnavailable,
+    LockTimeoutExhausted,
+    RefusedError,
+    StatementFailed,
+)
 from scrydon_migrate.source import Migration, MigrationFile, load
 from scrydon_migrate.tracking import Status, TrackedRow
 
@@ -35,6 +42,7 @@ if TYPE_CHECKING:
     import psycopg
 
     from scrydon_migrate.analysis import Statement
+    from scrydon_migrate.locks import Relation
 
 logger = logging.getLogger(__name__)
 
@@ -88,6 +96,7 @@ class Applied:
     duration_ms: int
     statements: int
     resumed_at: int
+    lock_held_ms: int | None = None
 
 
 def check_unchanged(conn: psycopg.Connection, table: str, plan: Plan) -> None:
@@ -153,21 +162,87 @@ def applied_by() -> str:
     return f"{os.environ.get('HOSTNAME') or socket.gethostname()} (pid {os.getpid()})"
 
 
-def apply(conn: psycopg.Connection, table: str, migration: Migration, row: TrackedRow | None) -> Applied:
+@dataclass(frozen=True, slots=True)
+class LockPolicy:
+    """How long a statement may wait for a table lock, and how often to try again."""
+
+    timeout_ms: int = 2000
+    retries: int = 6
+    first_sleep_s: float = 0.5
+    max_sleep_s: float = 30.0
+
+    def sleep_s(self, attempt: int) -> float:
+        """Exponential backoff with jitter before retry number ``attempt`` (1-based)."""
+        return float(min(self.max_sleep_s, self.first_sleep_s * 2 ** (attempt - 1)) * random.uniform(0.5, 1.5))
+
+
+class _LockNotGranted(Exception):
+    """A statement hit lock_timeout (SQLSTATE 55P03); the caller rolls back and retries."""
+
+    def __init__(self, statement: Statement, message: str) -> None:
+        super().__init__(message)
+        self.statement = statement
+        self.message = message
+
+
+@dataclass(frozen=True, slots=True)
+class Blocker:
+    pid: int
+    application_name: str
+    state: str | None
+    since: datetime | None
+    query: str
+    mode: str
+
+    def describe(self) -> str:
+        since = self.since.strftime("%Y-%m-%dT%H:%M:%SZ") if self.since else "?"
+        return (
+            f"pid {self.pid} ({self.application_name or 'no application_name'}, {self.state or '?'}, "
+            f"{self.mode} held since {since}: {self.query!r})"
+        )
+
+
+_BLOCKERS = """
+SELECT DISTINCT ON (a.pid) a.pid, coalesce(a.application_name, ''), a.state,
+       coalesce(a.xact_start, a.query_start), left(coalesce(a.query, ''), 200), l.mode
+  FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid
+ WHERE l.granted AND l.pid <> pg_backend_pid()
+   AND l.relation IN (SELECT to_regclass(n) FROM unnest(%s::text[]) AS n)
+ ORDER BY a.pid, l.mode DESC
+ LIMIT 5
+"""
+
+
+def find_blockers(conn: psycopg.Connection, statement: Statement) -> list[Blocker]:
+    """Sessions holding a lock on the tables of ``statement`` (asked right after its lock wait expired)."""
+    names = [r.regclass for r in statement.locks.relations]
+    if not names:
+        return []
+    return [Blocker(*record) for record in conn.execute(_BLOCKERS, (names,)).fetchall()]
+
+
+def apply(
+    conn: psycopg.Connection,
+    table: str,
+    migration: Migration,
+    row: TrackedRow | None,
+    policy: LockPolicy | None = None,
+) -> Applied:
     """Apply one migration and record it; raises StatementFailed / DatabaseUnavailable."""
+    policy = policy or LockPolicy()
     resume_at = _resume_point(conn, table, migration, row)
     started = time.monotonic()
     if migration.transactional and resume_at == 0:
-        _apply_in_transaction(conn, table, migration, started)
+        lock_held_ms = _apply_in_transaction(conn, table, migration, started, policy)
     else:
-        _apply_journaled(conn, table, migration, resume_at, started)
-    duration_ms = int((time.monotonic() - started) * 1000)
+        lock_held_ms = _apply_journaled(conn, table, migration, resume_at, started, policy)
     return Applied(
         version=migration.file.version_text,
         file=migration.file.file,
-        duration_ms=duration_ms,
+        duration_ms=int((time.monotonic() - started) * 1000),
         statements=len(migration.statements),
         resumed_at=resume_at,
+        lock_held_ms=lock_held_ms,
     )
 
 
@@ -215,36 +290,127 @@ def _now() -> datetime:
     return datetime.now(UTC)
 
 
-def _apply_in_transaction(conn: psycopg.Connection, table: str, migration: Migration, started: float) -> None:
-    try:
-        with conn.transaction():
-            for statement in migration.statements:
-                _execute(conn, migration, statement)
-            tracking.upsert(
-                conn,
-                table,
-                migration.version,
-                _base_values(migration)
-                | {
-                    "status": Status.APPLIED.value,
-                    "applied_at": _now(),
-                    "duration_ms": int((time.monotonic() - started) * 1000),
-                    "statements_done": len(migration.statements),
-                },
-            )
-    except StatementFailed as failure:
-        _record_failure(conn, table, migration, failure, started, statements_done=0)
-        raise
+def _ms(seconds: float) -> int:
+    return int(seconds * 1000)
+
+
+def _blocks_writes(statement: Statement, created: set[Relation]) -> bool:
+    """Whether ``statement`` locks an existing table against writes until its transaction ends."""
+    return any(r not in created for r in statement.locks.write_locks)
+
+
+def _apply_in_transaction(
+    conn: psycopg.Connection, table: str, migration: Migration, started: float, policy: LockPolicy
+) -> int | None:
+    """Run the migration and its tracking row in one transaction, retrying it whole on lock timeouts."""
+    attempt = 0
+    while True:
+        attempt += 1
+        created: set[Relation] = set()
+        first_blocking: float | None = None
+        try:
+            with conn.transaction():
+                for statement in migration.statements:
+                    began = time.monotonic()
+                    _execute(conn, migration, statement)
+                    if first_blocking is None and _blocks_writes(statement, created):
+                        first_blocking = began
+                    created.update(statement.locks.creates)
+                held = None if first_blocking is None else _ms(time.monotonic() - first_blocking)
+                tracking.upsert(
+                    conn,
+                    table,
+                    migration.version,
+                    _base_values(migration)
+                    | {
+                        "status": Status.APPLIED.value,
+                        "applied_at": _now(),
+                        "duration_ms": _ms(time.monotonic() - started),
+                        "statements_done": len(migration.statements),
+                        "lock_held_ms": held,
+                    },
+                )
+            return held
+        except _LockNotGranted as waited:
+            _after_lock_timeout(conn, table, migration, waited, attempt, policy, started, statements_done=0)
+        except StatementFailed as failure:
+            _record_failure(conn, table, migration, failure, started, statements_done=0)
+            raise
+
+
+def _after_lock_timeout(
+    conn: psycopg.Connection,
+    table: str,
+    migration: Migration,
+    waited: _LockNotGranted,
+    attempt: int,
+    policy: LockPolicy,
+    started: float,
+    *,
+    statements_done: int,
+) -> None:
+    """Log and sleep before the next attempt, or fail naming the blockers when retries ran out."""
+    statement = waited.statement
+    blockers = find_blockers(conn, statement)
+    targets = ",".join(r.display for r in statement.locks.relations)
+    if attempt > policy.retries:
+        failure = LockTimeoutExhausted(
+            f"migration {migration.file.version_text} ({migration.file.file}) of service "
+            f"{migration.file.service!r} could not lock {targets or 'its table'} at line {statement.line} "
+            f"within {policy.timeout_ms} ms, {attempt} times: "
+            + ("; ".join(b.describe() for b in blockers) or "the blocking session has ended since"),
+            service=migration.file.service,
+            version=migration.file.version_text,
+            file=str(migration.file.path),
+            line=statement.line,
+            statement_index=statement.index + 1,
+            sqlstate="55P03",
+            error=waited.message,
+            statement=statement.text,
+            blocking_pids=[b.pid for b in blockers] or None,
+        )
+        _record_failure(conn, table, migration, failure, started, statements_done=statements_done)
+        failure.hint = (
+            "a long transaction holds a lock on the table: let it finish or end it "
+            + (f"(SELECT pg_terminate_backend({blockers[0].pid})) " if blockers else "")
+            + "and restart; writers were never blocked longer than the lock timeout. "
+            "Raise --lock-timeout-ms / --lock-retries if such waits are expected. " + failure.hint
+        )
+        raise failure
+    sleep_s = policy.sleep_s(attempt)
+    log.event(
+        logger,
+        logging.WARNING,
+        "statement could not get its lock in time; rolled back, retrying",
+        "DDL_LOCK_TIMEOUT_RETRY",
+        service=migration.file.service,
+        version=migration.file.version_text,
+        file=migration.file.file,
+        line=statement.line,
+        table=targets or None,
+        attempt=attempt,
+        max=policy.retries,
+        sleep_ms=_ms(sleep_s),
+        blocking_pids=",".join(str(b.pid) for b in blockers) or None,
+    )
+    time.sleep(sleep_s)
 
 
 def _apply_journaled(
-    conn: psycopg.Connection, table: str, migration: Migration, resume_at: int, started: float
-) -> None:
+    conn: psycopg.Connection,
+    table: str,
+    migration: Migration,
+    resume_at: int,
+    started: float,
+    policy: LockPolicy,
+) -> int | None:
+    """Run statement by statement in autocommit, journaling each; concurrent steps wait as long as needed."""
     tracking.upsert(
         conn,
         table,
         migration.version,
-        _base_values(migration) | {"status": Status.RUNNING.value, "applied_at": _now(), "statements_done": resume_at},
+        _base_values(migration)
+        | {"status": Status.RUNNING.value, "applied_at": _now(), "statements_done": resume_at, "lock_held_ms": None},
     )
     if resume_at:
         log.event(
@@ -258,25 +424,97 @@ def _apply_journaled(
             statement=resume_at + 1,
             statements=len(migration.statements),
         )
+    created: set[Relation] = {c for s in migration.statements[:resume_at] for c in s.locks.creates}
+    longest: int | None = None
     done = resume_at
-    try:
-        for statement in migration.statements[resume_at:]:
+    for statement in migration.statements[resume_at:]:
+        held = _run_journaled_statement(conn, table, migration, statement, created, started, policy, done)
+        longest = held if longest is None or (held is not None and held > longest) else longest
+        created.update(statement.locks.creates)
+        done = statement.index + 1
+    tracking.update(
+        conn,
+        table,
+        migration.version,
+        {
+            "status": Status.APPLIED.value,
+            "applied_at": _now(),
+            "duration_ms": _ms(time.monotonic() - started),
+            "lock_held_ms": longest,
+        },
+    )
+    return longest
+
+
+def _run_journaled_statement(
+    conn: psycopg.Connection,
+    table: str,
+    migration: Migration,
+    statement: Statement,
+    created: set[Relation],
+    started: float,
+    policy: LockPolicy,
+    done: int,
+) -> int | None:
+    attempt = 0
+    while True:
+        attempt += 1
+        began = time.monotonic()
+        try:
             if statement.transactional:
                 with conn.transaction():
                     _execute(conn, migration, statement)
                     tracking.update(conn, table, migration.version, {"statements_done": statement.index + 1})
             else:
-                _execute(conn, migration, statement)
+                _drop_invalid_index(conn, migration, statement)
+                _execute_without_lock_timeout(conn, migration, statement, policy)
                 tracking.update(conn, table, migration.version, {"statements_done": statement.index + 1})
-            done = statement.index + 1
-    except StatementFailed as failure:
-        _record_failure(conn, table, migration, failure, started, statements_done=done)
-        raise
-    tracking.update(
-        conn,
-        table,
-        migration.version,
-        {"status": Status.APPLIED.value, "applied_at": _now(), "duration_ms": int((time.monotonic() - started) * 1000)},
+            return _ms(time.monotonic() - began) if _blocks_writes(statement, created) else None
+        except _LockNotGranted as waited:
+            _after_lock_timeout(conn, table, migration, waited, attempt, policy, started, statements_done=done)
+        except StatementFailed as failure:
+            _record_failure(conn, table, migration, failure, started, statements_done=done)
+            raise
+
+
+def _execute_without_lock_timeout(
+    conn: psycopg.Connection, migration: Migration, statement: Statement, policy: LockPolicy
+) -> None:
+    """Concurrent index builds never block writers, so they may wait for old transactions."""
+    if statement.locks.write_locks:
+        _execute(conn, migration, statement)
+        return
+    conn.execute("SET lock_timeout = 0")
+    try:
+        _execute(conn, migration, statement)
+    finally:
+        if not conn.closed:
+            conn.execute(b"SET lock_timeout = %d" % policy.timeout_ms)
+
+
+def _drop_invalid_index(conn: psycopg.Connection, migration: Migration, statement: Statement) -> None:
+    """Drop the INVALID index a failed CREATE INDEX CONCURRENTLY left, so IF NOT EXISTS can't keep it."""
+    index = statement.locks.concurrent_index
+    if index is None:
+        return
+    record = conn.execute(
+        "SELECT indexrelid::regclass::text FROM pg_index WHERE indexrelid = to_regclass(%s) AND NOT indisvalid",
+        (index.regclass,),
+    ).fetchone()
+    if record is None:
+        return
+    from psycopg import sql
+
+    conn.execute(sql.SQL("DROP INDEX CONCURRENTLY IF EXISTS {}").format(sql.SQL(record[0])))
+    log.event(
+        logger,
+        logging.INFO,
+        "dropped the INVALID index a failed concurrent build left behind, before building it again",
+        "INVALID_INDEX_DROPPED",
+        service=migration.file.service,
+        version=migration.file.version_text,
+        file=migration.file.file,
+        index=record[0],
     )
 
 
@@ -286,6 +524,8 @@ def _execute(conn: psycopg.Connection, migration: Migration, statement: Statemen
 
     try:
         conn.execute(statement.text.encode())
+    except psycopg.errors.LockNotAvailable as exc:
+        raise _LockNotGranted(statement, _first_line(exc)) from exc
     except psycopg.Error as exc:
         if db.is_connection_lost(conn, exc):
             raise DatabaseUnavailable(

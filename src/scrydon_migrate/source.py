@@ -32,7 +32,8 @@ _NAME = re.compile(
 _NUMBERED = re.compile(r"^(?:\d+[_.\-]|[VRU]\d*__)")
 _DIRECTIVE = re.compile(r"^[ \t]*--[ \t]*migrate:(?P<name>[A-Za-z][\w-]*)(?P<args>[^\n]*)$", re.MULTILINE)
 MAX_VERSION = 2**63 - 1
-KNOWN_DIRECTIVES = ("no-transaction", "up", "down")
+KNOWN_DIRECTIVES = ("no-transaction", "allow", "up", "down")
+_ALLOW = re.compile(r'^(?P<rule>[a-z][a-z0-9-]*)\s+reason\s*=\s*"(?P<reason>[^"]*)"\s*$')
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,6 +60,23 @@ class Directive:
 
 
 @dataclass(frozen=True, slots=True)
+class Allow:
+    """``-- migrate:allow <rule-id> reason="..."``: a deliberate exception to a safety rule.
+
+    In the file's header (before the first statement) it covers the whole file;
+    anywhere else it covers the statement that follows it.
+    """
+
+    rule: str
+    reason: str
+    line: int
+    statement_index: int | None
+
+    def covers(self, rule: str, statement_index: int) -> bool:
+        return self.rule == rule and self.statement_index in (None, statement_index)
+
+
+@dataclass(frozen=True, slots=True)
 class Migration:
     """A parsed migration, ready to plan and apply."""
 
@@ -68,10 +86,14 @@ class Migration:
     checksum: str
     transactional: bool
     directives: tuple[Directive, ...]
+    allows: tuple[Allow, ...] = ()
 
     @property
     def version(self) -> int:
         return self.file.version
+
+    def allowed(self, rule: str, statement_index: int) -> Allow | None:
+        return next((a for a in self.allows if a.covers(rule, statement_index)), None)
 
 
 def scan(service: str, folder: Path) -> list[MigrationFile]:
@@ -174,7 +196,34 @@ def load(migration: MigrationFile) -> Migration:
         checksum=migration_checksum(statements),
         transactional=transactional,
         directives=tuple(directives),
+        allows=tuple(_allows(migration, directives, statements)),
     )
+
+
+def _allows(migration: MigrationFile, directives: Iterable[Directive], statements: list[Statement]) -> list[Allow]:
+    allows = []
+    for directive in directives:
+        if directive.name != "allow":
+            continue
+        match = _ALLOW.match(directive.args)
+        if match is None or not match["reason"].strip():
+            raise _failure(
+                migration,
+                f"'-- migrate:allow' on line {directive.line} of {migration.file!r} needs a rule id and a reason",
+                directive.line,
+                hint='write it as: -- migrate:allow <rule-id> reason="why this is safe here"',
+            )
+        following = [s.index for s in statements if s.line > directive.line]
+        in_header = directive.line < statements[0].line
+        allows.append(
+            Allow(
+                rule=match["rule"],
+                reason=match["reason"].strip(),
+                line=directive.line,
+                statement_index=None if in_header else (following[0] if following else -1),
+            )
+        )
+    return allows
 
 
 def _failure(migration: MigrationFile, message: str, line: int | None, *, hint: str) -> SourceError:

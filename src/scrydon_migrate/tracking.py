@@ -61,6 +61,7 @@ COLUMNS = (
     "failed_statement",
     "failed_line",
     "reason",
+    "lock_held_ms",
 )
 
 _DDL = """
@@ -83,9 +84,13 @@ CREATE TABLE IF NOT EXISTS {table} (
     failed_line      integer,
     reason           text,
     sql              text,
-    tool_version     text
+    tool_version     text,
+    lock_held_ms     integer
 )
 """
+
+#: Columns added after the first release of the table: (name, type), added when missing.
+_ADDED_COLUMNS = (("lock_held_ms", "integer"),)
 
 
 @dataclass(frozen=True, slots=True)
@@ -108,6 +113,7 @@ class TrackedRow:
     failed_statement: str | None
     failed_line: int | None
     reason: str | None
+    lock_held_ms: int | None = None
 
     @property
     def marked_by_hand(self) -> bool:
@@ -154,10 +160,25 @@ def qualified(conn: psycopg.Connection, table: str) -> str:
 
 
 def ensure_table(conn: psycopg.Connection, table: str) -> None:
-    """Create the tracking table if it is missing (call it while holding the lock)."""
+    """Create the tracking table if it is missing, or add the columns it lacks (call it holding the lock)."""
     from psycopg import sql
 
-    conn.execute(sql.SQL(_DDL).format(table=table_identifier(table)))
+    identifier = table_identifier(table)
+    conn.execute(sql.SQL(_DDL).format(table=identifier))
+    present = {
+        r[0]
+        for r in conn.execute(
+            "SELECT attname FROM pg_attribute WHERE attrelid = to_regclass(%s) AND attnum > 0 AND NOT attisdropped",
+            (identifier.as_string(conn),),
+        ).fetchall()
+    }
+    for name, kind in _ADDED_COLUMNS:
+        if name not in present:
+            conn.execute(
+                sql.SQL("ALTER TABLE {} ADD COLUMN IF NOT EXISTS {} {}").format(
+                    identifier, sql.Identifier(name), sql.SQL(kind)
+                )
+            )
 
 
 def read_rows(conn: psycopg.Connection, table: str) -> dict[int, TrackedRow] | None:

@@ -135,6 +135,32 @@ def cli(ctx: click.Context, log_format: str, quiet: bool) -> None:
     default=None,
     help="Apply a pending migration older than the newest applied one. [env: MIGRATE_ALLOW_OUT_OF_ORDER]",
 )
+@click.option(
+    "--lock-timeout-ms",
+    type=click.IntRange(min=0),
+    metavar="MS",
+    help="How long one statement may wait for a table lock before it is rolled back and retried "
+    "(writers queue behind it that long at most). Default: 2000. [env: MIGRATE_LOCK_TIMEOUT_MS]",
+)
+@click.option(
+    "--lock-retries",
+    type=click.IntRange(min=0),
+    metavar="N",
+    help="Retries after a lock timeout, with exponential backoff. Default: 6. [env: MIGRATE_LOCK_RETRIES]",
+)
+@click.option(
+    "--large-table-rows",
+    type=click.IntRange(min=0),
+    metavar="ROWS",
+    help="A table with at least this many (estimated) rows is large: lock-the-table steps on it are refused. "
+    "Default: 1000000. [env: MIGRATE_LARGE_TABLE_ROWS]",
+)
+@click.option(
+    "--large-table-bytes",
+    type=click.IntRange(min=0),
+    metavar="BYTES",
+    help="A table of at least this total size is large. Default: 536870912 (512 MiB). [env: MIGRATE_LARGE_TABLE_BYTES]",
+)
 def up(**kwargs: Any) -> None:
     """Apply every pending migration, in version order, for each service.
 

@@ -1,0 +1,452 @@
+"""What a statement locks, and which lock-the-table steps it takes, read from its parse tree.
+
+One classification shared by the apply-time guard (refuse a lock-the-table step on a
+large table) and the linter: each :class:`Risk` has a permanent kebab-case rule id,
+the lock it takes, what that lock blocks, and the safe way to write it with the
+statement's own names. Never regex: the facts come from pglast's nodes.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from pglast import ast, enums
+from pglast.visitors import Visitor
+
+#: Functions whose value changes per row: a DEFAULT calling one rewrites the table.
+VOLATILE_FUNCTIONS = frozenset(
+    {
+        "random",
+        "gen_random_uuid",
+        "uuid_generate_v1",
+        "uuid_generate_v1mc",
+        "uuid_generate_v4",
+        "uuidv4",
+        "uuidv7",
+        "clock_timestamp",
+        "timeofday",
+        "nextval",
+        "txid_current",
+    }
+)
+SERIAL_TYPES = frozenset({"smallserial", "serial", "bigserial", "serial2", "serial4", "serial8"})
+
+#: ALTER TABLE subcommands that take no lock blocking writes (SHARE UPDATE EXCLUSIVE or weaker).
+_NON_BLOCKING_SUBCOMMANDS = frozenset(
+    {
+        enums.AlterTableType.AT_ValidateConstraint,
+        enums.AlterTableType.AT_SetStatistics,
+        enums.AlterTableType.AT_AttachPartition,
+    }
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Relation:
+    """A table or index name as written: ``schema.name`` or ``name``."""
+
+    schema: str | None
+    name: str
+
+    @property
+    def display(self) -> str:
+        return f"{self.schema}.{self.name}" if self.schema else self.name
+
+    @property
+    def regclass(self) -> str:
+        """Text for ``to_regclass()``: each part double-quoted, case kept."""
+        parts = [self.schema, self.name] if self.schema else [self.name]
+        return ".".join('"' + p.replace('"', '""') + '"' for p in parts)
+
+
+@dataclass(frozen=True, slots=True)
+class Risk:
+    """A step that locks a table against writes for as long as the table is big."""
+
+    rule: str
+    what: str
+    lock: str
+    blocks: str
+    why: str
+    instead: str
+    table: Relation | None = None
+    index: Relation | None = None
+    column: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class LockFacts:
+    risks: tuple[Risk, ...] = ()
+    creates: tuple[Relation, ...] = ()
+    write_locks: tuple[Relation, ...] = ()
+    relations: tuple[Relation, ...] = ()
+    not_null_checks: tuple[tuple[Relation, str], ...] = ()
+    concurrent_index: Relation | None = None
+
+
+def _relation(node: Any) -> Relation | None:
+    if node is None or getattr(node, "relname", None) is None:
+        return None
+    return Relation(getattr(node, "schemaname", None) or None, node.relname)
+
+
+def _names(items: Any) -> Relation:
+    parts = [getattr(i, "sval", "") for i in items]
+    return Relation(parts[-2] if len(parts) > 1 else None, parts[-1])
+
+
+class _Relations(Visitor):
+    def __init__(self) -> None:
+        super().__init__()
+        self.found: list[Relation] = []
+
+    def visit_RangeVar(self, ancestors: Any, node: Any) -> None:
+        relation = _relation(node)
+        if relation is not None:
+            self.found.append(relation)
+
+
+class _Functions(Visitor):
+    def __init__(self) -> None:
+        super().__init__()
+        self.names: list[str] = []
+
+    def visit_FuncCall(self, ancestors: Any, node: Any) -> None:
+        self.names.append(str(getattr(node.funcname[-1], "sval", "")).lower())
+
+
+def _functions(node: Any) -> list[str]:
+    if node is None:
+        return []
+    finder = _Functions()
+    finder(node)
+    return finder.names
+
+
+def _deparse(node: Any) -> str:
+    from pglast.stream import RawStream
+
+    return str(RawStream()(node))
+
+
+def facts(node: Any) -> LockFacts:
+    """The lock facts of one parsed statement."""
+    finder = _Relations()
+    finder(node)
+    relations = tuple(dict.fromkeys(finder.found))
+    kind = type(node).__name__
+    handler = _HANDLERS.get(kind)
+    if handler is None:
+        return LockFacts(relations=relations)
+    result = handler(node)
+    return LockFacts(
+        risks=result.risks,
+        creates=result.creates,
+        write_locks=result.write_locks,
+        relations=relations,
+        not_null_checks=result.not_null_checks,
+        concurrent_index=result.concurrent_index,
+    )
+
+
+def _create_table(node: Any) -> LockFacts:
+    relation = _relation(node.relation)
+    return LockFacts(creates=(relation,) if relation else ())
+
+
+def _create_table_as(node: Any) -> LockFacts:
+    relation = _relation(getattr(node.into, "rel", None))
+    return LockFacts(creates=(relation,) if relation else ())
+
+
+def _index(node: Any) -> LockFacts:
+    table = _relation(node.relation)
+    if table is None:
+        return LockFacts()
+    if node.concurrent:
+        return LockFacts(concurrent_index=Relation(table.schema, node.idxname) if node.idxname else None)
+    node.concurrent = True
+    safe = _deparse(node)
+    node.concurrent = False
+    risk = Risk(
+        rule="require-concurrent-index",
+        what="CREATE INDEX",
+        lock="SHARE",
+        blocks="writes",
+        why="for the whole index build",
+        instead=f"{safe};  -- alone in a migration marked '-- migrate:no-transaction'",
+        table=table,
+    )
+    return LockFacts(risks=(risk,), write_locks=(table,))
+
+
+def _drop(node: Any) -> LockFacts:
+    remove = node.removeType
+    if remove == enums.ObjectType.OBJECT_TABLE:
+        return LockFacts(write_locks=tuple(_names(o) for o in node.objects))
+    if remove != enums.ObjectType.OBJECT_INDEX or node.concurrent:
+        return LockFacts()
+    risks = []
+    for obj in node.objects:
+        index = _names(obj)
+        risks.append(
+            Risk(
+                rule="require-concurrent-index-drop",
+                what="DROP INDEX",
+                lock="ACCESS EXCLUSIVE",
+                blocks="reads and writes",
+                why="while it waits for and holds the lock",
+                instead=f"DROP INDEX CONCURRENTLY {'IF EXISTS ' if node.missing_ok else ''}{index.display};"
+                "  -- alone in a migration marked '-- migrate:no-transaction'",
+                index=index,
+            )
+        )
+    return LockFacts(risks=tuple(risks))
+
+
+def _reindex(node: Any) -> LockFacts:
+    if any(getattr(p, "defname", None) == "concurrently" for p in getattr(node, "params", None) or ()):
+        return LockFacts()
+    relation = _relation(node.relation)
+    if relation is None:
+        return LockFacts()
+    on_index = node.kind == enums.ReindexObjectType.REINDEX_OBJECT_INDEX
+    target = "INDEX" if on_index else "TABLE"
+    risk = Risk(
+        rule="require-concurrent-reindex",
+        what=f"REINDEX {target}",
+        lock="SHARE" if not on_index else "ACCESS EXCLUSIVE",
+        blocks="writes" if not on_index else "reads and writes",
+        why="for the whole rebuild",
+        instead=f"REINDEX {target} CONCURRENTLY {relation.display};"
+        "  -- alone in a migration marked '-- migrate:no-transaction'",
+        table=None if on_index else relation,
+        index=relation if on_index else None,
+    )
+    return LockFacts(risks=(risk,), write_locks=() if on_index else (relation,))
+
+
+def _rewrite_command(what: str, relation: Relation | None, lock: str = "ACCESS EXCLUSIVE") -> LockFacts:
+    if relation is None:
+        return LockFacts()
+    risk = Risk(
+        rule="ban-table-rewrite",
+        what=what,
+        lock=lock,
+        blocks="reads and writes",
+        why="while it rewrites the whole table",
+        instead="there is no online equivalent: run it in a maintenance window, or use pg_repack",
+        table=relation,
+    )
+    return LockFacts(risks=(risk,), write_locks=(relation,))
+
+
+def _vacuum(node: Any) -> LockFacts:
+    if not any(getattr(o, "defname", None) == "full" for o in getattr(node, "options", None) or ()):
+        return LockFacts()
+    risks: list[Risk] = []
+    locks: list[Relation] = []
+    for rel in getattr(node, "rels", None) or ():
+        result = _rewrite_command("VACUUM FULL", _relation(getattr(rel, "relation", None)))
+        risks.extend(result.risks)
+        locks.extend(result.write_locks)
+    return LockFacts(risks=tuple(risks), write_locks=tuple(locks))
+
+
+def _cluster(node: Any) -> LockFacts:
+    return _rewrite_command("CLUSTER", _relation(node.relation))
+
+
+def _trigger(node: Any) -> LockFacts:
+    relation = _relation(node.relation)
+    return LockFacts(write_locks=(relation,) if relation else ())
+
+
+def _rename(node: Any) -> LockFacts:
+    relation = _relation(getattr(node, "relation", None))
+    if relation is None or node.renameType not in (
+        enums.ObjectType.OBJECT_TABLE,
+        enums.ObjectType.OBJECT_COLUMN,
+        enums.ObjectType.OBJECT_TABCONSTRAINT,
+    ):
+        return LockFacts()
+    return LockFacts(write_locks=(relation,))
+
+
+def _truncate(node: Any) -> LockFacts:
+    return LockFacts(write_locks=tuple(r for r in (_relation(n) for n in node.relations) if r))
+
+
+def _lock(node: Any) -> LockFacts:
+    if node.mode < 5:  # below SHARE: writers pass
+        return LockFacts()
+    return LockFacts(write_locks=tuple(r for r in (_relation(n) for n in node.relations) if r))
+
+
+def _refresh(node: Any) -> LockFacts:
+    relation = _relation(node.relation)
+    if node.concurrent or relation is None:
+        return LockFacts()
+    return LockFacts(write_locks=(relation,))
+
+
+def _alter_table(node: Any) -> LockFacts:
+    table = _relation(node.relation)
+    if table is None or node.objtype not in (enums.ObjectType.OBJECT_TABLE, enums.ObjectType.OBJECT_MATVIEW):
+        return LockFacts()
+    risks: list[Risk] = []
+    checks: list[tuple[Relation, str]] = []
+    blocking = False
+    for cmd in node.cmds:
+        subtype = cmd.subtype
+        if subtype not in _NON_BLOCKING_SUBCOMMANDS:
+            blocking = True
+        risk = _alter_table_risk(table, cmd)
+        if risk is not None:
+            risks.append(risk)
+        check = _not_null_check(cmd)
+        if check is not None:
+            checks.append((table, check))
+    return LockFacts(risks=tuple(risks), write_locks=(table,) if blocking else (), not_null_checks=tuple(checks))
+
+
+def _not_null_check(cmd: Any) -> str | None:
+    """The column of an added ``CHECK (col IS NOT NULL)``, which lets SET NOT NULL skip its scan."""
+    constraint = cmd.def_ if cmd.subtype == enums.AlterTableType.AT_AddConstraint else None
+    if constraint is None or constraint.contype != enums.ConstrType.CONSTR_CHECK:
+        return None
+    expr = constraint.raw_expr
+    if not isinstance(expr, ast.NullTest) or expr.nulltesttype != enums.NullTestType.IS_NOT_NULL:
+        return None
+    fields = getattr(expr.arg, "fields", None) or ()
+    return str(fields[-1].sval) if fields and hasattr(fields[-1], "sval") else None
+
+
+def _alter_table_risk(table: Relation, cmd: Any) -> Risk | None:
+    subtype = cmd.subtype
+    t = table.display
+    if subtype == enums.AlterTableType.AT_AddColumn:
+        return _add_column_risk(table, cmd.def_)
+    if subtype == enums.AlterTableType.AT_AlterColumnType:
+        return Risk(
+            rule="ban-column-type-change",
+            what="ALTER COLUMN TYPE",
+            lock="ACCESS EXCLUSIVE",
+            blocks="reads and writes",
+            why="while it rewrites the table and its indexes (unless the new type is binary-compatible)",
+            instead=f"add a new column of the new type to {t}, keep both in sync and backfill it, switch reads, "
+            f"then drop {cmd.name!r} in a later release (scrydon-migrate new deprecate-column)",
+            table=table,
+            column=cmd.name,
+        )
+    if subtype == enums.AlterTableType.AT_SetNotNull:
+        name = f"{table.name}_{cmd.name}_not_null"
+        return Risk(
+            rule="require-check-before-not-null",
+            what="SET NOT NULL",
+            lock="ACCESS EXCLUSIVE",
+            blocks="reads and writes",
+            why="while it scans the whole table",
+            instead=f"ALTER TABLE {t} ADD CONSTRAINT {name} CHECK ({cmd.name} IS NOT NULL) NOT VALID;  "
+            f"then, in a later migration: ALTER TABLE {t} VALIDATE CONSTRAINT {name};  "
+            f"then: ALTER TABLE {t} ALTER COLUMN {cmd.name} SET NOT NULL;",
+            table=table,
+            column=cmd.name,
+        )
+    if subtype == enums.AlterTableType.AT_AddConstraint:
+        return _constraint_risk(table, cmd.def_)
+    if subtype in (enums.AlterTableType.AT_SetTableSpace,):
+        return _rewrite_command("SET TABLESPACE", table).risks[0]
+    if subtype in (enums.AlterTableType.AT_SetLogged, enums.AlterTableType.AT_SetUnLogged):
+        return _rewrite_command("SET LOGGED/UNLOGGED", table).risks[0]
+    return None
+
+
+def _add_column_risk(table: Relation, column: Any) -> Risk | None:
+    type_name = str(getattr(column.typeName.names[-1], "sval", "")).lower() if column.typeName else ""
+    constraints = getattr(column, "constraints", None) or ()
+    volatile = [
+        f
+        for c in constraints
+        if c.contype == enums.ConstrType.CONSTR_DEFAULT
+        for f in _functions(c.raw_expr)
+        if f in VOLATILE_FUNCTIONS
+    ]
+    generated = any(
+        c.contype in (enums.ConstrType.CONSTR_GENERATED, enums.ConstrType.CONSTR_IDENTITY) for c in constraints
+    )
+    if not volatile and not generated and type_name not in SERIAL_TYPES:
+        return None
+    cause = (
+        f"a volatile DEFAULT ({volatile[0]}())"
+        if volatile
+        else f"a {type_name} column"
+        if type_name in SERIAL_TYPES
+        else "a generated or identity column"
+    )
+    t = table.display
+    return Risk(
+        rule="adding-field-with-volatile-default",
+        what=f"ADD COLUMN with {cause}",
+        lock="ACCESS EXCLUSIVE",
+        blocks="reads and writes",
+        why="while it rewrites the whole table to fill the new column",
+        instead=f"ALTER TABLE {t} ADD COLUMN {column.colname} <type> NULL;  then set the default for new rows "
+        f"(ALTER TABLE {t} ALTER COLUMN {column.colname} SET DEFAULT ...);  then fill existing rows with a backfill",
+        table=table,
+        column=column.colname,
+    )
+
+
+def _constraint_risk(table: Relation, constraint: Any) -> Risk | None:
+    t = table.display
+    contype = constraint.contype
+    if contype in (enums.ConstrType.CONSTR_FOREIGN, enums.ConstrType.CONSTR_CHECK) and not constraint.skip_validation:
+        constraint.skip_validation = True
+        safe = _deparse(constraint)
+        constraint.skip_validation = False
+        name = constraint.conname or "<constraint>"
+        foreign = contype == enums.ConstrType.CONSTR_FOREIGN
+        return Risk(
+            rule="constraint-missing-not-valid",
+            what="ADD FOREIGN KEY" if foreign else "ADD CHECK",
+            lock="SHARE ROW EXCLUSIVE" if foreign else "ACCESS EXCLUSIVE",
+            blocks="writes" if foreign else "reads and writes",
+            why="while it scans the whole table to validate existing rows",
+            instead=f"ALTER TABLE {t} ADD {safe};  then, in a later migration: "
+            f"ALTER TABLE {t} VALIDATE CONSTRAINT {name};",
+            table=table,
+        )
+    if contype in (enums.ConstrType.CONSTR_UNIQUE, enums.ConstrType.CONSTR_PRIMARY) and not constraint.indexname:
+        kind = "UNIQUE" if contype == enums.ConstrType.CONSTR_UNIQUE else "PRIMARY KEY"
+        columns = ", ".join(str(k.sval) for k in getattr(constraint, "keys", None) or ())
+        name = constraint.conname or f"{table.name}_{'pkey' if kind == 'PRIMARY KEY' else 'key'}"
+        return Risk(
+            rule="require-unique-using-index",
+            what=f"ADD {kind}",
+            lock="ACCESS EXCLUSIVE",
+            blocks="reads and writes",
+            why="while it builds the index",
+            instead=f"CREATE UNIQUE INDEX CONCURRENTLY {name}_idx ON {t} ({columns});  (no-transaction migration) "
+            f"then: ALTER TABLE {t} ADD CONSTRAINT {name} {kind} USING INDEX {name}_idx;",
+            table=table,
+        )
+    return None
+
+
+_HANDLERS = {
+    "CreateStmt": _create_table,
+    "CreateTableAsStmt": _create_table_as,
+    "IndexStmt": _index,
+    "DropStmt": _drop,
+    "ReindexStmt": _reindex,
+    "VacuumStmt": _vacuum,
+    "ClusterStmt": _cluster,
+    "CreateTrigStmt": _trigger,
+    "RenameStmt": _rename,
+    "TruncateStmt": _truncate,
+    "LockStmt": _lock,
+    "RefreshMatViewStmt": _refresh,
+    "AlterTableStmt": _alter_table,
+}
