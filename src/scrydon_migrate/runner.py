@@ -232,10 +232,11 @@ def apply(
     policy = policy or LockPolicy()
     resume_at = _resume_point(conn, table, migration, row)
     started = time.monotonic()
+    retrying = row is not None and row.status in (Status.RUNNING, Status.FAILED)
     if migration.transactional and resume_at == 0:
         lock_held_ms = _apply_in_transaction(conn, table, migration, started, policy)
     else:
-        lock_held_ms = _apply_journaled(conn, table, migration, resume_at, started, policy)
+        lock_held_ms = _apply_journaled(conn, table, migration, resume_at, started, policy, retrying=retrying)
     return Applied(
         version=migration.file.version_text,
         file=migration.file.file,
@@ -403,6 +404,8 @@ def _apply_journaled(
     resume_at: int,
     started: float,
     policy: LockPolicy,
+    *,
+    retrying: bool,
 ) -> int | None:
     """Run statement by statement in autocommit, journaling each; concurrent steps wait as long as needed."""
     tracking.upsert(
@@ -412,11 +415,11 @@ def _apply_journaled(
         _base_values(migration)
         | {"status": Status.RUNNING.value, "applied_at": _now(), "statements_done": resume_at, "lock_held_ms": None},
     )
-    if resume_at:
+    if retrying:
         log.event(
             logger,
             logging.INFO,
-            "resuming migration",
+            "resuming migration where the last run stopped",
             "MIGRATION_RESUMED",
             service=migration.file.service,
             version=migration.file.version_text,

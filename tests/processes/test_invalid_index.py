@@ -1,0 +1,84 @@
+"""A concurrent index build that dies leaves an INVALID index: the next `up` drops it and builds it again."""
+
+from __future__ import annotations
+
+import signal
+import subprocess
+import time
+
+import psycopg
+
+from tests.fixtures.cli import clean_env, command
+
+JOURNALED = """CREATE INDEX CONCURRENTLY IF NOT EXISTS orders_note_idx ON orders (note);
+CREATE INDEX CONCURRENTLY IF NOT EXISTS orders_region_idx ON orders (region);
+"""
+
+
+def _building(db):
+    return db.execute(
+        "SELECT count(*) FROM pg_stat_activity WHERE query LIKE 'CREATE INDEX CONCURRENTLY%%' AND pid <> pg_backend_pid()"
+    ).fetchone()[0]
+
+
+def _index_state(db, name):
+    return db.execute("SELECT indisvalid FROM pg_index WHERE indexrelid = to_regclass(%s)", (name,)).fetchone()
+
+
+def test_killed_concurrent_build_is_dropped_rebuilt_and_resumed_at_its_statement(migrations, migrate, db, db_url):
+    migrations.write("0001_orders.sql", "CREATE TABLE orders (id bigint PRIMARY KEY, note text, region text);")
+    assert migrate("up").code == 0
+    db.execute("INSERT INTO orders SELECT g, 'n' || g, 'r' FROM generate_series(1, 1000) g")
+    migrations.write(
+        "0002_indexes.sql", "CREATE INDEX CONCURRENTLY IF NOT EXISTS orders_id_note_idx ON orders (id, note);"
+    )
+    assert migrate("up").code == 0
+    migrations.write("0003_indexes.sql", JOURNALED)
+
+    writer = psycopg.connect(db_url)
+    writer.execute("INSERT INTO orders VALUES (100000, 'open', 'r')")  # an open write transaction: CIC waits for it
+    args = command("up", "--service", "platform", "--database-url", db_url, "--migrations-dir", str(migrations.path))
+    pod = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=clean_env())
+    deadline = time.monotonic() + 30
+    while _index_state(db, "orders_note_idx") is None and time.monotonic() < deadline:
+        time.sleep(0.05)
+    pod.send_signal(signal.SIGKILL)
+    pod.wait(timeout=10)
+    deadline = time.monotonic() + 15
+    while _building(db) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert not _building(db), "the server cancelled the dead pod's build"
+    writer.rollback()
+    writer.close()
+    assert _index_state(db, "orders_note_idx") == (False,), "the killed build left an INVALID index"
+
+    run = migrate("up")
+
+    assert run.code == 0, run.stderr
+    dropped = run.log_lines("INVALID_INDEX_DROPPED")
+    assert dropped and "index=orders_note_idx" in dropped[0]
+    resumed = run.log_lines("MIGRATION_RESUMED")
+    assert resumed and "statement=1" in resumed[0]
+    assert _index_state(db, "orders_note_idx") == (True,)
+    assert _index_state(db, "orders_region_idx") == (True,)
+    assert db.execute("SELECT count(*) FROM pg_index WHERE NOT indisvalid").fetchone() == (0,)
+
+
+def test_failed_unique_concurrent_build_is_rebuilt_after_the_data_is_fixed(migrations, migrate, db):
+    migrations.write("0001_orders.sql", "CREATE TABLE orders (id bigint PRIMARY KEY, note text);")
+    assert migrate("up").code == 0
+    db.execute("INSERT INTO orders VALUES (1, 'same'), (2, 'same')")
+    migrations.write(
+        "0002_unique.sql", "CREATE UNIQUE INDEX CONCURRENTLY IF NOT EXISTS orders_note_key ON orders (note);"
+    )
+
+    failed = migrate("up")
+    assert failed.code == 5 and "23505" in failed.stderr
+    assert _index_state(db, "orders_note_key") == (False,)
+
+    db.execute("UPDATE orders SET note = 'other' WHERE id = 2")
+    run = migrate("up")
+
+    assert run.code == 0, run.stderr
+    assert run.log_lines("INVALID_INDEX_DROPPED")
+    assert _index_state(db, "orders_note_key") == (True,), "IF NOT EXISTS did not keep the broken index"

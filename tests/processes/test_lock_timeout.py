@@ -1,0 +1,82 @@
+"""A long transaction holding a table lock: `up` retries under a short lock_timeout, then fails naming it.
+
+Writers are never queued behind the migration for longer than the lock timeout.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+
+import psycopg
+import pytest
+
+
+@pytest.fixture
+def orders(migrations, migrate, db):
+    migrations.write("0001_orders.sql", "CREATE TABLE orders (id bigserial PRIMARY KEY, note text);")
+    assert migrate("up").code == 0
+
+
+class Writer(threading.Thread):
+    """Inserts rows in a loop and keeps the longest time one insert took."""
+
+    def __init__(self, url: str) -> None:
+        super().__init__(daemon=True)
+        self.url = url
+        self.stop = threading.Event()
+        self.longest_s = 0.0
+        self.inserts = 0
+
+    def run(self) -> None:
+        with psycopg.connect(self.url, autocommit=True) as conn:
+            while not self.stop.is_set():
+                began = time.monotonic()
+                conn.execute("INSERT INTO orders (note) VALUES ('w')")
+                self.longest_s = max(self.longest_s, time.monotonic() - began)
+                self.inserts += 1
+                time.sleep(0.005)
+
+
+def test_blocked_ddl_retries_then_fails_naming_the_blocker_while_writers_keep_going(
+    orders, migrations, migrate, db_url
+):
+    migrations.write("0002_column.sql", "ALTER TABLE orders ADD COLUMN region text NULL;")
+    writer = Writer(db_url)
+    with psycopg.connect(db_url, application_name="nightly-report") as reader:
+        reader.execute("SELECT count(*) FROM orders")  # holds ACCESS SHARE until the transaction ends
+        writer.start()
+
+        run = migrate("up", "--lock-timeout-ms", "200", "--lock-retries", "2")
+
+        writer.stop.set()
+        writer.join()
+        reader_pid = reader.info.backend_pid
+
+    assert run.code == 5
+    retries = run.log_lines("DDL_LOCK_TIMEOUT_RETRY")
+    assert len(retries) == 2
+    assert all(f"blocking_pids={reader_pid}" in line and "table=orders" in line for line in retries)
+    assert "attempt=1 max=2" in retries[0]
+    fatal = run.log_lines("MIGRATION_LOCK_TIMEOUT")[0]
+    assert f"pid {reader_pid} (nightly-report, idle in transaction" in fatal
+    assert f"pg_terminate_backend({reader_pid})" in fatal
+    assert writer.inserts > 10
+    assert writer.longest_s < 2.0, "writers waited at most about the 200 ms lock timeout, not for the reader"
+
+
+def test_ddl_succeeds_once_the_blocking_transaction_ends_during_the_retries(orders, migrations, migrate, db_url):
+    migrations.write("0002_column.sql", "ALTER TABLE orders ADD COLUMN region text NULL;")
+    reader = psycopg.connect(db_url)
+    reader.execute("SELECT count(*) FROM orders")
+    release = threading.Timer(1.0, reader.rollback)
+    release.start()
+    try:
+        run = migrate("up", "--lock-timeout-ms", "200", "--lock-retries", "8")
+    finally:
+        release.join()
+        reader.close()
+
+    assert run.code == 0, run.stderr
+    assert run.log_lines("DDL_LOCK_TIMEOUT_RETRY")
+    assert run.log_lines("MIGRATION_APPLIED")
