@@ -17,7 +17,8 @@ CREATE INDEX CONCURRENTLY IF NOT EXISTS orders_region_idx ON orders (region);
 
 def _building(db):
     return db.execute(
-        "SELECT count(*) FROM pg_stat_activity WHERE query LIKE 'CREATE INDEX CONCURRENTLY%%' AND pid <> pg_backend_pid()"
+        "SELECT count(*) FROM pg_stat_activity"
+        " WHERE query LIKE 'CREATE INDEX CONCURRENTLY%%' AND pid <> pg_backend_pid()"
     ).fetchone()[0]
 
 
