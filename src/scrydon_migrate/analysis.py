@@ -77,6 +77,8 @@ def parse_statements(sql: str) -> list[Statement]:
         raw = parser.parse_sql(sql)
     except parser.ParseError as exc:
         offset = exc.args[1] if len(exc.args) > 1 and isinstance(exc.args[1], int) else 0
+        if "at end of input" in str(exc.args[0]):
+            offset = len(sql.rstrip())
         raise ParseFailure(str(exc.args[0]), line_of(sql, offset), column_of(sql, offset)) from exc
     statements: list[Statement] = []
     for raw_stmt in raw:
@@ -143,7 +145,9 @@ def _runs_in_transaction(node: Any, kind: str) -> bool:
     if kind in {"IndexStmt", "DropStmt"}:
         return not bool(getattr(node, "concurrent", False))
     if kind == "ReindexStmt":
-        return not _has_option(node, "concurrently")
+        return not _has_option(node, "concurrently") and getattr(node, "relation", None) is not None
+    if kind == "AlterTableStmt":
+        return not any(getattr(cmd.def_, "concurrent", False) for cmd in node.cmds or () if cmd.def_ is not None)
     if kind == "VacuumStmt":
         return not bool(getattr(node, "is_vacuumcmd", False))
     if kind == "ClusterStmt":
@@ -170,9 +174,16 @@ def statement_checksum(text: str) -> str:
     return hashlib.sha256(canonical.encode()).hexdigest()
 
 
+def _is_position(name: str, value: Any) -> bool:
+    """A source offset in the parse tree (``location``, ``arg_location``, ``list_start``, ...)."""
+    if not isinstance(value, int) or isinstance(value, bool):
+        return False
+    return name == "stmt_len" or name.endswith(("location", "_start", "_end"))
+
+
 def _strip_locations(value: Any) -> Any:
     if isinstance(value, dict):
-        return {k: _strip_locations(v) for k, v in value.items() if k not in {"location", "stmt_location", "stmt_len"}}
+        return {k: _strip_locations(v) for k, v in value.items() if not _is_position(k, v)}
     if isinstance(value, list):
         return [_strip_locations(v) for v in value]
     return value

@@ -131,6 +131,7 @@ class Settings:
     lock_report_every_s: float = 10.0
     wait_for_db_s: float = DEFAULT_WAIT_FOR_DB_S
     allow_out_of_order: bool = False
+    repair_tracking: bool = False
     lock_timeout_ms: int = DEFAULT_LOCK_TIMEOUT_MS
     lock_retries: int = DEFAULT_LOCK_RETRIES
     large_table_rows: int = DEFAULT_LARGE_TABLE_ROWS
@@ -158,6 +159,8 @@ class Settings:
             "config_file": str(self.config_file) if self.config_file else None,
             "lock_wait_s": self.lock_wait_s,
             "wait_for_db_s": self.wait_for_db_s,
+            "allow_out_of_order": self.allow_out_of_order,
+            "repair_tracking": self.repair_tracking,
             "lock_timeout_ms": self.lock_timeout_ms,
             "lock_retries": self.lock_retries,
             "large_table_rows": self.large_table_rows,
@@ -186,11 +189,11 @@ def redact_url(text: str) -> str:
 
 
 _TOP_KEYS = {
+    "allow_out_of_order",
     "database_url",
     "migrations_root",
     "lock_wait_s",
     "wait_for_db_s",
-    "allow_out_of_order",
     "lock_timeout_ms",
     "lock_retries",
     "large_table_rows",
@@ -223,7 +226,10 @@ def _read_toml(path: Path) -> dict[str, Any]:
     if not isinstance(services, dict):
         raise ConfigError(f"config file {str(path)!r}: 'services' must be a table")
     for name, table in services.items():
-        find_service(name)
+        try:
+            find_service(name)
+        except ConfigError as exc:
+            raise ConfigError(f"config file {str(path)!r} has [services.{name}]: {exc}", hint=exc.hint) from exc
         if not isinstance(table, dict):
             raise ConfigError(f"config file {str(path)!r}: [services.{name}] must be a table")
         _check_keys(table, _SERVICE_KEYS, path, f"services.{name}.")
@@ -240,6 +246,8 @@ def _check_keys(table: Mapping[str, Any], allowed: set[str], path: Path, prefix:
 
 
 def _number(value: Any, name: str, source: str) -> float:
+    if isinstance(value, bool):
+        raise ConfigError(f"{name} from {source} must be a number of seconds, got {value!r}")
     try:
         number = float(value)
     except (TypeError, ValueError) as exc:
@@ -287,6 +295,7 @@ def load_settings(
     lock_wait_s: float | None = None,
     wait_for_db_s: float | None = None,
     allow_out_of_order: bool | None = None,
+    repair_tracking: bool | None = None,
     lock_timeout_ms: int | None = None,
     lock_retries: int | None = None,
     large_table_rows: int | None = None,
@@ -313,7 +322,10 @@ def load_settings(
         migrations_dir = env["MIGRATE_MIGRATIONS_DIR"]
     single_dir = Path(migrations_dir) if migrations_dir is not None and len(chosen) == 1 else None
     root_value = migrations_dir if single_dir is None and migrations_dir is not None else None
-    root = Path(root_value or toml.get("migrations_root") or DEFAULT_MIGRATIONS_ROOT)
+    toml_root = (
+        _string(toml["migrations_root"], "migrations_root", "the config file") if "migrations_root" in toml else None
+    )
+    root = Path(root_value or toml_root or DEFAULT_MIGRATIONS_ROOT)
     base = path.parent if (path and root_value is None and "migrations_root" in toml) else cwd
     root = root if root.is_absolute() else base / root
 
@@ -327,7 +339,10 @@ def load_settings(
         wait_for_db_s=_resolve_number(
             "wait_for_db_s", wait_for_db_s, env, "MIGRATE_WAIT_FOR_DB", toml, DEFAULT_WAIT_FOR_DB_S
         ),
-        allow_out_of_order=_resolve_flag(allow_out_of_order, env, toml),
+        allow_out_of_order=_resolve_flag(
+            "allow_out_of_order", allow_out_of_order, env, "MIGRATE_ALLOW_OUT_OF_ORDER", toml
+        ),
+        repair_tracking=_resolve_flag("repair_tracking", repair_tracking, env, "MIGRATE_REPAIR_TRACKING", {}),
         lock_timeout_ms=_resolve_int(
             "lock_timeout_ms", lock_timeout_ms, env, "MIGRATE_LOCK_TIMEOUT_MS", toml, DEFAULT_LOCK_TIMEOUT_MS
         ),
@@ -436,9 +451,10 @@ def _resolve_int(
     return int(str(value).strip())
 
 
-def _resolve_flag(flag: bool | None, env: Mapping[str, str], toml: Mapping[str, Any]) -> bool:
-    picked = _pick("allow_out_of_order", flag, env, "MIGRATE_ALLOW_OUT_OF_ORDER", toml)
-    return False if picked is None else _flag(picked[0], "allow_out_of_order", picked[1])
+def _resolve_flag(key: str, flag: bool | None, env: Mapping[str, str], env_name: str, toml: Mapping[str, Any]) -> bool:
+    """An on/off setting; the break-glass repair_tracking is given no config-file source."""
+    picked = _pick(key, flag, env, env_name, toml)
+    return False if picked is None else _flag(picked[0], key, picked[1])
 
 
 def _resolve_embedded_dir(flag: str | Path | None, env: Mapping[str, str], toml: Mapping[str, Any], cwd: Path) -> Path:

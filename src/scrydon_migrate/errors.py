@@ -15,6 +15,7 @@ as text or ``--json`` without parsing messages::
     │   └── LockTimeoutExhausted  a statement never got its lock within the retries   (5)
     ├── UnsafeOperation        a lock-the-table step on a large table, not allowed   (6)
     ├── RefusedError           refused for safety (out-of-order version, ...)        (6)
+    ├── TrackingDesync         tracking claims migrations whose objects are gone     (6)
     └── EmbeddedError          the embedded PostgreSQL could not be started/stopped  (4)
 
 The library never prints or exits: ``cli.main`` turns these into output and exit codes.
@@ -107,6 +108,20 @@ class LockTimeoutExhausted(StatementFailed):
 class UnsafeOperation(MigrateError):
     exit_code = ExitCode.REFUSED
     event = "MIGRATION_UNSAFE_REFUSED"
+
+
+class TrackingDesync(MigrateError):
+    """The runbook's desync: ``str()`` is its FATAL sentence, ``details`` the evidence."""
+
+    exit_code = ExitCode.REFUSED
+    event = "MIGRATION_TRACKING_DESYNC"
+
+    def __init__(self, message: str, *, details: list[str], hint: str, **fields: Any) -> None:
+        super().__init__(message, hint=hint, **fields)
+        self.details = details
+
+    def to_dict(self) -> dict[str, Any]:
+        return super().to_dict() | {"evidence": self.details}
 
 
 class RefusedError(MigrateError):

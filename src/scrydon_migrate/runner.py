@@ -27,7 +27,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
-from scrydon_migrate import db, log, tracking
+from scrydon_migrate import catalog, db, effects, log, tracking
 from scrydon_migrate.errors import (
     ChecksumMismatch,
     DatabaseUnavailable,
@@ -83,8 +83,8 @@ def make_plan(service: str, files: Sequence[MigrationFile], rows: Mapping[int, T
     orphans = [r for v, r in sorted(rows.items()) if v not in by_version and r.counts_as_done]
     unknown_newer = tuple(r for r in orphans if newest_file is None or r.version > newest_file)
     missing = tuple(r for r in orphans if newest_file is not None and r.version < newest_file)
-    done_with_file = [v for v, r in rows.items() if r.counts_as_done and v in by_version]
-    newest_done = max(done_with_file, default=None)
+    known_done = [v for v, r in rows.items() if r.counts_as_done and (v in by_version or r in missing)]
+    newest_done = max(known_done, default=None)
     out_of_order = tuple(f for f in pending if newest_done is not None and f.version < newest_done)
     return Plan(service, tuple(files), rows, pending, changed, unknown_newer, missing, out_of_order)
 
@@ -287,6 +287,29 @@ def _base_values(migration: Migration) -> dict[str, Any]:
     }
 
 
+class _EffectsRecorder:
+    """Effects of a migration: from its SQL, or from catalog snapshots around it when the SQL is opaque."""
+
+    def __init__(self, conn: psycopg.Connection, table: str, migration: Migration) -> None:
+        self.conn = conn
+        schema = table.split(".", 1)[0] if "." in table else "public"
+        self.static = effects.derive_sql([s.text for s in migration.statements], schema)
+        self.opaque = effects.is_opaque(self.static)
+        self.before: set[str] | None = None
+
+    def start(self) -> None:
+        if self.opaque:
+            self.before = catalog.snapshot(self.conn)
+
+    def document(self) -> Any:
+        from psycopg.types.json import Jsonb
+
+        if self.before is not None:
+            recorded = effects.diff_ops(self.before, catalog.snapshot(self.conn))
+            return Jsonb(effects.to_json(recorded, recorded=True))
+        return Jsonb(effects.to_json(self.static, recorded=False))
+
+
 def _now() -> datetime:
     return datetime.now(UTC)
 
@@ -309,8 +332,10 @@ def _apply_in_transaction(
         attempt += 1
         created: set[Relation] = set()
         first_blocking: float | None = None
+        recorder = _EffectsRecorder(conn, table, migration)
         try:
             with conn.transaction():
+                recorder.start()
                 for statement in migration.statements:
                     began = time.monotonic()
                     _execute(conn, migration, statement)
@@ -329,6 +354,7 @@ def _apply_in_transaction(
                         "duration_ms": _ms(time.monotonic() - started),
                         "statements_done": len(migration.statements),
                         "lock_held_ms": held,
+                        "effects": recorder.document(),
                     },
                 )
             return held
@@ -428,6 +454,8 @@ def _apply_journaled(
             statements=len(migration.statements),
         )
     created: set[Relation] = {c for s in migration.statements[:resume_at] for c in s.locks.creates}
+    recorder = _EffectsRecorder(conn, table, migration)
+    recorder.start()
     longest: int | None = None
     done = resume_at
     for statement in migration.statements[resume_at:]:
@@ -444,6 +472,7 @@ def _apply_journaled(
             "applied_at": _now(),
             "duration_ms": _ms(time.monotonic() - started),
             "lock_held_ms": longest,
+            "effects": recorder.document(),
         },
     )
     return longest

@@ -188,7 +188,7 @@ def load(migration: MigrationFile) -> Migration:
             None,
             hint="add the statements, or delete the file if it was created by mistake",
         )
-    transactional = all(s.transactional for s in statements) and not any(d.name == "no-transaction" for d in directives)
+    transactional = all(s.transactional for s in statements) and not any(_no_transaction(d) for d in directives)
     return Migration(
         file=migration,
         sql=sql,
@@ -282,6 +282,13 @@ def _directives(migration: MigrationFile, sql: str) -> list[Directive]:
             )
         directives.append(Directive(name=name, args=match["args"].strip(), line=line))
     return directives
+
+
+def _no_transaction(directive: Directive) -> bool:
+    """``-- migrate:no-transaction``, or dbmate's ``-- migrate:up transaction:false``."""
+    return directive.name == "no-transaction" or (
+        directive.name == "up" and "transaction:false" in directive.args.replace(" ", "")
+    )
 
 
 def _up_section(sql: str, directives: Iterable[Directive]) -> str:

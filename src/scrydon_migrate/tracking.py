@@ -62,6 +62,7 @@ COLUMNS = (
     "failed_line",
     "reason",
     "lock_held_ms",
+    "effects",
 )
 
 _DDL = """
@@ -85,12 +86,13 @@ CREATE TABLE IF NOT EXISTS {table} (
     reason           text,
     sql              text,
     tool_version     text,
-    lock_held_ms     integer
+    lock_held_ms     integer,
+    effects          jsonb
 )
 """
 
 #: Columns added after the first release of the table: (name, type), added when missing.
-_ADDED_COLUMNS = (("lock_held_ms", "integer"),)
+_ADDED_COLUMNS = (("lock_held_ms", "integer"), ("effects", "jsonb"))
 
 
 @dataclass(frozen=True, slots=True)
@@ -114,6 +116,7 @@ class TrackedRow:
     failed_line: int | None
     reason: str | None
     lock_held_ms: int | None = None
+    effects: Any = None
 
     @property
     def marked_by_hand(self) -> bool:

@@ -1,0 +1,178 @@
+"""Tracking desync: does the schema contain what the tracking table says was applied?
+
+:func:`classify` is pure. It replays the effects of the applied migrations (skipped
+and failed ones take no part), compares each migration's expected objects with
+the catalog snapshot, and classifies the whole as
+
+* ``healthy`` — nothing expected is missing;
+* ``repairable`` — the migrations whose objects are all gone form a contiguous
+  tail of the applied sequence, none is partly present, and nothing in that tail
+  wrote to rows of a table that still exists, so re-applying them cannot conflict
+  with existing data;
+* ``partial`` — some migration's objects partly exist, or the tail cannot be proven
+  harmless to re-apply;
+* ``non-contiguous`` — a migration whose objects are gone is followed by one whose
+  objects exist.
+
+Only ``repairable`` is ever repaired, and only with ``MIGRATE_REPAIR_TRACKING=1``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from enum import StrEnum
+
+from scrydon_migrate import effects
+from scrydon_migrate.effects import Op
+
+RUNBOOK_FATAL = (
+    "the migration tracking table is out of sync with the actual database schema — it claims migrations "
+    "are applied whose objects do not exist. This is a tracking desync, not a migration bug."
+)
+
+
+class State(StrEnum):
+    PRESENT = "present"
+    ABSENT = "absent"
+    PARTIAL = "partial"
+    UNCHECKED = "nothing-to-check"
+
+
+class Kind(StrEnum):
+    HEALTHY = "healthy"
+    REPAIRABLE = "repairable"
+    PARTIAL = "partial"
+    NON_CONTIGUOUS = "non-contiguous"
+
+
+@dataclass(frozen=True, slots=True)
+class AppliedMigration:
+    """An applied migration and what it did (``known`` is False when no record of its effects exists)."""
+
+    version: int
+    label: str
+    ops: tuple[Op, ...]
+    known: bool = True
+
+
+@dataclass(frozen=True, slots=True)
+class Verdict:
+    version: int
+    label: str
+    state: State
+    expected: frozenset[str]
+    missing: frozenset[str]
+
+
+@dataclass(frozen=True, slots=True)
+class Classification:
+    kind: Kind
+    verdicts: tuple[Verdict, ...]
+    rewind_from: Verdict | None = None
+    reasons: tuple[str, ...] = field(default_factory=tuple)
+
+    @property
+    def rewind_versions(self) -> tuple[int, ...]:
+        if self.rewind_from is None:
+            return ()
+        return tuple(v.version for v in self.verdicts if v.version >= self.rewind_from.version)
+
+
+def _verdict(migration: AppliedMigration, expected: set[str], present: set[str]) -> Verdict:
+    missing = expected - present
+    if not expected:
+        state = State.UNCHECKED
+    elif not missing:
+        state = State.PRESENT
+    elif missing == expected:
+        state = State.ABSENT
+    else:
+        state = State.PARTIAL
+    return Verdict(migration.version, migration.label, state, frozenset(expected), frozenset(missing))
+
+
+def classify(applied: Sequence[AppliedMigration], present: set[str]) -> Classification:
+    """Classify the applied migrations (in version order) against the keys ``present`` in the catalog."""
+    ordered = sorted(applied, key=lambda m: m.version)
+    model = effects.Model()
+    for migration in ordered:
+        model.apply(migration.version, migration.ops)
+    verdicts = tuple(_verdict(m, model.footprint(m.version), present) for m in ordered)
+    partial = [v for v in verdicts if v.state is State.PARTIAL]
+    absent = [i for i, v in enumerate(verdicts) if v.state is State.ABSENT]
+    if not partial and not absent:
+        return Classification(Kind.HEALTHY, verdicts)
+    if partial:
+        return Classification(
+            Kind.PARTIAL,
+            verdicts,
+            reasons=tuple(
+                f"{v.label} is partly applied: {_some(v.missing)} missing, {_some(v.expected - v.missing)} present"
+                for v in partial
+            ),
+        )
+    first = absent[0]
+    later_present = [v for v in verdicts[first:] if v.state is State.PRESENT]
+    if later_present:
+        return Classification(
+            Kind.NON_CONTIGUOUS,
+            verdicts,
+            reasons=tuple(
+                f"{verdicts[first].label} has no objects left, but the later {v.label} has all of its objects"
+                for v in later_present[:3]
+            ),
+        )
+    unsafe = _unsafe_to_reapply(ordered[first:], present)
+    if unsafe:
+        return Classification(Kind.PARTIAL, verdicts, reasons=tuple(unsafe))
+    return Classification(Kind.REPAIRABLE, verdicts, rewind_from=verdicts[first])
+
+
+def _unsafe_to_reapply(tail: Sequence[AppliedMigration], present: set[str]) -> list[str]:
+    """Why re-applying the tail could conflict with what exists; empty when it provably cannot."""
+    created_in_tail = {t for m in tail for t in effects.created_tables(m.ops)}
+    reasons = []
+    for migration in tail:
+        if not migration.known:
+            reasons.append(f"{migration.label} has no record of what it did, so re-applying it is not provably safe")
+            continue
+        if effects.is_opaque(migration.ops):
+            reasons.append(f"{migration.label} ran code whose effects were not recorded (a DO block or function call)")
+        surviving = sorted(t for t in effects.writes(migration.ops) if t in present and t not in created_in_tail)
+        if surviving:
+            reasons.append(
+                f"{migration.label} wrote to rows of {', '.join(_plain(t) for t in surviving)}, which still exists"
+            )
+    return reasons
+
+
+def _plain(object_key: str) -> str:
+    kind, _, name = object_key.partition(":")
+    return f"{kind} {name}"
+
+
+def _some(keys: frozenset[str] | set[str], limit: int = 4) -> str:
+    ordered = sorted(keys)
+    shown = ", ".join(_plain(k) for k in ordered[:limit])
+    return shown + (f" (+{len(ordered) - limit} more)" if len(ordered) > limit else "")
+
+
+def evidence(result: Classification) -> list[str]:
+    """One line per migration whose objects are missing, then the reasons."""
+    lines = [
+        f"{v.label}: {v.state.value}; missing {_some(v.missing)}"
+        for v in result.verdicts
+        if v.state in (State.ABSENT, State.PARTIAL)
+    ]
+    return lines + list(result.reasons)
+
+
+def advice(result: Classification) -> str:
+    """The runbook's next step: the rewind offer only when provably repairable."""
+    if result.kind is Kind.REPAIRABLE and result.rewind_from is not None:
+        return f"Re-run with MIGRATE_REPAIR_TRACKING=1 to rewind tracking from {result.rewind_from.label}."
+    return (
+        f"The state is {result.kind.value}, so the auto-repair refuses to run by design — "
+        "contact support before touching the tracking table manually."
+    )
