@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from scrydon_migrate import db, guard, log, runner, source, tracking
+from scrydon_migrate import db, guard, log, runner, source, tracking, verify
 from scrydon_migrate.config import ServiceSettings, Settings
 from scrydon_migrate.errors import SourceError
 from scrydon_migrate.tracking import Status, TrackedRow
@@ -160,7 +160,8 @@ def _up_service(settings: Settings, svc: ServiceSettings, files: list[source.Mig
         rows = tracking.read_rows(conn, svc.tracking_table) or {}
         plan = runner.make_plan(svc.name, files, rows)
         runner.check_unchanged(conn, svc.tracking_table, plan)
-        if not plan.pending:
+        repair = _check_tracking(conn, settings, svc, files, rows)
+        if not plan.pending and not repair:
             return _finish(svc, plan, (), 0.0, took_lock=False)
         runner.refuse_out_of_order(plan, settings.allow_out_of_order)
         guard.enforce(conn, runner.load_pending(plan), _thresholds(settings))
@@ -172,6 +173,8 @@ def _up_service(settings: Settings, svc: ServiceSettings, files: list[source.Mig
             db.prepare_session(conn, settings.lock_timeout_ms)
             table = tracking.qualified(conn, svc.tracking_table)
             tracking.ensure_table(conn, table)
+            if repair:
+                _repair_tracking(conn, settings, svc, table, files)
             plan = runner.make_plan(svc.name, files, tracking.read_rows(conn, table) or {})
             runner.check_unchanged(conn, table, plan)
             runner.refuse_out_of_order(plan, settings.allow_out_of_order)
@@ -180,6 +183,53 @@ def _up_service(settings: Settings, svc: ServiceSettings, files: list[source.Mig
             with contextlib.suppress(Exception):
                 tracking.release_lock(conn, key)
         return _finish(svc, plan, applied, waited, took_lock=True)
+
+
+def _check_tracking(
+    conn: psycopg.Connection,
+    settings: Settings,
+    svc: ServiceSettings,
+    files: list[source.MigrationFile],
+    rows: dict[int, TrackedRow],
+) -> bool:
+    """The desync check of every run; ``True`` when a repair was asked for and is provably safe."""
+    result = verify.check(conn, svc.tracking_table, files, rows)
+    if result.kind is verify.Kind.HEALTHY:
+        if settings.repair_tracking:
+            log.event(
+                logger,
+                logging.WARNING,
+                "MIGRATE_REPAIR_TRACKING is still on, but tracking is healthy: set it back to false "
+                "(repairTracking: false); leaving it on silences nothing, yet it is a break-glass flag",
+                "REPAIR_TRACKING_LEFT_ON",
+                service=svc.name,
+            )
+        return False
+    if settings.repair_tracking and result.kind is verify.Kind.REPAIRABLE:
+        return True
+    raise verify.desync_error(svc.name, result)
+
+
+def _repair_tracking(
+    conn: psycopg.Connection, settings: Settings, svc: ServiceSettings, table: str, files: list[source.MigrationFile]
+) -> None:
+    """Under the lock: classify again, then rewind the falsely tracked rows so they are applied again."""
+    result = verify.check(conn, table, files, tracking.read_rows(conn, table) or {})
+    if result.kind is not verify.Kind.REPAIRABLE:
+        if result.kind is verify.Kind.HEALTHY:
+            return
+        raise verify.desync_error(svc.name, result)
+    rewound = tracking.rewind(conn, table, result.rewind_versions)
+    log.event(
+        logger,
+        logging.WARNING,
+        "rewound falsely tracked migrations; they are applied again now",
+        "MIGRATION_TRACKING_REPAIRED",
+        service=svc.name,
+        rewind_from=result.rewind_from.label if result.rewind_from else None,
+        versions=",".join(str(r["version"]) for r in rewound),
+        rows=rewound,
+    )
 
 
 def _thresholds(settings: Settings) -> guard.Thresholds:
@@ -359,4 +409,44 @@ def history(settings: Settings, *, limit: int = 20) -> list[ServiceHistory]:
             with _connect(resolved, current) as conn:
                 rows = tracking.history(conn, current.tracking_table, limit)
             report.append(ServiceHistory(svc.name, current.tracking_table, None if rows is None else tuple(rows)))
+    return report
+
+
+@dataclass(frozen=True, slots=True)
+class ServiceVerification:
+    service: str
+    result: verify.Classification
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "service": self.service,
+            "kind": self.result.kind.value,
+            "rewind_from": self.result.rewind_from.version if self.result.rewind_from else None,
+            "advice": None if self.result.kind is verify.Kind.HEALTHY else verify.advice(self.result),
+            "reasons": list(self.result.reasons),
+            "migrations": [
+                {
+                    "version": v.version,
+                    "label": v.label,
+                    "state": v.state.value,
+                    "expected_objects": len(v.expected),
+                    "missing": sorted(v.missing),
+                }
+                for v in self.result.verdicts
+            ],
+        }
+
+
+def verify_tracking(settings: Settings) -> list[ServiceVerification]:
+    """Classify each service's tracking against its live schema; changes nothing."""
+    services = _selected(settings)
+    scanned = {svc.name: _scan(svc) for svc in services}
+    report = []
+    with _databases(settings) as resolved:
+        for svc in services:
+            current = resolved.service(svc.name)
+            with _connect(resolved, current) as conn:
+                rows = tracking.read_rows(conn, current.tracking_table) or {}
+                result = verify.check(conn, current.tracking_table, scanned[svc.name], rows)
+            report.append(ServiceVerification(svc.name, result))
     return report

@@ -20,6 +20,7 @@ import hashlib
 import logging
 import random
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
@@ -245,6 +246,20 @@ def update(conn: psycopg.Connection, table: str, version: int, values: dict[str,
     cur = conn.execute(query, [*values.values(), version])
     if cur.rowcount != 1:
         raise RuntimeError(f"tracking update for version {version} touched {cur.rowcount} rows, expected 1")
+
+
+def rewind(conn: psycopg.Connection, table: str, versions: Sequence[int]) -> list[dict[str, Any]]:
+    """Delete the applied rows of ``versions`` (a repair) and return what they said, for the record."""
+    from psycopg import sql
+    from psycopg.rows import dict_row
+
+    query = sql.SQL(
+        "DELETE FROM {table} WHERE version = ANY(%s) AND status = 'applied'"
+        " RETURNING version, name, file, checksum, applied_at, applied_by, duration_ms"
+    ).format(table=table_identifier(table))
+    with conn.cursor(row_factory=dict_row) as cur:
+        cur.execute(query, (list(versions),))
+        return sorted(cur.fetchall(), key=lambda r: r["version"])
 
 
 def history(conn: psycopg.Connection, table: str, limit: int) -> list[dict[str, Any]] | None:

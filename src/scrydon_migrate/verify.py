@@ -19,12 +19,20 @@ Only ``repairable`` is ever repaired, and only with ``MIGRATE_REPAIR_TRACKING=1`
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
+from typing import TYPE_CHECKING
 
-from scrydon_migrate import effects
+from scrydon_migrate import catalog, effects, tracking
 from scrydon_migrate.effects import Op
+from scrydon_migrate.errors import TrackingDesync
+from scrydon_migrate.tracking import Status, TrackedRow
+
+if TYPE_CHECKING:
+    import psycopg
+
+    from scrydon_migrate.source import MigrationFile
 
 RUNBOOK_FATAL = (
     "the migration tracking table is out of sync with the actual database schema — it claims migrations "
@@ -104,14 +112,7 @@ def classify(applied: Sequence[AppliedMigration], present: set[str]) -> Classifi
     if not partial and not absent:
         return Classification(Kind.HEALTHY, verdicts)
     if partial:
-        return Classification(
-            Kind.PARTIAL,
-            verdicts,
-            reasons=tuple(
-                f"{v.label} is partly applied: {_some(v.missing)} missing, {_some(v.expected - v.missing)} present"
-                for v in partial
-            ),
-        )
+        return Classification(Kind.PARTIAL, verdicts)
     first = absent[0]
     later_present = [v for v in verdicts[first:] if v.state is State.PRESENT]
     if later_present:
@@ -152,16 +153,31 @@ def _plain(object_key: str) -> str:
     return f"{kind} {name}"
 
 
+_KIND_ORDER = ("schema", "table", "view", "matview", "type", "function", "sequence", "extension", "index",
+               "constraint", "trigger", "column", "enumvalue")  # fmt: skip
+
+
 def _some(keys: frozenset[str] | set[str], limit: int = 4) -> str:
-    ordered = sorted(keys)
-    shown = ", ".join(_plain(k) for k in ordered[:limit])
-    return shown + (f" (+{len(ordered) - limit} more)" if len(ordered) > limit else "")
+    """The most telling keys first: a table, not its columns (which are counted with it)."""
+    tables = {k for k in keys if k.startswith("table:")}
+    children = {k for k in keys if effects.parent_table(k) in tables}
+    shown_keys = sorted(
+        keys - children,
+        key=lambda k: (_KIND_ORDER.index(k.partition(":")[0]) if k.partition(":")[0] in _KIND_ORDER else 99, k),
+    )
+    parts = []
+    for k in shown_keys[:limit]:
+        owned = sum(1 for c in children if effects.parent_table(c) == k)
+        parts.append(_plain(k) + (f" (with its {owned} columns, constraints and indexes)" if owned else ""))
+    extra = len(shown_keys) - limit
+    return ", ".join(parts) + (f" (+{extra} more)" if extra > 0 else "")
 
 
 def evidence(result: Classification) -> list[str]:
     """One line per migration whose objects are missing, then the reasons."""
     lines = [
         f"{v.label}: {v.state.value}; missing {_some(v.missing)}"
+        + (f"; still present {_some(v.expected - v.missing)}" if v.state is State.PARTIAL else "")
         for v in result.verdicts
         if v.state in (State.ABSENT, State.PARTIAL)
     ]
@@ -175,4 +191,75 @@ def advice(result: Classification) -> str:
     return (
         f"The state is {result.kind.value}, so the auto-repair refuses to run by design — "
         "contact support before touching the tracking table manually."
+    )
+
+
+def applied_migrations(
+    conn: psycopg.Connection,
+    table: str,
+    files: Sequence[MigrationFile],
+    rows: Mapping[int, TrackedRow],
+) -> list[AppliedMigration]:
+    """The applied rows with their effects: as recorded, else derived from the file or the stored SQL."""
+    by_version = {f.version: f for f in files}
+    applied = []
+    schema: str | None = None
+    for version, row in sorted(rows.items()):
+        if row.status is not Status.APPLIED:
+            continue
+        migration_file = by_version.get(version)
+        label = f"{migration_file.version_text if migration_file else version} ({row.file or 'no file'})"
+        ops = effects.from_json(row.effects)
+        if ops is None:
+            schema = schema or _tracking_schema(conn, table)
+            ops = _derived(conn, table, row, migration_file, schema)
+        applied.append(AppliedMigration(version, label, ops or (), known=ops is not None))
+    return applied
+
+
+def _tracking_schema(conn: psycopg.Connection, table: str) -> str:
+    return tracking.qualified(conn, table).split(".", 1)[0]
+
+
+def _derived(
+    conn: psycopg.Connection, table: str, row: TrackedRow, migration_file: MigrationFile | None, schema: str
+) -> tuple[Op, ...] | None:
+    """Effects of a row applied without a record (older rows): from its SQL, parsed now."""
+    from scrydon_migrate.analysis import ParseFailure, parse_statements
+
+    text = tracking.read_sql(conn, table, row.version)
+    if text is None and migration_file is not None and migration_file.content_sha256 == row.content_sha256:
+        text = migration_file.path.read_text(encoding="utf-8", errors="replace")
+    if text is None:
+        return None
+    try:
+        statements = [s.text for s in parse_statements(text) if not s.transaction_control]
+    except ParseFailure:
+        return None
+    return tuple(effects.derive_sql(statements, schema))
+
+
+def check(
+    conn: psycopg.Connection,
+    table: str,
+    files: Sequence[MigrationFile],
+    rows: Mapping[int, TrackedRow],
+) -> Classification:
+    """Classify the service's tracking against its live schema: one catalog round trip."""
+    applied = applied_migrations(conn, table, files, rows)
+    if not applied:
+        return Classification(Kind.HEALTHY, ())
+    return classify(applied, catalog.snapshot(conn))
+
+
+def desync_error(service: str, result: Classification) -> TrackingDesync:
+    missing = [v for v in result.verdicts if v.state in (State.ABSENT, State.PARTIAL)]
+    return TrackingDesync(
+        RUNBOOK_FATAL,
+        details=evidence(result),
+        hint=advice(result),
+        service=service,
+        kind=result.kind.value,
+        missing_versions=[v.version for v in missing],
+        rewind_from=result.rewind_from.version if result.rewind_from else None,
     )

@@ -136,6 +136,13 @@ def cli(ctx: click.Context, log_format: str, quiet: bool) -> None:
     help="Apply a pending migration older than the newest applied one. [env: MIGRATE_ALLOW_OUT_OF_ORDER]",
 )
 @click.option(
+    "--repair-tracking",
+    is_flag=True,
+    default=None,
+    help="Break-glass: rewind a provably repairable tracking desync and apply those migrations again. "
+    "Set it for one run only. [env: MIGRATE_REPAIR_TRACKING=1]",
+)
+@click.option(
     "--lock-timeout-ms",
     type=click.IntRange(min=0),
     metavar="MS",
@@ -191,6 +198,25 @@ def status(exit_code: bool, **kwargs: Any) -> None:
     if exit_code and any(
         m.status in {"pending", "failed", "running"} for service in report for m in service.migrations
     ):
+        sys.exit(ExitCode.FINDINGS)
+
+
+@cli.command("verify")
+@_service_options
+def verify_command(**kwargs: Any) -> None:
+    """Check each service's tracking table against its live schema (read-only).
+
+    Prints, per service, whether each applied migration's objects exist, and the
+    classification: healthy, repairable, partial or non-contiguous. Exits 1 on a desync.
+
+    Example: scrydon-migrate verify --service analytics
+    """
+    from scrydon_migrate import api
+    from scrydon_migrate.cli import render
+
+    report = api.verify_tracking(_settings(**kwargs))
+    render.verify(report, as_json=_State.json_output)
+    if any(entry.result.kind != "healthy" for entry in report):
         sys.exit(ExitCode.FINDINGS)
 
 
@@ -328,7 +354,16 @@ def _report(exc: MigrateError) -> None:
     fields = {k: v for k, v in exc.fields.items() if k not in {"error"}}
     if exc.hint:
         fields["hint"] = exc.hint
+    details: list[str] = getattr(exc, "details", [])
+    if details:
+        fields.pop("hint", None)
     log.event(logging.getLogger("scrydon_migrate"), log.FATAL, exc.message, exc.event, **fields)
+    for line in details:
+        log.event(
+            logging.getLogger("scrydon_migrate"), log.FATAL, "  " + line, exc.event, service=fields.get("service")
+        )
+    if details and exc.hint:
+        log.event(logging.getLogger("scrydon_migrate"), log.FATAL, exc.hint, exc.event, service=fields.get("service"))
     if _State.json_output:
         click.echo(json.dumps(exc.to_dict(), default=str, ensure_ascii=False))
 

@@ -13,7 +13,7 @@ from typing import Any
 
 import click
 
-from scrydon_migrate.api import ServiceHistory, ServiceStatus, UpResult
+from scrydon_migrate.api import ServiceHistory, ServiceStatus, ServiceVerification, UpResult
 
 
 def document(doc: Any) -> None:
@@ -118,4 +118,24 @@ def history(report: Sequence[ServiceHistory], *, as_json: bool) -> None:
             f"{entry.service} ({entry.tracking_table})\n"
             + table(("version", "status", "applied_at", "file", "applied_by"), rows)
         )
+    click.echo("\n\n".join(blocks))
+
+
+def verify(report: Sequence[ServiceVerification], *, as_json: bool) -> None:
+    from scrydon_migrate.verify import advice, evidence
+
+    if as_json:
+        document([entry.to_dict() for entry in report])
+        return
+    blocks = []
+    for entry in report:
+        result = entry.result
+        rows = [(v.label, v.state.value, len(v.expected), len(v.missing)) for v in result.verdicts]
+        lines = [f"{entry.service}: {result.kind.value}"]
+        if rows:
+            lines.append(table(("migration", "objects", "expected", "missing"), rows))
+        if result.kind != "healthy":
+            lines.extend(evidence(result))
+            lines.append(advice(result))
+        blocks.append("\n".join(lines))
     click.echo("\n\n".join(blocks))
