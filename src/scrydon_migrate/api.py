@@ -13,11 +13,12 @@ import logging
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from scrydon_migrate import db, guard, log, runner, source, tracking, verify
+from scrydon_migrate import audit, db, doctor, guard, log, runner, snapshot, source, tracking, verify
 from scrydon_migrate.config import ServiceSettings, Settings
-from scrydon_migrate.errors import SourceError
+from scrydon_migrate.errors import ConfigError, DatabaseUnavailable, RefusedError, SourceError
 from scrydon_migrate.tracking import Status, TrackedRow
 
 if TYPE_CHECKING:
@@ -173,11 +174,14 @@ def _up_service(settings: Settings, svc: ServiceSettings, files: list[source.Mig
             db.prepare_session(conn, settings.lock_timeout_ms)
             table = tracking.qualified(conn, svc.tracking_table)
             tracking.ensure_table(conn, table)
+            audit.ensure_table(conn, table)
             if repair:
                 _repair_tracking(conn, settings, svc, table, files)
             plan = runner.make_plan(svc.name, files, tracking.read_rows(conn, table) or {})
             runner.check_unchanged(conn, table, plan)
             runner.refuse_out_of_order(plan, settings.allow_out_of_order)
+            if plan.pending and settings.snapshot_to is not None:
+                _snapshot_one(conn, svc, settings.snapshot_to)
             applied = tuple(_apply_all(conn, svc.name, table, plan, settings))
         finally:
             with contextlib.suppress(Exception):
@@ -219,7 +223,18 @@ def _repair_tracking(
         if result.kind is verify.Kind.HEALTHY:
             return
         raise verify.desync_error(svc.name, result)
-    rewound = tracking.rewind(conn, table, result.rewind_versions)
+    with conn.transaction():
+        rewound = tracking.rewind(conn, table, result.rewind_versions)
+        audit.record(
+            conn,
+            table,
+            service=svc.name,
+            event="MIGRATION_TRACKING_REPAIRED",
+            version=result.rewind_from.version if result.rewind_from else None,
+            actor=runner.applied_by(),
+            reason="MIGRATE_REPAIR_TRACKING=1: the rewound migrations' objects were all missing",
+            details={"rewound": [{k: str(v) if v is not None else None for k, v in r.items()} for r in rewound]},
+        )
     log.event(
         logger,
         logging.WARNING,
@@ -450,3 +465,252 @@ def verify_tracking(settings: Settings) -> list[ServiceVerification]:
                 result = verify.check(conn, current.tracking_table, scanned[svc.name], rows)
             report.append(ServiceVerification(svc.name, result))
     return report
+
+
+def _one_service(settings: Settings, command: str) -> ServiceSettings:
+    if len(settings.services) != 1:
+        raise ConfigError(
+            f"{command} acts on one service: pass --service",
+            hint="e.g. --service platform (services: " + ", ".join(s.name for s in settings.services) + ")",
+        )
+    return settings.services[0]
+
+
+def operator() -> str:
+    """Who runs a manual command: $MIGRATE_OPERATOR, else user@host."""
+    import getpass
+    import os
+    import socket
+
+    explicit = os.environ.get("MIGRATE_OPERATOR", "").strip()
+    if explicit:
+        return explicit
+    try:
+        user = getpass.getuser()
+    except (KeyError, OSError):
+        user = str(os.getuid())
+    return f"{user}@{socket.gethostname()}"
+
+
+@dataclass(frozen=True, slots=True)
+class MarkApplied:
+    service: str
+    version: int
+    file: str | None
+    previous_status: str | None
+    changed: bool
+
+
+def mark_applied(settings: Settings, *, version: int, reason: str, force: bool = False) -> MarkApplied:
+    """The runbook's skip: record ``version`` as skipped (never run), with the reason and who decided."""
+    svc = _one_service(settings, "mark-applied")
+    if not reason.strip():
+        raise ConfigError("mark-applied needs a --reason", hint='say why skipping is safe: --reason "..."')
+    files = {f.version: f for f in _scan(svc)}
+    migration_file = files.get(version)
+    if migration_file is None and not force:
+        raise RefusedError(
+            f"service {svc.name!r} has no migration file with version {version}",
+            hint="check the version (scrydon-migrate status), or pass --force to record a version with no file",
+            service=svc.name,
+            version=version,
+        )
+    with _databases(settings) as resolved:
+        current = resolved.service(svc.name)
+        with _connect(resolved, current) as conn:
+            return _mark(conn, resolved, current, version, migration_file, reason.strip())
+
+
+def _mark(
+    conn: psycopg.Connection,
+    settings: Settings,
+    svc: ServiceSettings,
+    version: int,
+    migration_file: source.MigrationFile | None,
+    reason: str,
+) -> MarkApplied:
+    key = tracking.lock_key(svc.tracking_table)
+    tracking.acquire_lock(conn, key, service=svc.name, wait_s=settings.lock_wait_s)
+    try:
+        table = tracking.qualified(conn, svc.tracking_table)
+        tracking.ensure_table(conn, table)
+        audit.ensure_table(conn, table)
+        row = (tracking.read_rows(conn, table) or {}).get(version)
+        if row is not None and row.status is Status.APPLIED:
+            raise RefusedError(
+                f"migration {version} of service {svc.name!r} is already applied; there is nothing to skip",
+                service=svc.name,
+                version=version,
+            )
+        if row is not None and row.status is Status.SKIPPED:
+            return MarkApplied(svc.name, version, row.file, row.status.value, changed=False)
+        who = operator()
+        with conn.transaction():
+            tracking.upsert(
+                conn,
+                table,
+                version,
+                {
+                    "name": migration_file.name if migration_file else None,
+                    "file": migration_file.file if migration_file else None,
+                    "content_sha256": migration_file.content_sha256 if migration_file else None,
+                    "status": Status.SKIPPED.value,
+                    "applied_at": runner.now(),
+                    "applied_by": who,
+                    "reason": reason,
+                },
+            )
+            audit.record(
+                conn,
+                table,
+                service=svc.name,
+                event="MIGRATION_SKIPPED",
+                version=version,
+                actor=who,
+                reason=reason,
+                details={
+                    "file": migration_file.file if migration_file else None,
+                    "previous_status": row.status.value if row else None,
+                    "previous_error": row.error if row else None,
+                },
+            )
+    finally:
+        with contextlib.suppress(Exception):
+            tracking.release_lock(conn, key)
+    log.event(
+        logger,
+        logging.WARNING,
+        "marked migration applied without running it",
+        "MIGRATION_SKIPPED",
+        service=svc.name,
+        version=version,
+        file=migration_file.file if migration_file else None,
+        actor=who,
+        reason=reason,
+    )
+    return MarkApplied(svc.name, version, migration_file.file if migration_file else None,
+                       row.status.value if row else None, changed=True)  # fmt: skip
+
+
+@dataclass(frozen=True, slots=True)
+class ServiceAudit:
+    service: str
+    events: tuple[audit.AuditEvent, ...] | None
+
+
+def audit_events(
+    settings: Settings, *, events: tuple[str, ...] = (), since: datetime | None = None, limit: int = 100
+) -> list[ServiceAudit]:
+    """The audit log of each service, newest first."""
+    services = [s for s in settings.services if s.migrations_dir.is_dir() or len(settings.services) == 1]
+    report = []
+    with _databases(settings) as resolved:
+        for svc in services or settings.services:
+            current = resolved.service(svc.name)
+            with _connect(resolved, current) as conn:
+                found = audit.read(conn, current.tracking_table, events=events, since=since, limit=limit)
+            report.append(ServiceAudit(svc.name, None if found is None else tuple(found)))
+    return report
+
+
+def snapshot_create(settings: Settings, target: Path) -> list[snapshot.Manifest]:
+    """Dump each selected service's database (the runbook's pre-upgrade snapshot)."""
+    services = _selected(settings) if len(settings.services) > 1 else list(settings.services)
+    manifests = []
+    with _databases(settings) as resolved:
+        for svc in services:
+            current = resolved.service(svc.name)
+            with _connect(resolved, current) as conn:
+                manifests.append(_snapshot_one(conn, current, target))
+    return manifests
+
+
+def _snapshot_one(conn: psycopg.Connection, svc: ServiceSettings, target: Path) -> snapshot.Manifest:
+    assert svc.database_url is not None
+    manifest = snapshot.create(conn, svc.name, svc.database_url, svc.tracking_table, target)
+    log.event(
+        logger,
+        logging.INFO,
+        "snapshot taken",
+        "SNAPSHOT_TAKEN",
+        service=svc.name,
+        file=str(snapshot.paths(target, svc.name)[0]),
+        bytes=manifest.dump_bytes,
+    )
+    if tracking.read_rows(conn, svc.tracking_table) is not None:
+        table = tracking.qualified(conn, svc.tracking_table)
+        with contextlib.suppress(Exception):
+            audit.ensure_table(conn, table)
+        audit.record(
+            conn,
+            table,
+            service=svc.name,
+            event="SNAPSHOT_TAKEN",
+            actor=operator(),
+            details={"file": str(snapshot.paths(target, svc.name)[0]), "sha256": manifest.dump_sha256},
+        )
+    return manifest
+
+
+def snapshot_restore(settings: Settings, source_path: Path, *, yes: bool, force: bool = False) -> snapshot.Manifest:
+    """Restore one service's database from a snapshot: refuses without ``yes``."""
+    svc = _one_service(settings, "snapshot restore")
+    manifest, dump = snapshot.read_manifest(source_path, svc.name)
+    if not yes:
+        raise RefusedError(
+            f"restoring replaces every schema of service {svc.name!r}'s database with the snapshot of "
+            f"{manifest.created_at}: pass --yes to confirm",
+            hint="take a snapshot of the current state first if you may need it (scrydon-migrate snapshot create)",
+            service=svc.name,
+        )
+    with _databases(settings) as resolved:
+        current = resolved.service(svc.name)
+        assert current.database_url is not None
+        with _connect(resolved, current) as conn:
+            others = snapshot.other_services_in(conn, svc.name)
+            if others and not force:
+                raise RefusedError(
+                    f"the database of service {svc.name!r} also holds the tracking tables of {', '.join(others)}; "
+                    "a restore would replace their schemas too",
+                    hint="restore each service into its own database, or pass --force if that is intended",
+                    service=svc.name,
+                )
+            snapshot.restore(conn, svc.name, current.database_url, dump)
+            table = tracking.qualified(conn, current.tracking_table)
+            audit.ensure_table(conn, table)
+            audit.record(
+                conn,
+                table,
+                service=svc.name,
+                event="SNAPSHOT_RESTORED",
+                actor=operator(),
+                details={"file": str(dump), "taken_at": manifest.created_at, "sha256": manifest.dump_sha256},
+            )
+    log.event(
+        logger,
+        logging.WARNING,
+        "snapshot restored",
+        "SNAPSHOT_RESTORED",
+        service=svc.name,
+        file=str(dump),
+        taken_at=manifest.created_at,
+    )
+    return manifest
+
+
+def run_doctor(settings: Settings) -> list[doctor.Finding]:
+    """Read-only diagnoses for each service, with the runbook's fixes."""
+    services = _selected(settings) if len(settings.services) > 1 else list(settings.services)
+    findings: list[doctor.Finding] = []
+    with _databases(settings) as resolved:
+        for svc in services:
+            current = resolved.service(svc.name)
+            database = db.describe(current.database_url or "")
+            try:
+                conn = _connect(resolved, current)
+            except DatabaseUnavailable as exc:
+                findings.append(doctor.unreachable(svc.name, exc.message))
+                continue
+            with conn:
+                findings.extend(doctor.diagnose(conn, current, _scan(svc), database.rsplit("/", 1)[-1]))
+    return findings

@@ -132,6 +132,7 @@ class Settings:
     wait_for_db_s: float = DEFAULT_WAIT_FOR_DB_S
     allow_out_of_order: bool = False
     repair_tracking: bool = False
+    snapshot_to: Path | None = None
     lock_timeout_ms: int = DEFAULT_LOCK_TIMEOUT_MS
     lock_retries: int = DEFAULT_LOCK_RETRIES
     large_table_rows: int = DEFAULT_LARGE_TABLE_ROWS
@@ -296,6 +297,7 @@ def load_settings(
     wait_for_db_s: float | None = None,
     allow_out_of_order: bool | None = None,
     repair_tracking: bool | None = None,
+    snapshot_to: str | Path | None = None,
     lock_timeout_ms: int | None = None,
     lock_retries: int | None = None,
     large_table_rows: int | None = None,
@@ -343,6 +345,7 @@ def load_settings(
             "allow_out_of_order", allow_out_of_order, env, "MIGRATE_ALLOW_OUT_OF_ORDER", toml
         ),
         repair_tracking=_resolve_flag("repair_tracking", repair_tracking, env, "MIGRATE_REPAIR_TRACKING", {}),
+        snapshot_to=_resolve_path(snapshot_to, env.get("MIGRATE_SNAPSHOT_TO"), cwd),
         lock_timeout_ms=_resolve_int(
             "lock_timeout_ms", lock_timeout_ms, env, "MIGRATE_LOCK_TIMEOUT_MS", toml, DEFAULT_LOCK_TIMEOUT_MS
         ),
@@ -455,6 +458,14 @@ def _resolve_flag(key: str, flag: bool | None, env: Mapping[str, str], env_name:
     """An on/off setting; the break-glass repair_tracking is given no config-file source."""
     picked = _pick(key, flag, env, env_name, toml)
     return False if picked is None else _flag(picked[0], key, picked[1])
+
+
+def _resolve_path(flag: str | Path | None, env_value: str | None, cwd: Path) -> Path | None:
+    value = flag if flag is not None else (env_value or None)
+    if value is None:
+        return None
+    folder = Path(value)
+    return folder if folder.is_absolute() else cwd / folder
 
 
 def _resolve_embedded_dir(flag: str | Path | None, env: Mapping[str, str], toml: Mapping[str, Any], cwd: Path) -> Path:

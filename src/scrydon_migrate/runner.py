@@ -27,7 +27,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
-from scrydon_migrate import catalog, db, effects, log, tracking
+from scrydon_migrate import audit, catalog, db, effects, log, tracking
 from scrydon_migrate.errors import (
     ChecksumMismatch,
     DatabaseUnavailable,
@@ -310,7 +310,27 @@ class _EffectsRecorder:
         return Jsonb(effects.to_json(self.static, recorded=False))
 
 
-def _now() -> datetime:
+def _audit_applied(
+    conn: psycopg.Connection, table: str, migration: Migration, started: float, lock_held_ms: int | None
+) -> None:
+    audit.record(
+        conn,
+        table,
+        service=migration.file.service,
+        event="MIGRATION_APPLIED",
+        version=migration.version,
+        actor=applied_by(),
+        details={
+            "file": migration.file.file,
+            "checksum": migration.checksum,
+            "duration_ms": _ms(time.monotonic() - started),
+            "statements": len(migration.statements),
+            "lock_held_ms": lock_held_ms,
+        },
+    )
+
+
+def now() -> datetime:
     return datetime.now(UTC)
 
 
@@ -326,8 +346,13 @@ def _blocks_writes(statement: Statement, created: set[Relation]) -> bool:
 def _apply_in_transaction(
     conn: psycopg.Connection, table: str, migration: Migration, started: float, policy: LockPolicy
 ) -> int | None:
-    """Run the migration and its tracking row in one transaction, retrying it whole on lock timeouts."""
+    """Run the migration and its tracking row in one transaction, retrying it whole on lock timeouts.
+
+    ``lock_held_ms`` is the longest window, over the attempts, from the start of the first statement
+    that blocks writes (queued for its lock, or holding it) to the end of the transaction.
+    """
     attempt = 0
+    worst: int | None = None
     while True:
         attempt += 1
         created: set[Relation] = set()
@@ -337,12 +362,11 @@ def _apply_in_transaction(
             with conn.transaction():
                 recorder.start()
                 for statement in migration.statements:
-                    began = time.monotonic()
-                    _execute(conn, migration, statement)
                     if first_blocking is None and _blocks_writes(statement, created):
-                        first_blocking = began
+                        first_blocking = time.monotonic()
+                    _execute(conn, migration, statement)
                     created.update(statement.locks.creates)
-                held = None if first_blocking is None else _ms(time.monotonic() - first_blocking)
+                held = _longest(worst, first_blocking)
                 tracking.upsert(
                     conn,
                     table,
@@ -350,19 +374,28 @@ def _apply_in_transaction(
                     _base_values(migration)
                     | {
                         "status": Status.APPLIED.value,
-                        "applied_at": _now(),
+                        "applied_at": now(),
                         "duration_ms": _ms(time.monotonic() - started),
                         "statements_done": len(migration.statements),
                         "lock_held_ms": held,
                         "effects": recorder.document(),
                     },
                 )
+                _audit_applied(conn, table, migration, started, held)
             return held
         except _LockNotGranted as waited:
+            worst = _longest(worst, first_blocking)
             _after_lock_timeout(conn, table, migration, waited, attempt, policy, started, statements_done=0)
         except StatementFailed as failure:
             _record_failure(conn, table, migration, failure, started, statements_done=0)
             raise
+
+
+def _longest(worst: int | None, window_start: float | None) -> int | None:
+    if window_start is None:
+        return worst
+    window = _ms(time.monotonic() - window_start)
+    return window if worst is None else max(worst, window)
 
 
 def _after_lock_timeout(
@@ -439,7 +472,7 @@ def _apply_journaled(
         table,
         migration.version,
         _base_values(migration)
-        | {"status": Status.RUNNING.value, "applied_at": _now(), "statements_done": resume_at, "lock_held_ms": None},
+        | {"status": Status.RUNNING.value, "applied_at": now(), "statements_done": resume_at, "lock_held_ms": None},
     )
     if retrying:
         log.event(
@@ -463,18 +496,20 @@ def _apply_journaled(
         longest = held if longest is None or (held is not None and held > longest) else longest
         created.update(statement.locks.creates)
         done = statement.index + 1
-    tracking.update(
-        conn,
-        table,
-        migration.version,
-        {
-            "status": Status.APPLIED.value,
-            "applied_at": _now(),
-            "duration_ms": _ms(time.monotonic() - started),
-            "lock_held_ms": longest,
-            "effects": recorder.document(),
-        },
-    )
+    with conn.transaction():
+        tracking.update(
+            conn,
+            table,
+            migration.version,
+            {
+                "status": Status.APPLIED.value,
+                "applied_at": now(),
+                "duration_ms": _ms(time.monotonic() - started),
+                "lock_held_ms": longest,
+                "effects": recorder.document(),
+            },
+        )
+        _audit_applied(conn, table, migration, started, longest)
     return longest
 
 
@@ -617,6 +652,23 @@ def _record_failure(
 ) -> None:
     """Mark the row failed (outside the rolled-back transaction) and say what to do next."""
     fields = failure.fields
+    audit.record(
+        conn,
+        table,
+        service=migration.file.service,
+        event=failure.event,
+        version=migration.version,
+        actor=applied_by(),
+        details={
+            "file": migration.file.file,
+            "line": fields.get("line"),
+            "sqlstate": fields.get("sqlstate"),
+            "error": fields.get("error"),
+            "detail": fields.get("detail"),
+            "statement": fields.get("statement"),
+            "statements_done": statements_done,
+        },
+    )
     tracking.upsert(
         conn,
         table,
@@ -624,7 +676,7 @@ def _record_failure(
         _base_values(migration)
         | {
             "status": Status.FAILED.value,
-            "applied_at": _now(),
+            "applied_at": now(),
             "duration_ms": int((time.monotonic() - started) * 1000),
             "statements_done": statements_done,
             "error": "\n".join(p for p in (fields.get("error"), fields.get("detail")) if p),

@@ -68,6 +68,14 @@ def _service_options(func: F) -> F:
             "Default: ./.scrydon-migrate. [env: MIGRATE_EMBEDDED_DIR]",
         ),
         click.option(
+            "--quiet",
+            "-q",
+            is_flag=True,
+            expose_value=False,
+            callback=_quiet,
+            help="Log warnings and errors only.",
+        ),
+        click.option(
             "--json",
             "json_output",
             is_flag=True,
@@ -78,6 +86,11 @@ def _service_options(func: F) -> F:
     for option in reversed(options):
         func = option(func)
     return func
+
+
+def _quiet(ctx: click.Context, param: click.Parameter, value: bool) -> None:
+    if value:
+        logging.getLogger("scrydon_migrate").setLevel(logging.WARNING)
 
 
 def _settings(**kwargs: Any) -> Any:
@@ -134,6 +147,13 @@ def cli(ctx: click.Context, log_format: str, quiet: bool) -> None:
     is_flag=True,
     default=None,
     help="Apply a pending migration older than the newest applied one. [env: MIGRATE_ALLOW_OUT_OF_ORDER]",
+)
+@click.option(
+    "--snapshot-to",
+    type=click.Path(path_type=Path),
+    metavar="DIR",
+    help="Take a snapshot (pg_dump) of each service with pending migrations into DIR before applying. "
+    "[env: MIGRATE_SNAPSHOT_TO]",
 )
 @click.option(
     "--repair-tracking",
@@ -198,6 +218,116 @@ def status(exit_code: bool, **kwargs: Any) -> None:
     if exit_code and any(
         m.status in {"pending", "failed", "running"} for service in report for m in service.migrations
     ):
+        sys.exit(ExitCode.FINDINGS)
+
+
+@cli.command("mark-applied")
+@_service_options
+@click.option("--version", "version", type=click.IntRange(min=0), required=True, help="The migration's version.")
+@click.option("--reason", required=True, help="Why skipping it is safe (recorded and audited).")
+@click.option("--force", is_flag=True, help="Record a version that has no migration file.")
+def mark_applied(version: int, reason: str, force: bool, **kwargs: Any) -> None:
+    """Skip a migration: record it as applied without running it (the runbook's skip path).
+
+    The row is stored with status 'skipped', the reason and who decided ($MIGRATE_OPERATOR,
+    else user@host), audited as MIGRATION_SKIPPED, and never run. Refuses an applied version.
+
+    Example: scrydon-migrate mark-applied --service platform --version 42 --reason "index exists already"
+    """
+    from scrydon_migrate import api
+    from scrydon_migrate.cli import render
+
+    result = api.mark_applied(_settings(**kwargs), version=version, reason=reason, force=force)
+    render.mark_applied(result, as_json=_State.json_output)
+
+
+@cli.command("audit")
+@_service_options
+@click.option("--event", "events", multiple=True, metavar="NAME", help="Only this event (repeatable; * wildcard).")
+@click.option("--since", type=click.DateTime(), help="Only events at or after this time (UTC).")
+@click.option("--limit", type=click.IntRange(min=1), default=50, show_default=True, help="Events per service.")
+def audit_command(events: tuple[str, ...], since: Any, limit: int, **kwargs: Any) -> None:
+    """Read the audit log: migrations applied, failed, skipped, tracking repaired, snapshots, backfills.
+
+    Example: scrydon-migrate audit --service analytics --event 'MIGRATION_BACKFILL_*' --json
+    """
+    from datetime import UTC
+
+    from scrydon_migrate import api
+    from scrydon_migrate.cli import render
+
+    since_utc = since.replace(tzinfo=UTC) if since is not None and since.tzinfo is None else since
+    report = api.audit_events(_settings(**kwargs), events=events, since=since_utc, limit=limit)
+    render.audit(report, as_json=_State.json_output)
+
+
+@cli.group("snapshot")
+def snapshot_group() -> None:
+    """Take and restore PostgreSQL snapshots of the services' databases (the runbook's restore path)."""
+
+
+@snapshot_group.command("create")
+@_service_options
+@click.option(
+    "--to",
+    "target",
+    type=click.Path(path_type=Path),
+    required=True,
+    metavar="PATH",
+    help="A folder (one <service>.dump and manifest per service), or a .dump file for one service.",
+)
+def snapshot_create(target: Path, **kwargs: Any) -> None:
+    """Dump each service's database with pg_dump -Fc, with a manifest of its tracking state.
+
+    Example: scrydon-migrate snapshot create --to /backups/pre-upgrade-2026-11-24
+    """
+    from scrydon_migrate import api
+    from scrydon_migrate.cli import render
+
+    render.snapshots(api.snapshot_create(_settings(**kwargs), target), as_json=_State.json_output)
+
+
+@snapshot_group.command("restore")
+@_service_options
+@click.option(
+    "--from",
+    "source_path",
+    type=click.Path(path_type=Path),
+    required=True,
+    metavar="PATH",
+    help="The folder given to 'snapshot create --to', or the service's .dump file.",
+)
+@click.option("--yes", is_flag=True, help="Confirm: every schema of the service's database is replaced.")
+@click.option("--force", is_flag=True, help="Restore even if the database holds other services' tables.")
+def snapshot_restore(source_path: Path, yes: bool, force: bool, **kwargs: Any) -> None:
+    """Restore one service's database from a snapshot (verifies the manifest first).
+
+    Example: scrydon-migrate snapshot restore --service platform --from /backups/pre-upgrade --yes
+    """
+    from scrydon_migrate import api
+    from scrydon_migrate.cli import render
+
+    manifest = api.snapshot_restore(_settings(**kwargs), source_path, yes=yes, force=force)
+    render.snapshots([manifest], as_json=_State.json_output)
+
+
+@cli.command("doctor")
+@_service_options
+def doctor_command(**kwargs: Any) -> None:
+    """Diagnose each service (read-only) and print the runbook's fix for each finding.
+
+    Finds: unreachable database, migrations that never ran, failed or partly applied
+    migrations, tracking desync, a long-held migration lock, INVALID indexes, the repair
+    flag left on, newer unknown versions. Exits 1 when a finding is an error.
+
+    Example: scrydon-migrate doctor --json
+    """
+    from scrydon_migrate import api
+    from scrydon_migrate.cli import render
+
+    findings = api.run_doctor(_settings(**kwargs))
+    render.findings(findings, as_json=_State.json_output)
+    if any(f.severity == "error" for f in findings):
         sys.exit(ExitCode.FINDINGS)
 
 

@@ -13,7 +13,9 @@ from typing import Any
 
 import click
 
-from scrydon_migrate.api import ServiceHistory, ServiceStatus, ServiceVerification, UpResult
+from scrydon_migrate.api import MarkApplied, ServiceAudit, ServiceHistory, ServiceStatus, ServiceVerification, UpResult
+from scrydon_migrate.doctor import Finding
+from scrydon_migrate.snapshot import Manifest
 
 
 def document(doc: Any) -> None:
@@ -139,3 +141,48 @@ def verify(report: Sequence[ServiceVerification], *, as_json: bool) -> None:
             lines.append(advice(result))
         blocks.append("\n".join(lines))
     click.echo("\n\n".join(blocks))
+
+
+def mark_applied(result: MarkApplied, *, as_json: bool) -> None:
+    if as_json:
+        document(
+            {"service": result.service, "version": result.version, "file": result.file,
+             "previous_status": result.previous_status, "changed": result.changed}
+        )  # fmt: skip
+        return
+    state = "marked applied (skipped)" if result.changed else "was already skipped; nothing changed"
+    click.echo(f"{result.service} {result.version} ({result.file or 'no file'}): {state}")
+
+
+def audit(report: Sequence[ServiceAudit], *, as_json: bool) -> None:
+    if as_json:
+        document([{"service": a.service, "events": [e.to_dict() for e in a.events or ()]} for a in report])
+        return
+    blocks = []
+    for entry in report:
+        if entry.events is None:
+            blocks.append(f"{entry.service}: no audit log yet")
+            continue
+        rows = [(e.at, e.event, e.version, e.actor, e.reason) for e in entry.events]
+        blocks.append(f"{entry.service}\n" + table(("at", "event", "version", "actor", "reason"), rows))
+    click.echo("\n\n".join(blocks))
+
+
+def snapshots(manifests: Sequence[Manifest], *, as_json: bool) -> None:
+    if as_json:
+        document([m.to_dict() for m in manifests])
+        return
+    rows = [(m.service, m.dump_file, m.dump_bytes, m.created_at, len(m.tracking)) for m in manifests]
+    click.echo(table(("service", "dump", "bytes", "taken at", "tracked migrations"), rows))
+
+
+def findings(found: Sequence[Finding], *, as_json: bool) -> None:
+    if as_json:
+        document([f.to_dict() for f in found])
+        return
+    if not found:
+        click.echo("no findings: every service looks healthy")
+        return
+    for finding in found:
+        click.echo(f"[{finding.severity.value}] {finding.service}: {finding.code}: {finding.summary}")
+        click.echo(f"    fix: {finding.fix}")
