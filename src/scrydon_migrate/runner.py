@@ -172,8 +172,13 @@ class LockPolicy:
     max_sleep_s: float = 30.0
 
     def sleep_s(self, attempt: int) -> float:
-        """Exponential backoff with jitter before retry number ``attempt`` (1-based)."""
-        return float(min(self.max_sleep_s, self.first_sleep_s * 2 ** (attempt - 1)) * random.uniform(0.5, 1.5))
+        """Exponential backoff with jitter before retry number ``attempt`` (1-based).
+
+        The first pause is at least as long as the lock timeout, so the writers that queued
+        behind a timed-out attempt get at least as much time as that attempt took from them.
+        """
+        first = max(self.first_sleep_s, self.timeout_ms / 1000)
+        return float(min(self.max_sleep_s, first * 2 ** (attempt - 1)) * random.uniform(0.75, 1.25))
 
 
 class _LockNotGranted(Exception):
