@@ -47,6 +47,12 @@ class Statement:
     checksum: str
     transaction_control: str = ""
     locks: LockFacts = field(default_factory=LockFacts)
+    backfill: str = ""
+
+    @property
+    def runnable(self) -> bool:
+        """False for a backfill's batch statement: registered by up, run by the backfill worker."""
+        return not self.backfill
 
 
 @dataclass(frozen=True, slots=True)
@@ -196,3 +202,36 @@ def migration_checksum(statements: list[Statement]) -> str:
         digest.update(statement.checksum.encode())
         digest.update(b"\n")
     return digest.hexdigest()
+
+
+def range_query(text: str) -> str:
+    """A batch statement with ``$1``/``$2`` (first and last key of the batch) in psycopg's ``%(lo)s`` form.
+
+    Raises ValueError when the statement is not one UPDATE/INSERT/DELETE using both parameters.
+    """
+    from pglast.visitors import Visitor
+
+    raw = parser.parse_sql(text)
+    if len(raw) != 1 or type(raw[0].stmt).__name__ not in {"UpdateStmt", "InsertStmt", "DeleteStmt"}:
+        raise ValueError("a backfill's batch statement must be one UPDATE, INSERT or DELETE")
+    found: list[tuple[int, int]] = []
+
+    class Params(Visitor):
+        def visit_ParamRef(self, ancestors: Any, node: Any) -> None:
+            found.append((node.location, node.number))
+
+    assert raw[0].stmt is not None
+    Params()(raw[0].stmt)
+    if {n for _, n in found} != {1, 2}:
+        raise ValueError(
+            "a backfill's batch statement must use $1 (first key) and $2 (last key) of the batch, and no other"
+        )
+    base = raw[0].stmt_location or 0
+    pieces, cursor = [], 0
+    for location, number in sorted(found):
+        start = location - base
+        pieces.append(text[cursor:start].replace("%", "%%"))
+        pieces.append("%(lo)s" if number == 1 else "%(hi)s")
+        cursor = start + len(f"${number}")
+    pieces.append(text[cursor:].replace("%", "%%"))
+    return "".join(pieces)

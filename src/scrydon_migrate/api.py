@@ -10,13 +10,14 @@ from __future__ import annotations
 
 import contextlib
 import logging
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from scrydon_migrate import audit, db, doctor, guard, log, runner, snapshot, source, tracking, verify
+from scrydon_migrate import audit, backfill, db, doctor, guard, log, runner, snapshot, source, tracking, verify
 from scrydon_migrate.config import ServiceSettings, Settings
 from scrydon_migrate.errors import ConfigError, DatabaseUnavailable, RefusedError, SourceError
 from scrydon_migrate.tracking import Status, TrackedRow
@@ -247,6 +248,27 @@ def _repair_tracking(
     )
 
 
+def _require_backfills(conn: psycopg.Connection, service: str, table: str, migration: source.Migration) -> None:
+    """The ``-- migrate:requires-backfill`` gate: refuse the migration until its backfills completed."""
+    if not migration.requires_backfills:
+        return
+    waiting = backfill.incomplete(conn, table, migration.requires_backfills)
+    if not waiting:
+        return
+    name, state = next(iter(waiting.items()))
+    raise backfill.BackfillIncomplete(
+        f"migration {migration.file.version_text} ({migration.file.file}) of service {service!r} requires "
+        f"backfill {name!r}, which is {state}; it is applied once the backfill has completed",
+        hint=f"run the backfill worker (scrydon-migrate backfill run --service {service}) and watch "
+        f"scrydon-migrate backfill status; the migrations before it are applied",
+        service=service,
+        version=migration.file.version_text,
+        file=str(migration.file.path),
+        backfill=name,
+        backfill_state=state,
+    )
+
+
 def _thresholds(settings: Settings) -> guard.Thresholds:
     return guard.Thresholds(rows=settings.large_table_rows, bytes=settings.large_table_bytes)
 
@@ -258,6 +280,7 @@ def _apply_all(
     migrations = runner.load_pending(plan)
     guard.enforce(conn, migrations, _thresholds(settings))
     for migration in migrations:
+        _require_backfills(conn, service, table, migration)
         done = runner.apply(conn, table, migration, plan.rows.get(migration.version), policy)
         db.reset_session(conn, settings.lock_timeout_ms)
         log.event(
@@ -588,8 +611,13 @@ def _mark(
         actor=who,
         reason=reason,
     )
-    return MarkApplied(svc.name, version, migration_file.file if migration_file else None,
-                       row.status.value if row else None, changed=True)  # fmt: skip
+    return MarkApplied(
+        svc.name,
+        version,
+        migration_file.file if migration_file else None,
+        row.status.value if row else None,
+        changed=True,
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -714,3 +742,72 @@ def run_doctor(settings: Settings) -> list[doctor.Finding]:
             with conn:
                 findings.extend(doctor.diagnose(conn, current, _scan(svc), database.rsplit("/", 1)[-1]))
     return findings
+
+
+@dataclass(frozen=True, slots=True)
+class ServiceBackfills:
+    service: str
+    backfills: tuple[backfill.Backfill, ...]
+
+
+def backfill_status(settings: Settings) -> list[ServiceBackfills]:
+    """Each service's backfills: state, progress, rate, ETA."""
+    services = [s for s in settings.services if s.migrations_dir.is_dir() or len(settings.services) == 1]
+    report = []
+    with _databases(settings) as resolved:
+        for svc in services or settings.services:
+            current = resolved.service(svc.name)
+            with _connect(resolved, current) as conn:
+                found = backfill.list_backfills(conn, current.tracking_table)
+            report.append(ServiceBackfills(svc.name, tuple(found)))
+    return report
+
+
+def backfill_run(
+    settings: Settings,
+    *,
+    names: tuple[str, ...] = (),
+    follow: bool = False,
+    on_batch: Callable[[str, backfill.Backfill], None] | None = None,
+) -> list[ServiceBackfills]:
+    """The backfill worker: run the selected services' backfills until done (or forever with ``follow``)."""
+    services = [s for s in settings.services if s.migrations_dir.is_dir() or len(settings.services) == 1]
+    services = services or list(settings.services)
+    with _databases(settings) as resolved:
+        connections = [
+            (svc.name, resolved.service(svc.name), _connect(resolved, resolved.service(svc.name))) for svc in services
+        ]
+        try:
+            while True:
+                report: list[ServiceBackfills] = []
+                for name, current, conn in connections:
+
+                    def batch_done(b: backfill.Backfill, service: str = name) -> None:
+                        if on_batch:
+                            on_batch(service, b)
+
+                    found = backfill.run(
+                        conn,
+                        current.tracking_table,
+                        name,
+                        worker=runner.applied_by(),
+                        names=names,
+                        on_batch=batch_done,
+                    )
+                    report.append(ServiceBackfills(name, tuple(found)))
+                if not follow:
+                    return report
+                time.sleep(5.0)
+        finally:
+            for _, _, conn in connections:
+                conn.close()
+
+
+def backfill_control(settings: Settings, name: str, action: str) -> backfill.Backfill:
+    """Pause, resume, retry or restart one backfill of one service (audited)."""
+    svc = _one_service(settings, f"backfill {action}")
+    with _databases(settings) as resolved:
+        current = resolved.service(svc.name)
+        with _connect(resolved, current) as conn:
+            table = tracking.qualified(conn, current.tracking_table)
+            return backfill.control(conn, table, svc.name, name, action, operator())

@@ -94,7 +94,7 @@ def risky_steps(migrations: Sequence[Migration]) -> list[tuple[Migration, Statem
     steps = []
     for migration in migrations:
         created: set[Relation] = set()
-        for statement in migration.statements:
+        for statement in migration.runnable:
             for risk in statement.locks.risks:
                 target = _targets(risk)
                 if target is None or (risk.table is not None and _created(risk.table, created)):

@@ -27,7 +27,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
-from scrydon_migrate import audit, catalog, db, effects, log, tracking
+from scrydon_migrate import audit, backfill, catalog, db, effects, log, tracking
 from scrydon_migrate.errors import (
     ChecksumMismatch,
     DatabaseUnavailable,
@@ -298,7 +298,7 @@ class _EffectsRecorder:
     def __init__(self, conn: psycopg.Connection, table: str, migration: Migration) -> None:
         self.conn = conn
         schema = table.split(".", 1)[0] if "." in table else "public"
-        self.static = effects.derive_sql([s.text for s in migration.statements], schema)
+        self.static = effects.derive_sql([s.text for s in migration.runnable], schema)
         self.opaque = effects.is_opaque(self.static)
         self.before: set[str] | None = None
 
@@ -366,7 +366,7 @@ def _apply_in_transaction(
         try:
             with conn.transaction():
                 recorder.start()
-                for statement in migration.statements:
+                for statement in migration.runnable:
                     if first_blocking is None and _blocks_writes(statement, created):
                         first_blocking = time.monotonic()
                     _execute(conn, migration, statement)
@@ -386,6 +386,7 @@ def _apply_in_transaction(
                         "effects": recorder.document(),
                     },
                 )
+                backfill.register(conn, table, migration.file.service, migration, applied_by())
                 _audit_applied(conn, table, migration, started, held)
             return held
         except _LockNotGranted as waited:
@@ -497,6 +498,8 @@ def _apply_journaled(
     longest: int | None = None
     done = resume_at
     for statement in migration.statements[resume_at:]:
+        if not statement.runnable:
+            continue
         held = _run_journaled_statement(conn, table, migration, statement, created, started, policy, done)
         longest = held if longest is None or (held is not None and held > longest) else longest
         created.update(statement.locks.creates)
@@ -514,6 +517,7 @@ def _apply_journaled(
                 "effects": recorder.document(),
             },
         )
+        backfill.register(conn, table, migration.file.service, migration, applied_by())
         _audit_applied(conn, table, migration, started, longest)
     return longest
 

@@ -32,7 +32,9 @@ _NAME = re.compile(
 _NUMBERED = re.compile(r"^(?:\d+[_.\-]|[VRU]\d*__)")
 _DIRECTIVE = re.compile(r"^[ \t]*--[ \t]*migrate:(?P<name>[A-Za-z][\w-]*)(?P<args>[^\n]*)$", re.MULTILINE)
 MAX_VERSION = 2**63 - 1
-KNOWN_DIRECTIVES = ("no-transaction", "allow", "up", "down")
+KNOWN_DIRECTIVES = ("no-transaction", "allow", "backfill", "requires-backfill", "up", "down")
+_BACKFILL = re.compile(r"^(?P<name>[a-z][a-z0-9_]{0,62})((?:\s+[a-z_]+=\S+)+)$")
+_BACKFILL_NAME = re.compile(r"^[a-z][a-z0-9_]{0,62}$")
 _ALLOW = re.compile(r'^(?P<rule>[a-z][a-z0-9-]*)\s+reason\s*=\s*"(?P<reason>[^"]*)"\s*$')
 
 
@@ -77,6 +79,35 @@ class Allow:
 
 
 @dataclass(frozen=True, slots=True)
+class BackfillSpec:
+    """``-- migrate:backfill <name> table=<table> key=<column>`` and the batch statement after it.
+
+    The statement updates one key range: ``$1`` is the first key of a batch, ``$2`` the last
+    (``WHERE id BETWEEN $1 AND $2``). ``up`` only registers it; the backfill worker runs it.
+    """
+
+    name: str
+    table: str
+    key: str
+    statement: str
+    batch_sql: str
+    line: int
+    limits: tuple[tuple[str, int], ...] = ()
+
+
+BACKFILL_LIMITS = (
+    "batch_size",
+    "min_batch_size",
+    "max_batch_size",
+    "target_batch_ms",
+    "pause_ms",
+    "lock_timeout_ms",
+    "statement_timeout_ms",
+    "max_replica_lag_s",
+)
+
+
+@dataclass(frozen=True, slots=True)
 class Migration:
     """A parsed migration, ready to plan and apply."""
 
@@ -87,10 +118,17 @@ class Migration:
     transactional: bool
     directives: tuple[Directive, ...]
     allows: tuple[Allow, ...] = ()
+    backfills: tuple[BackfillSpec, ...] = ()
+    requires_backfills: tuple[str, ...] = ()
 
     @property
     def version(self) -> int:
         return self.file.version
+
+    @property
+    def runnable(self) -> tuple[Statement, ...]:
+        """The statements ``up`` executes (not the backfills' batch statements)."""
+        return tuple(s for s in self.statements if s.runnable)
 
     def allowed(self, rule: str, statement_index: int) -> Allow | None:
         return next((a for a in self.allows if a.covers(rule, statement_index)), None)
@@ -188,7 +226,10 @@ def load(migration: MigrationFile) -> Migration:
             None,
             hint="add the statements, or delete the file if it was created by mistake",
         )
-    transactional = all(s.transactional for s in statements) and not any(_no_transaction(d) for d in directives)
+    statements, backfills = _backfills(migration, directives, statements)
+    transactional = all(s.transactional for s in statements if s.runnable) and not any(
+        _no_transaction(d) for d in directives
+    )
     return Migration(
         file=migration,
         sql=sql,
@@ -197,7 +238,86 @@ def load(migration: MigrationFile) -> Migration:
         transactional=transactional,
         directives=tuple(directives),
         allows=tuple(_allows(migration, directives, statements)),
+        backfills=tuple(backfills),
+        requires_backfills=tuple(_required_backfills(migration, directives)),
     )
+
+
+def _backfills(
+    migration: MigrationFile, directives: Iterable[Directive], statements: list[Statement]
+) -> tuple[list[Statement], list[BackfillSpec]]:
+    """Mark the statement after each ``-- migrate:backfill`` as that backfill's batch statement."""
+    from scrydon_migrate.analysis import range_query
+
+    specs = []
+    for directive in directives:
+        if directive.name != "backfill":
+            continue
+        match = _BACKFILL.match(directive.args)
+        options = dict(part.split("=", 1) for part in directive.args.split()[1:]) if match else {}
+        following = [s for s in statements if s.line > directive.line]
+        limits = {k: v for k, v in options.items() if k in BACKFILL_LIMITS}
+        bad_limit = next((k for k, v in limits.items() if not v.isdigit() or int(v) < 1), None)
+        unknown = set(options) - {"table", "key", *BACKFILL_LIMITS}
+        if bad_limit or unknown:
+            raise _failure(
+                migration,
+                f"'-- migrate:backfill' on line {directive.line} of {migration.file!r}: "
+                + (
+                    f"{bad_limit} must be a whole number above 0"
+                    if bad_limit
+                    else f"unknown option {sorted(unknown)[0]!r}"
+                ),
+                directive.line,
+                hint="options: table=, key=, and optionally " + ", ".join(f"{k}=" for k in BACKFILL_LIMITS),
+            )
+        if not match or not {"table", "key"} <= set(options) or not following:
+            raise _failure(
+                migration,
+                f"'-- migrate:backfill' on line {directive.line} of {migration.file!r} needs a name, "
+                "table= and key=, followed by the batch statement",
+                directive.line,
+                hint="-- migrate:backfill users_email_domain table=users key=id\n"
+                "UPDATE users SET email_domain = split_part(email, '@', 2) WHERE id BETWEEN $1 AND $2;",
+            )
+        statement = following[0]
+        try:
+            batch_sql = range_query(statement.text)
+        except ValueError as exc:
+            raise _failure(
+                migration,
+                f"backfill {match['name']!r} in {migration.file!r}: {exc}",
+                statement.line,
+                hint="write it for one key range, e.g. UPDATE t SET c = ... WHERE id BETWEEN $1 AND $2",
+            ) from exc
+        statements = [replace(s, backfill=match["name"]) if s is statement else s for s in statements]
+        specs.append(
+            BackfillSpec(
+                match["name"],
+                options["table"],
+                options["key"],
+                statement.text,
+                batch_sql,
+                directive.line,
+                tuple((k, int(v)) for k, v in limits.items()),
+            )
+        )
+    return statements, specs
+
+
+def _required_backfills(migration: MigrationFile, directives: Iterable[Directive]) -> list[str]:
+    names = []
+    for directive in directives:
+        if directive.name == "requires-backfill":
+            if not _BACKFILL_NAME.match(directive.args):
+                raise _failure(
+                    migration,
+                    f"'-- migrate:requires-backfill' on line {directive.line} of {migration.file!r} needs a name",
+                    directive.line,
+                    hint="-- migrate:requires-backfill users_email_domain",
+                )
+            names.append(directive.args)
+    return names
 
 
 def _allows(migration: MigrationFile, directives: Iterable[Directive], statements: list[Statement]) -> list[Allow]:

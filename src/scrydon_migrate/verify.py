@@ -153,8 +153,21 @@ def _plain(object_key: str) -> str:
     return f"{kind} {name}"
 
 
-_KIND_ORDER = ("schema", "table", "view", "matview", "type", "function", "sequence", "extension", "index",
-               "constraint", "trigger", "column", "enumvalue")  # fmt: skip
+_KIND_ORDER = (
+    "schema",
+    "table",
+    "view",
+    "matview",
+    "type",
+    "function",
+    "sequence",
+    "extension",
+    "index",
+    "constraint",
+    "trigger",
+    "column",
+    "enumvalue",
+)
 
 
 def _some(keys: frozenset[str] | set[str], limit: int = 4) -> str:

@@ -311,6 +311,70 @@ def snapshot_restore(source_path: Path, yes: bool, force: bool, **kwargs: Any) -
     render.snapshots([manifest], as_json=_State.json_output)
 
 
+@cli.group("backfill")
+def backfill_group() -> None:
+    """Run and control background backfills (progress is audited as MIGRATION_BACKFILL_* events).
+
+    A migration declares a backfill; up only registers it. The worker runs it in small
+    keyed batches, each committed with its checkpoint, so it can be paused, resumed and
+    restarted from where it left off.
+    """
+
+
+@backfill_group.command("run")
+@_service_options
+@click.option("--name", "names", multiple=True, metavar="NAME", help="Only this backfill (repeatable).")
+@click.option("--follow", is_flag=True, help="Keep running and pick up new backfills (a long-running Job).")
+def backfill_run(names: tuple[str, ...], follow: bool, **kwargs: Any) -> None:
+    """Run the registered backfills until they complete (foreground, with progress).
+
+    Example: scrydon-migrate backfill run --service platform
+    """
+    from scrydon_migrate import api
+    from scrydon_migrate.cli import render
+
+    progress = render.BackfillProgress(enabled=not _State.json_output)
+    report = api.backfill_run(_settings(**kwargs), names=names, follow=follow, on_batch=progress.update)
+    progress.close()
+    render.backfills(report, as_json=_State.json_output)
+    if any(b.state == "failed" for entry in report for b in entry.backfills):
+        sys.exit(ExitCode.MIGRATION_FAILED)
+
+
+@backfill_group.command("status")
+@_service_options
+def backfill_status(**kwargs: Any) -> None:
+    """Each backfill's state, progress, rows done, rate and ETA.
+
+    Example: scrydon-migrate backfill status --json
+    """
+    from scrydon_migrate import api
+    from scrydon_migrate.cli import render
+
+    render.backfills(api.backfill_status(_settings(**kwargs)), as_json=_State.json_output)
+
+
+def _backfill_control(action: str, summary: str) -> None:
+    @backfill_group.command(
+        action,
+        help=summary + "\n\nExample: scrydon-migrate backfill " + action + " --service platform users_email_domain",
+    )
+    @_service_options
+    @click.argument("name")
+    def command(name: str, **kwargs: Any) -> None:
+        from scrydon_migrate import api
+        from scrydon_migrate.cli import render
+
+        result = api.backfill_control(_settings(**kwargs), name, action)
+        render.backfills_changed(result, action, as_json=_State.json_output)
+
+
+_backfill_control("pause", "Pause a backfill; takes effect after the batch that is running.")
+_backfill_control("resume", "Resume a paused backfill from its checkpoint.")
+_backfill_control("retry", "Retry a failed backfill from its checkpoint.")
+_backfill_control("restart", "Restart a backfill from the first key, on purpose.")
+
+
 @cli.command("doctor")
 @_service_options
 def doctor_command(**kwargs: Any) -> None:

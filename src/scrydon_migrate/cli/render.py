@@ -13,7 +13,16 @@ from typing import Any
 
 import click
 
-from scrydon_migrate.api import MarkApplied, ServiceAudit, ServiceHistory, ServiceStatus, ServiceVerification, UpResult
+from scrydon_migrate.api import (
+    MarkApplied,
+    ServiceAudit,
+    ServiceBackfills,
+    ServiceHistory,
+    ServiceStatus,
+    ServiceVerification,
+    UpResult,
+)
+from scrydon_migrate.backfill import Backfill
 from scrydon_migrate.doctor import Finding
 from scrydon_migrate.snapshot import Manifest
 
@@ -146,9 +155,14 @@ def verify(report: Sequence[ServiceVerification], *, as_json: bool) -> None:
 def mark_applied(result: MarkApplied, *, as_json: bool) -> None:
     if as_json:
         document(
-            {"service": result.service, "version": result.version, "file": result.file,
-             "previous_status": result.previous_status, "changed": result.changed}
-        )  # fmt: skip
+            {
+                "service": result.service,
+                "version": result.version,
+                "file": result.file,
+                "previous_status": result.previous_status,
+                "changed": result.changed,
+            }
+        )
         return
     state = "marked applied (skipped)" if result.changed else "was already skipped; nothing changed"
     click.echo(f"{result.service} {result.version} ({result.file or 'no file'}): {state}")
@@ -186,3 +200,66 @@ def findings(found: Sequence[Finding], *, as_json: bool) -> None:
     for finding in found:
         click.echo(f"[{finding.severity.value}] {finding.service}: {finding.code}: {finding.summary}")
         click.echo(f"    fix: {finding.fix}")
+
+
+def backfills(report: Sequence[ServiceBackfills], *, as_json: bool) -> None:
+    if as_json:
+        document([{"service": e.service, "backfills": [b.to_dict() for b in e.backfills]} for e in report])
+        return
+    blocks = []
+    for entry in report:
+        if not entry.backfills:
+            blocks.append(f"{entry.service}: no backfills")
+            continue
+        rows = [
+            (b.name, b.state.value, _percent(b), b.rows_done, _rate(b), _eta(b), b.table_name, b.error)
+            for b in entry.backfills
+        ]
+        headers = ("backfill", "state", "progress", "rows done", "rate", "eta", "table", "error")
+        blocks.append(f"{entry.service}\n" + table(headers, rows))
+    click.echo("\n\n".join(blocks))
+
+
+def _percent(b: Backfill) -> str:
+    return "-" if b.percent is None else f"{b.percent:.1f}%"
+
+
+def _rate(b: Backfill) -> str:
+    rate = b.rate_keys_per_s
+    return "-" if rate is None else f"{rate:,.0f} keys/s"
+
+
+def _eta(b: Backfill) -> str:
+    eta = b.eta_s
+    return "-" if eta is None else f"{int(eta // 60)}m{int(eta % 60):02d}s"
+
+
+def backfills_changed(result: Backfill, action: str, *, as_json: bool) -> None:
+    if as_json:
+        document(result.to_dict() | {"action": action})
+        return
+    click.echo(f"{result.name}: {action} done, now {result.state.value} ({_percent(result)})")
+
+
+class BackfillProgress:
+    """A one-line progress display on a terminal (stderr); silent otherwise."""
+
+    def __init__(self, *, enabled: bool) -> None:
+        import sys
+
+        self.enabled = enabled and sys.stderr.isatty()
+        self.shown = False
+
+    def update(self, service: str, b: Backfill) -> None:
+        if not self.enabled:
+            return
+        click.echo(
+            f"\r{service}/{b.name}: {_percent(b)} {b.keys_done:,} keys, batch {b.batch_size:,}, {_rate(b)}   ",
+            err=True,
+            nl=False,
+        )
+        self.shown = True
+
+    def close(self) -> None:
+        if self.shown:
+            click.echo("", err=True)

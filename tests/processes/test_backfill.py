@@ -1,0 +1,232 @@
+"""Background backfills: registered by `up`, run by a worker in keyed batches, pausable and resumable.
+
+Workers are real processes; kills are real SIGKILLs.
+"""
+
+from __future__ import annotations
+
+import signal
+import subprocess
+import threading
+import time
+from random import Random
+
+import psycopg
+import pytest
+
+from tests.fixtures.cli import clean_env, command
+
+ROWS = 20_000
+DECLARE = """-- migrate:backfill items_doubled table=items key=id
+UPDATE items SET doubled = v * 2, touched = touched + 1 WHERE id BETWEEN $1 AND $2;
+"""
+
+
+@pytest.fixture
+def items(migrations, migrate, db):
+    """A table with data, then a migration that adds a column and declares its backfill."""
+    migrations.write(
+        "0001_items.sql",
+        "CREATE TABLE items (id bigint PRIMARY KEY, v int NOT NULL, note text, touched int NOT NULL DEFAULT 0);",
+    )
+    assert migrate("up").code == 0
+    db.execute("INSERT INTO items (id, v) SELECT g, g %% 1000 FROM generate_series(1, %s) g", (ROWS,))
+    migrations.write("0002_doubled.sql", "ALTER TABLE items ADD COLUMN doubled int NULL;\n" + DECLARE)
+    run = migrate("up")
+    assert run.code == 0, run.stderr
+    return db
+
+
+def _slow(db, batch=200, pause_ms=20):
+    db.execute(
+        "UPDATE platform_migrations_backfills SET batch_size = %s, max_batch_size = %s, min_batch_size = %s,"
+        " pause_ms = %s",
+        (batch, batch, batch, pause_ms),
+    )
+
+
+def _state(db):
+    return db.execute(
+        "SELECT state, last_key, keys_done FROM platform_migrations_backfills WHERE name = 'items_doubled'"
+    ).fetchone()
+
+
+def _worker(db_url, migrations, *extra):
+    args = command(
+        "backfill", "run", "--service", "platform", "--database-url", db_url,
+        "--migrations-dir", str(migrations.path), *extra,
+    )  # fmt: skip
+    return subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=clean_env())
+
+
+def _wait_until(predicate, timeout_s=30.0):
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if predicate():
+            return
+        time.sleep(0.05)
+    raise AssertionError("condition not reached in time")
+
+
+def _all_done_once(db):
+    return db.execute(
+        "SELECT count(*) FILTER (WHERE doubled IS DISTINCT FROM v * 2), count(*) FILTER (WHERE touched <> 1) FROM items"
+    ).fetchone()
+
+
+def test_up_only_registers_the_backfill_and_a_worker_completes_it(items, migrate):
+    assert items.execute("SELECT count(*) FROM items WHERE doubled IS NOT NULL").fetchone() == (0,)
+    assert _state(items)[0] == "pending"
+
+    run = migrate("backfill run")
+
+    assert run.code == 0, run.stderr
+    assert _all_done_once(items) == (0, 0)
+    events = [
+        r[0]
+        for r in items.execute(
+            "SELECT event FROM platform_migrations_audit WHERE event LIKE 'MIGRATION_BACKFILL_%' ORDER BY id"
+        )
+    ]
+    assert events[0] == "MIGRATION_BACKFILL_REGISTERED" and events[1] == "MIGRATION_BACKFILL_STARTED"
+    assert events[-1] == "MIGRATION_BACKFILL_COMPLETED"
+    status = migrate("backfill status", "--json").json()[0]["backfills"][0]
+    assert status["state"] == "completed" and status["percent"] == 100.0 and status["rows_done"] == ROWS
+
+
+def test_a_sigkilled_worker_resumes_after_the_last_committed_batch_and_no_row_is_done_twice(
+    items, migrations, migrate, db_url
+):
+    _slow(items)
+    worker = _worker(db_url, migrations)
+    _wait_until(lambda: (_state(items)[2] or 0) >= 2000)
+    worker.send_signal(signal.SIGKILL)
+    worker.communicate(timeout=10)
+
+    state, last_key, keys_done = _state(items)
+    assert state == "running" and 0 < keys_done < ROWS
+    done = items.execute(
+        "SELECT count(*) FILTER (WHERE touched = 1), count(*) FILTER (WHERE touched > 1), max(id) FILTER"
+        " (WHERE touched = 1) FROM items"
+    ).fetchone()
+    assert done == (keys_done, 0, int(last_key)), "exactly the committed batches are done, up to the checkpoint"
+
+    items.execute("UPDATE platform_migrations_backfills SET batch_size = 5000, max_batch_size = 5000")
+    assert migrate("backfill run").code == 0
+    assert _all_done_once(items) == (0, 0), "the result equals a single UPDATE's, each row done once"
+
+
+def test_pause_resume_and_restart_from_another_process(items, migrations, migrate, db_url):
+    _slow(items)
+    worker = _worker(db_url, migrations)
+    _wait_until(lambda: (_state(items)[2] or 0) >= 600)
+
+    paused = migrate("backfill pause", "items_doubled")
+    assert paused.code == 0, paused.stderr
+    assert worker.wait(timeout=10) == 0, "a paused backfill leaves the worker nothing to do"
+    worker.communicate()
+    state, _, keys_at_pause = _state(items)
+    assert state == "paused"
+    time.sleep(0.3)
+    assert _state(items)[2] == keys_at_pause, "no batch runs while paused"
+
+    assert migrate("backfill resume", "items_doubled").code == 0
+    items.execute("UPDATE platform_migrations_backfills SET batch_size = 5000, max_batch_size = 5000")
+    assert migrate("backfill run").code == 0
+    assert _all_done_once(items) == (0, 0)
+
+    assert migrate("backfill restart", "items_doubled").code == 0
+    assert _state(items)[0] == "pending" and _state(items)[2] == 0
+    assert migrate("backfill run").code == 0
+    assert items.execute("SELECT min(touched), max(touched) FROM items").fetchone() == (2, 2)
+    events = {r[0] for r in items.execute("SELECT event FROM platform_migrations_audit")}
+    assert {"MIGRATION_BACKFILL_PAUSED", "MIGRATION_BACKFILL_RESUMED", "MIGRATION_BACKFILL_RESTARTED"} <= events
+
+
+def test_two_workers_share_a_backfill_without_overlap(items, migrations, db_url):
+    _slow(items, batch=500, pause_ms=0)
+
+    workers = [_worker(db_url, migrations) for _ in range(2)]
+    codes = [w.wait(timeout=120) for w in workers]
+    for w in workers:
+        w.communicate()
+
+    assert codes == [0, 0]
+    assert _all_done_once(items) == (0, 0)
+    workers_seen = items.execute(
+        "SELECT count(DISTINCT actor) FROM platform_migrations_audit WHERE event LIKE 'MIGRATION_BACKFILL_%'"
+        " AND event <> 'MIGRATION_BACKFILL_REGISTERED'"
+    ).fetchone()
+    assert workers_seen[0] >= 1
+
+
+def test_concurrent_writes_during_the_backfill_are_not_lost(items, migrations, migrate, db_url):
+    _slow(items, batch=500, pause_ms=5)
+    written: dict[int, str] = {}
+    stop = threading.Event()
+
+    def write() -> None:
+        rng = Random(7)
+        with psycopg.connect(db_url, autocommit=True) as conn:
+            n = 0
+            while not stop.is_set():
+                row = rng.randint(1, ROWS)
+                n += 1
+                conn.execute("UPDATE items SET note = %s WHERE id = %s", (f"w{n}", row))
+                written[row] = f"w{n}"
+
+    writer = threading.Thread(target=write)
+    writer.start()
+    try:
+        run = migrate("backfill run")
+    finally:
+        stop.set()
+        writer.join()
+
+    assert run.code == 0, run.stderr
+    assert _all_done_once(items) == (0, 0)
+    notes = dict(items.execute("SELECT id, note FROM items WHERE note IS NOT NULL").fetchall())
+    assert notes == written, "every concurrent write survived the backfill"
+
+
+def test_a_later_migration_requiring_the_backfill_waits_for_it(items, migrations, migrate):
+    migrations.write(
+        "0003_require.sql",
+        "-- migrate:requires-backfill items_doubled\nALTER TABLE items ADD CONSTRAINT items_doubled_set"
+        " CHECK (doubled IS NOT NULL) NOT VALID;",
+    )
+
+    refused = migrate("up")
+
+    assert refused.code == 6
+    assert "requires backfill 'items_doubled', which is pending" in refused.stderr
+    assert migrate("backfill run").code == 0
+    assert migrate("up").code == 0
+
+
+def test_a_failing_batch_is_split_then_the_backfill_is_marked_failed_and_retried(items, migrations, migrate):
+    items.execute("ALTER TABLE items ADD CONSTRAINT items_small CHECK (doubled IS NULL OR doubled < 1990)")
+    items.execute("UPDATE platform_migrations_backfills SET batch_size = 4000")
+
+    failed = migrate("backfill run")
+
+    assert failed.code == 5
+    state, last_key, _ = _state(items)
+    assert state == "failed"
+    assert int(last_key) < 995 <= int(last_key) + 1, "split down to the one failing key"
+    assert failed.log_lines("MIGRATION_BACKFILL_BATCH_SPLIT")
+    items.execute("ALTER TABLE items DROP CONSTRAINT items_small")
+    assert migrate("backfill retry", "items_doubled").code == 0
+    assert migrate("backfill run").code == 0
+    assert _all_done_once(items) == (0, 0)
+
+
+def test_a_fresh_install_completes_its_backfills_at_once(migrations, migrate, db):
+    migrations.write(
+        "0001_items.sql", "CREATE TABLE items (id bigint PRIMARY KEY, v int NOT NULL, touched int DEFAULT 0);"
+    )
+    migrations.write("0002_doubled.sql", "ALTER TABLE items ADD COLUMN doubled int NULL;\n" + DECLARE)
+    migrations.write("0003_require.sql", "-- migrate:requires-backfill items_doubled\nSELECT 1;")
+
+    assert migrate("up").code == 0
+    assert _state(db)[0] == "completed"
