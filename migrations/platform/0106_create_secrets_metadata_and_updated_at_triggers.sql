@@ -37,6 +37,7 @@ COMMENT ON TABLE secrets IS 'Metadata only. Secret values live in the KMS-backed
 COMMENT ON COLUMN secrets.kms_key_ref IS 'Provider key reference (e.g. an AWS KMS key ARN or a GCP KMS key resource name).';
 
 -- Attach set_updated_at() to every table created so far that has an updated_at column.
+-- migrate:allow review-dynamic-sql reason="reviewed: creates one BEFORE UPDATE trigger per table created in release 1; no table has rows yet"
 DO $$
 DECLARE
     t record;

@@ -3,6 +3,7 @@
 -- From release 3 on, application code reads and writes organisations.name only.
 -- Release 2 pods still write both columns, so the sync trigger is no longer needed.
 -- display_name loses NOT NULL so that release 3 inserts (which omit it) succeed.
+-- migrate:stops-using organisations.display_name
 
 DROP TRIGGER organisations_sync_name ON organisations;
 

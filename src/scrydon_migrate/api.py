@@ -18,6 +18,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from scrydon_migrate import audit, backfill, db, doctor, guard, log, runner, snapshot, source, tracking, verify
+from scrydon_migrate import lint as lint_module
+from scrydon_migrate import releases as releases_module
 from scrydon_migrate.config import ServiceSettings, Settings
 from scrydon_migrate.errors import ConfigError, DatabaseUnavailable, RefusedError, SourceError
 from scrydon_migrate.tracking import Status, TrackedRow
@@ -811,3 +813,83 @@ def backfill_control(settings: Settings, name: str, action: str) -> backfill.Bac
         with _connect(resolved, current) as conn:
             table = tracking.qualified(conn, current.tracking_table)
             return backfill.control(conn, table, svc.name, name, action, operator())
+
+
+def _lint_targets(settings: Settings, paths: tuple[Path, ...]) -> list[tuple[str, list[source.MigrationFile]]]:
+    """(service, files) to lint: the given files or folders, else every selected service's folder."""
+    if not paths:
+        return [(svc.name, _scan(svc)) for svc in _selected(settings)]
+    targets: dict[str, list[source.MigrationFile]] = {}
+    for path in paths:
+        folder = path if path.is_dir() else path.parent
+        service = folder.name if folder.name in {s.name for s in settings.services} else settings.services[0].name
+        if not path.exists():
+            raise ConfigError(f"no such file or folder: {str(path)!r}", hint="give migration files or folders")
+        found = source.scan(service, folder)
+        chosen = found if path.is_dir() else [f for f in found if f.path.resolve() == path.resolve()]
+        if not path.is_dir() and not chosen:
+            raise ConfigError(f"{str(path)!r} is not a migration file (<version>_<slug>.sql)")
+        targets.setdefault(service, []).extend(chosen)
+    return list(targets.items())
+
+
+def lint(
+    settings: Settings, *, paths: tuple[Path, ...] = (), every_file: bool = False, use_database: bool = False
+) -> list[lint_module.Finding]:
+    """Lint migrations offline, or against live table sizes (pending migrations only) with a database."""
+    rules = lint_module.load_rules()
+    thresholds = _thresholds(settings)
+    findings: list[lint_module.Finding] = []
+    for service, files in _lint_targets(settings, paths):
+        history, broken = _load_all(files)
+        findings.extend(broken)
+        chosen = history
+        sizes: dict[Any, Any] = {}
+        if use_database:
+            svc = settings.service(service)
+            with _connect(settings, svc) as conn:
+                rows = tracking.read_rows(conn, svc.tracking_table) or {}
+                if not every_file:
+                    chosen = [m for m in history if m.version not in rows or not rows[m.version].counts_as_done]
+                sizes = guard.read_sizes(conn, _risky_tables(chosen) | _dml_tables(chosen))
+        folder = files[0].path.parent if files else None
+        service_releases = releases_module.load(folder) if folder else None
+        for migration in chosen:
+            findings.extend(
+                lint_module.lint_migration(
+                    migration, rules, sizes=sizes, thresholds=thresholds, releases=service_releases, history=history
+                )
+            )
+    return findings
+
+
+def _risky_tables(migrations: list[source.Migration]) -> set[Any]:
+    targets = (r.table or r.index for m in migrations for s in m.statements for r in s.locks.risks)
+    return {t for t in targets if t is not None}
+
+
+def _dml_tables(migrations: list[source.Migration]) -> set[Any]:
+    return {
+        r for m in migrations for s in m.statements for r in s.locks.relations if s.kind in {"UpdateStmt", "DeleteStmt"}
+    }
+
+
+def _load_all(files: list[source.MigrationFile]) -> tuple[list[source.Migration], list[lint_module.Finding]]:
+    loaded, broken = [], []
+    for migration_file in files:
+        try:
+            loaded.append(source.load(migration_file))
+        except SourceError as exc:
+            broken.append(
+                lint_module.Finding(
+                    rule="invalid-migration",
+                    severity=lint_module.Severity.ERROR,
+                    message=exc.message,
+                    help=exc.hint,
+                    file=str(migration_file.path),
+                    line=int(exc.fields.get("line") or 1),
+                    service=migration_file.service,
+                    version=migration_file.version_text,
+                )
+            )
+    return loaded, broken

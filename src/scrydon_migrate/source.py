@@ -32,7 +32,7 @@ _NAME = re.compile(
 _NUMBERED = re.compile(r"^(?:\d+[_.\-]|[VRU]\d*__)")
 _DIRECTIVE = re.compile(r"^[ \t]*--[ \t]*migrate:(?P<name>[A-Za-z][\w-]*)(?P<args>[^\n]*)$", re.MULTILINE)
 MAX_VERSION = 2**63 - 1
-KNOWN_DIRECTIVES = ("no-transaction", "allow", "backfill", "requires-backfill", "up", "down")
+KNOWN_DIRECTIVES = ("no-transaction", "allow", "backfill", "requires-backfill", "stops-using", "up", "down")
 _BACKFILL = re.compile(r"^(?P<name>[a-z][a-z0-9_]{0,62})((?:\s+[a-z_]+=\S+)+)$")
 _BACKFILL_NAME = re.compile(r"^[a-z][a-z0-9_]{0,62}$")
 _ALLOW = re.compile(r'^(?P<rule>[a-z][a-z0-9-]*)\s+reason\s*=\s*"(?P<reason>[^"]*)"\s*$')

@@ -375,6 +375,41 @@ _backfill_control("retry", "Retry a failed backfill from its checkpoint.")
 _backfill_control("restart", "Restart a backfill from the first key, on purpose.")
 
 
+@cli.command("lint")
+@_service_options
+@click.argument("paths", nargs=-1, type=click.Path(path_type=Path))
+@click.option("--all", "every_file", is_flag=True, help="With a database: lint every file, not only pending ones.")
+@click.option(
+    "--format",
+    "output_format",
+    type=click.Choice(["text", "github"]),
+    default="text",
+    show_default=True,
+    help="text for people; github for workflow annotations (--json for machines).",
+)
+def lint_command(paths: tuple[Path, ...], every_file: bool, output_format: str, **kwargs: Any) -> None:
+    """Lint migrations for steps that lock a large table, and other hazards (offline by default).
+
+    With --database-url (or a URL in the environment) the live table sizes are used:
+    a lock rule that is a warning on a small table is an error on a large one, and only
+    pending migrations are linted unless --all. Exit 1 on a warning or an error.
+
+    Example: scrydon-migrate lint migrations/platform/0042_add_org_region.sql
+    """
+    from scrydon_migrate import api
+    from scrydon_migrate.cli import render
+
+    use_database = bool(kwargs.get("database_url")) or _url_in_environment()
+    findings = api.lint(_settings(**kwargs), paths=paths, every_file=every_file, use_database=use_database)
+    render.lint(findings, as_json=_State.json_output, output_format=output_format)
+    if any(f.severity != "info" for f in findings):
+        sys.exit(ExitCode.FINDINGS)
+
+
+def _url_in_environment() -> bool:
+    return any(k.endswith("DATABASE_URL") and v.strip() for k, v in os.environ.items())
+
+
 @cli.command("doctor")
 @_service_options
 def doctor_command(**kwargs: Any) -> None:

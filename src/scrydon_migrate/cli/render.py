@@ -24,6 +24,7 @@ from scrydon_migrate.api import (
 )
 from scrydon_migrate.backfill import Backfill
 from scrydon_migrate.doctor import Finding
+from scrydon_migrate.lint import Finding as LintFinding
 from scrydon_migrate.snapshot import Manifest
 
 
@@ -263,3 +264,22 @@ class BackfillProgress:
     def close(self) -> None:
         if self.shown:
             click.echo("", err=True)
+
+
+def lint(found: Sequence[LintFinding], *, as_json: bool, output_format: str) -> None:
+    if as_json:
+        document([f.to_dict() for f in found])
+        return
+    if output_format == "github":
+        for f in found:
+            level = {"error": "error", "warning": "warning"}.get(f.severity.value, "notice")
+            message = f"{f.message}. {f.help}".replace("%", "%25").replace("\n", "%0A")
+            click.echo(f"::{level} file={f.file},line={f.line},col={f.column},title={f.rule}::{message}")
+        return
+    for f in found:
+        click.echo(f"{f.file}:{f.line}:{f.column}: {f.severity.value} {f.rule}: {f.message}")
+        click.echo(f"    help: {f.help}")
+        if f.suggestion:
+            click.echo("    instead: " + f.suggestion.replace("\n", "\n             "))
+    counts = {s: sum(1 for f in found if f.severity.value == s) for s in ("error", "warning", "info")}
+    click.echo(f"{counts['error']} error(s), {counts['warning']} warning(s), {counts['info']} to review")

@@ -1,0 +1,230 @@
+"""The migration linter: learn in CI, not from a crash loop, that a step locks a large table.
+
+Rules live in :mod:`scrydon_migrate.rules`, one module per rule with a permanent
+kebab-case id, a summary and a severity; each ``check(subject)`` yields findings for
+one parsed statement and never touches the database. The lock rules share their
+classification with the apply-time guard (:mod:`scrydon_migrate.locks`): one
+implementation. Offline, a lock rule is a warning; with live table sizes it is an error
+on a large table (and stays a warning on a small one).
+
+Findings are silenced per statement or per file with
+``-- migrate:allow <rule-id> reason="..."``; an allow that matches nothing is itself a
+finding (``unused-allow``).
+"""
+
+from __future__ import annotations
+
+import importlib
+import pkgutil
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from enum import StrEnum
+from types import ModuleType
+from typing import TYPE_CHECKING, Any
+
+from scrydon_migrate import rules as rules_package
+
+if TYPE_CHECKING:
+    from scrydon_migrate.analysis import Statement
+    from scrydon_migrate.guard import TableSize, Thresholds
+    from scrydon_migrate.locks import Relation, Risk
+    from scrydon_migrate.releases import Releases
+    from scrydon_migrate.source import Migration
+
+
+class Severity(StrEnum):
+    ERROR = "error"
+    WARNING = "warning"
+    INFO = "info"
+
+
+@dataclass(frozen=True, slots=True)
+class Finding:
+    """One violation of one rule, at a place in a file."""
+
+    rule: str
+    severity: Severity
+    message: str
+    help: str
+    file: str
+    line: int
+    column: int = 1
+    suggestion: str = ""
+    service: str = ""
+    version: str = ""
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "rule": self.rule,
+            "severity": self.severity.value,
+            "message": self.message,
+            "help": self.help,
+            "suggestion": self.suggestion or None,
+            "file": self.file,
+            "line": self.line,
+            "column": self.column,
+            "service": self.service,
+            "version": self.version,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class Rule:
+    id: str
+    summary: str
+    severity: Severity
+    check: Callable[[Subject], Iterator[Finding]]
+    scope: str = "statement"
+
+
+@dataclass
+class Subject:
+    """What a statement rule sees: the statement, its parse tree and what came before it."""
+
+    migration: Migration
+    statement: Statement
+    node: Any
+    created: set[Relation]
+    earlier: Sequence[Statement]
+    sizes: Mapping[Relation, TableSize]
+    thresholds: Thresholds | None
+    releases: Releases | None = None
+    history: Sequence[Migration] = field(default_factory=tuple)
+
+    def finding(self, rule: str, severity: Severity, message: str, help_text: str, suggestion: str = "") -> Finding:
+        return Finding(
+            rule=rule,
+            severity=severity,
+            message=message,
+            help=help_text,
+            file=str(self.migration.file.path),
+            line=self.statement.line,
+            suggestion=suggestion,
+            service=self.migration.file.service,
+            version=self.migration.file.version_text,
+        )
+
+    def is_new(self, relation: Relation | None) -> bool:
+        """A table created earlier in this migration: lock rules do not apply to it."""
+        if relation is None:
+            return False
+        return relation in self.created or (
+            relation.schema is None and any(c.name == relation.name for c in self.created)
+        )
+
+
+def load_rules() -> list[Rule]:
+    """Every rule module in :mod:`scrydon_migrate.rules`, by id."""
+    found = []
+    for info in sorted(pkgutil.iter_modules(rules_package.__path__), key=lambda i: i.name):
+        if info.name.startswith("_"):
+            continue
+        module: ModuleType = importlib.import_module(f"{rules_package.__name__}.{info.name}")
+        found.append(
+            Rule(
+                id=module.RULE_ID,
+                summary=module.SUMMARY,
+                severity=Severity(module.SEVERITY),
+                check=module.check,
+                scope=getattr(module, "SCOPE", "statement"),
+            )
+        )
+    return found
+
+
+def lint_migration(
+    migration: Migration,
+    rules: Sequence[Rule],
+    *,
+    sizes: Mapping[Relation, TableSize] | None = None,
+    thresholds: Thresholds | None = None,
+    releases: Releases | None = None,
+    history: Sequence[Migration] = (),
+) -> list[Finding]:
+    """Findings for one migration, allows applied, unused allows reported."""
+    from pglast import parser
+
+    findings: list[Finding] = []
+    created: set[Relation] = set()
+    earlier: list[Statement] = []
+    for statement in migration.statements:
+        node = parser.parse_sql(statement.text)[0].stmt
+        subject = Subject(
+            migration, statement, node, set(created), tuple(earlier), sizes or {}, thresholds, releases, history
+        )
+        for rule in rules:
+            if rule.scope == "statement":
+                findings.extend(rule.check(subject))
+        created.update(statement.locks.creates)
+        earlier.append(statement)
+    for rule in rules:
+        if rule.scope == "migration":
+            findings.extend(rule.check(Subject(migration, migration.statements[0], None, set(), (), {}, None,
+                                               releases, history)))  # fmt: skip
+    return _apply_allows(migration, findings)
+
+
+def _apply_allows(migration: Migration, findings: list[Finding]) -> list[Finding]:
+    used: set[int] = set()
+    kept = []
+    for finding in findings:
+        statement = next((s for s in migration.statements if s.line == finding.line), None)
+        allow = migration.allowed(finding.rule, statement.index if statement else -1)
+        if allow is None:
+            kept.append(finding)
+        else:
+            used.add(allow.line)
+    for allow in migration.allows:
+        if allow.line not in used:
+            kept.append(
+                Finding(
+                    rule="unused-allow",
+                    severity=Severity.WARNING,
+                    message=f"'-- migrate:allow {allow.rule}' matches no finding",
+                    help="remove it: an allow that matches nothing hides nothing and misleads readers",
+                    file=str(migration.file.path),
+                    line=allow.line,
+                    service=migration.file.service,
+                    version=migration.file.version_text,
+                )
+            )
+    return sorted(kept, key=lambda f: (f.line, f.rule))
+
+
+def lock_rule(rule_id: str) -> Callable[[Subject], Iterator[Finding]]:
+    """A rule reporting the :mod:`locks` risks of its id: a warning offline or on a small table, else an error."""
+
+    def check(subject: Subject) -> Iterator[Finding]:
+        for risk in subject.statement.locks.risks:
+            if risk.rule != rule_id or (risk.table is not None and subject.is_new(risk.table)):
+                continue
+            if _not_null_checked_before(subject, risk):
+                continue
+            target = risk.table or risk.index
+            size = subject.sizes.get(target) if target else None
+            large = size is not None and subject.thresholds is not None and subject.thresholds.is_large(size)
+            where = risk.table.display if risk.table else (risk.index.display if risk.index else "the table")
+            sized = f" (table is {size.describe()})" if size else ""
+            yield subject.finding(
+                rule_id,
+                Severity.ERROR if large else Severity.WARNING,
+                f"{risk.what} on {where!r} takes a{'n' if risk.lock[0] in 'AEIOU' else ''} {risk.lock} lock "
+                f"that blocks {risk.blocks} {risk.why}{sized}",
+                "on a table that is large when the upgrade runs, this stalls the service; up refuses it then",
+                risk.instead,
+            )
+
+    return check
+
+
+def _not_null_checked_before(subject: Subject, risk: Risk) -> bool:
+    """SET NOT NULL after an earlier migration (or statement) added ``CHECK (col IS NOT NULL)``."""
+    from scrydon_migrate.guard import planned_not_null_checks
+
+    if risk.rule != "require-check-before-not-null" or risk.table is None or risk.column is None:
+        return False
+    earlier = [m for m in subject.history if m.version < subject.migration.version]
+    checks = planned_not_null_checks(earlier) | {
+        (table.name, column) for s in subject.earlier for table, column in s.locks.not_null_checks
+    }
+    return (risk.table.name, risk.column) in checks

@@ -1,0 +1,1 @@
+"""The linter's rules: one module per rule, each with RULE_ID, SUMMARY, SEVERITY and check()."""

@@ -1,0 +1,58 @@
+"""A new enum value can't be used in the transaction that added it."""
+
+from collections.abc import Iterator, Sequence
+from typing import TYPE_CHECKING, Any
+
+from scrydon_migrate.lint import Finding, Severity, Subject
+
+if TYPE_CHECKING:
+    from scrydon_migrate.analysis import Statement
+
+RULE_ID = "enum-value-used-in-same-transaction"
+SUMMARY = "ALTER TYPE ... ADD VALUE followed by a use of the new value in the same transaction"
+SEVERITY = "error"
+
+
+def check(subject: Subject) -> Iterator[Finding]:
+    if not subject.migration.transactional:
+        return
+    added = _added_values(subject.earlier)
+    if not added:
+        return
+    for literal in _string_literals(subject.node):
+        if literal in added:
+            yield subject.finding(
+                RULE_ID,
+                Severity.ERROR,
+                f"enum value {literal!r} is used in the same transaction that added it: PostgreSQL refuses this "
+                "(unsafe use of new value)",
+                "add the value in a migration of its own, then use it in a later one",
+            )
+            return
+
+
+def _added_values(statements: Sequence["Statement"]) -> set[str]:
+    from pglast import parser
+
+    values = set()
+    for statement in statements:
+        if statement.kind == "AlterEnumStmt":
+            node: Any = parser.parse_sql(statement.text)[0].stmt
+            if node.newVal and not node.oldVal:
+                values.add(str(node.newVal))
+    return values
+
+
+def _string_literals(node: Any) -> list[str]:
+    from pglast.visitors import Visitor
+
+    found: list[str] = []
+
+    class Strings(Visitor):
+        def visit_A_Const(self, ancestors: Any, const: Any) -> None:
+            value: Any = getattr(const, "val", None)
+            if value is not None and hasattr(value, "sval"):
+                found.append(str(value.sval))
+
+    Strings()(node)
+    return found

@@ -1,0 +1,23 @@
+"""timestamp without time zone loses the zone; timestamptz stores an instant."""
+
+from collections.abc import Iterator
+
+from scrydon_migrate.lint import Finding, Severity, Subject
+from scrydon_migrate.rules._nodes import new_columns, type_name
+
+RULE_ID = "prefer-timestamptz"
+SUMMARY = "timestamp (without time zone) columns: prefer timestamptz"
+SEVERITY = "warning"
+
+
+def check(subject: Subject) -> Iterator[Finding]:
+    for _table, column, _created in new_columns(subject.node):
+        if type_name(column) == "timestamp":
+            yield subject.finding(
+                RULE_ID,
+                Severity.WARNING,
+                f"column {column.colname!r} is timestamp without time zone: it stores a wall-clock reading, "
+                "not an instant, and changing it later rewrites the table",
+                "use timestamptz",
+                f"{column.colname} timestamptz",
+            )

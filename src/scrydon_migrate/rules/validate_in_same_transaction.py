@@ -1,0 +1,40 @@
+"""A NOT VALID constraint validated in the same transaction gains nothing: the scan still blocks writes."""
+
+from collections.abc import Iterator
+
+from scrydon_migrate.lint import Finding, Severity, Subject
+from scrydon_migrate.rules._nodes import alter_commands
+
+RULE_ID = "validate-in-same-transaction"
+SUMMARY = "ADD CONSTRAINT ... NOT VALID and VALIDATE CONSTRAINT in the same transactional migration"
+SEVERITY = "warning"
+
+
+def check(subject: Subject) -> Iterator[Finding]:
+    if not subject.migration.transactional:
+        return
+    added_not_valid = {part for earlier in subject.earlier for part in _not_valid_constraints(earlier.text)}
+    for table, cmd in alter_commands(subject.node, "AT_ValidateConstraint"):
+        if cmd.name in added_not_valid:
+            yield subject.finding(
+                RULE_ID,
+                Severity.WARNING,
+                f"constraint {cmd.name!r} is added NOT VALID and validated in the same transaction: the "
+                "ADD's lock (which blocks writes) is held during the whole validation scan",
+                "validate it in a later migration: the validation then takes only SHARE UPDATE EXCLUSIVE",
+                f"-- in the next migration:\nALTER TABLE {table.display if table else '<table>'} "
+                f"VALIDATE CONSTRAINT {cmd.name};",
+            )
+
+
+def _not_valid_constraints(text: str) -> set[str]:
+    from pglast import parser
+
+    from scrydon_migrate.rules._nodes import alter_commands as commands
+
+    found = set()
+    for raw in parser.parse_sql(text):
+        for _, cmd in commands(raw.stmt, "AT_AddConstraint"):
+            if getattr(cmd.def_, "skip_validation", False) and cmd.def_.conname:
+                found.add(cmd.def_.conname)
+    return found
