@@ -410,6 +410,70 @@ def _url_in_environment() -> bool:
     return any(k.endswith("DATABASE_URL") and v.strip() for k, v in os.environ.items())
 
 
+class _NewGroup(click.Group):
+    """``new SLUG`` is ``new migration SLUG``; ``new deprecate-column ...`` is its own command."""
+
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        if args and not any(a in self.commands for a in args) and args[0] not in ("-h", "--help"):
+            args = ["migration", *args]
+        return super().parse_args(ctx, args)
+
+
+@cli.group("new", cls=_NewGroup)
+def new_group() -> None:
+    """Scaffold migrations: 'new SLUG' for one file, 'new deprecate-column' for a column's replacement.
+
+    Example: scrydon-migrate new --service platform add_org_region
+    """
+
+
+def _folder(kwargs: dict[str, Any]) -> tuple[str, Path]:
+    settings = _settings(**kwargs)
+    if len(settings.services) != 1:
+        raise click.UsageError("pass --service: a migration belongs to one service")
+    return settings.services[0].name, settings.services[0].migrations_dir
+
+
+@new_group.command("migration")
+@_service_options
+@click.argument("slug")
+@click.option("--new-release", is_flag=True, help="Start a new release with this migration (releases.toml).")
+def new_migration(slug: str, new_release: bool, **kwargs: Any) -> None:
+    """Write an empty migration with the next version.
+
+    Example: scrydon-migrate new --service platform add_org_region
+    """
+    from scrydon_migrate import scaffold
+
+    service, folder = _folder(kwargs)
+    made = scaffold.new_migration(service, folder, slug, new_release=new_release)
+    click.echo(f"{made.path} (release {made.release})")
+
+
+@new_group.command("deprecate-column")
+@_service_options
+@click.option("--table", required=True, help="The table.")
+@click.option("--column", "old", required=True, help="The column to replace.")
+@click.option("--to", "new", required=True, help="The new column's name.")
+@click.option("--type", "column_type", default="text", show_default=True, help="The new column's SQL type.")
+@click.option("--key", default="id", show_default=True, help="The table's key, for the backfill's batches.")
+def deprecate_column(table: str, old: str, new: str, column_type: str, key: str, **kwargs: Any) -> None:
+    """Write the runbook's column soft-deprecation across the next three releases.
+
+    Release N+1 adds the new column, keeps both in sync and backfills it; N+2 stops using
+    the old one; N+3 drops it. The linter checks the drop comes in a later release.
+
+    Example: scrydon-migrate new deprecate-column --service platform --table users --column full_name --to name
+    """
+    from scrydon_migrate import scaffold
+
+    service, folder = _folder(kwargs)
+    for made in scaffold.deprecate_column(
+        service, folder, table=table, old=old, new=new, column_type=column_type, key=key
+    ):
+        click.echo(f"{made.path} (release {made.release})")
+
+
 @cli.command("doctor")
 @_service_options
 def doctor_command(**kwargs: Any) -> None:
