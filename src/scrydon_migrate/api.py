@@ -17,15 +17,16 @@ from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from scrydon_migrate import audit, backfill, db, doctor, guard, log, runner, snapshot, source, tracking, verify
-from scrydon_migrate import lint as lint_module
-from scrydon_migrate import releases as releases_module
+from scrydon_migrate import db, log, runner, source, tracking, verify
 from scrydon_migrate.config import ServiceSettings, Settings
 from scrydon_migrate.errors import ConfigError, DatabaseUnavailable, RefusedError, SourceError
 from scrydon_migrate.tracking import Status, TrackedRow
 
 if TYPE_CHECKING:
     import psycopg
+
+    from scrydon_migrate import audit, backfill, doctor, guard, snapshot
+    from scrydon_migrate import lint as lint_module
 
 logger = logging.getLogger(__name__)
 
@@ -159,6 +160,8 @@ def up(settings: Settings) -> list[UpResult]:
 
 
 def _up_service(settings: Settings, svc: ServiceSettings, files: list[source.MigrationFile]) -> UpResult:
+    from scrydon_migrate import audit, guard
+
     conn = _connect(settings, svc)
     with conn:
         rows = tracking.read_rows(conn, svc.tracking_table) or {}
@@ -221,6 +224,8 @@ def _repair_tracking(
     conn: psycopg.Connection, settings: Settings, svc: ServiceSettings, table: str, files: list[source.MigrationFile]
 ) -> None:
     """Under the lock: classify again, then rewind the falsely tracked rows so they are applied again."""
+    from scrydon_migrate import audit
+
     result = verify.check(conn, table, files, tracking.read_rows(conn, table) or {})
     if result.kind is not verify.Kind.REPAIRABLE:
         if result.kind is verify.Kind.HEALTHY:
@@ -252,6 +257,8 @@ def _repair_tracking(
 
 def _require_backfills(conn: psycopg.Connection, service: str, table: str, migration: source.Migration) -> None:
     """The ``-- migrate:requires-backfill`` gate: refuse the migration until its backfills completed."""
+    from scrydon_migrate import backfill
+
     if not migration.requires_backfills:
         return
     waiting = backfill.incomplete(conn, table, migration.requires_backfills)
@@ -272,12 +279,16 @@ def _require_backfills(conn: psycopg.Connection, service: str, table: str, migra
 
 
 def _thresholds(settings: Settings) -> guard.Thresholds:
+    from scrydon_migrate import guard
+
     return guard.Thresholds(rows=settings.large_table_rows, bytes=settings.large_table_bytes)
 
 
 def _apply_all(
     conn: psycopg.Connection, service: str, table: str, plan: runner.Plan, settings: Settings
 ) -> Iterator[runner.Applied]:
+    from scrydon_migrate import guard
+
     policy = runner.LockPolicy(timeout_ms=settings.lock_timeout_ms, retries=settings.lock_retries)
     migrations = runner.load_pending(plan)
     guard.enforce(conn, migrations, _thresholds(settings))
@@ -554,6 +565,8 @@ def _mark(
     migration_file: source.MigrationFile | None,
     reason: str,
 ) -> MarkApplied:
+    from scrydon_migrate import audit
+
     key = tracking.lock_key(svc.tracking_table)
     tracking.acquire_lock(conn, key, service=svc.name, wait_s=settings.lock_wait_s)
     try:
@@ -632,6 +645,8 @@ def audit_events(
     settings: Settings, *, events: tuple[str, ...] = (), since: datetime | None = None, limit: int = 100
 ) -> list[ServiceAudit]:
     """The audit log of each service, newest first."""
+    from scrydon_migrate import audit
+
     services = [s for s in settings.services if s.migrations_dir.is_dir() or len(settings.services) == 1]
     report = []
     with _databases(settings) as resolved:
@@ -656,6 +671,8 @@ def snapshot_create(settings: Settings, target: Path) -> list[snapshot.Manifest]
 
 
 def _snapshot_one(conn: psycopg.Connection, svc: ServiceSettings, target: Path) -> snapshot.Manifest:
+    from scrydon_migrate import audit, snapshot
+
     assert svc.database_url is not None
     manifest = snapshot.create(conn, svc.name, svc.database_url, svc.tracking_table, target)
     log.event(
@@ -684,6 +701,8 @@ def _snapshot_one(conn: psycopg.Connection, svc: ServiceSettings, target: Path) 
 
 def snapshot_restore(settings: Settings, source_path: Path, *, yes: bool, force: bool = False) -> snapshot.Manifest:
     """Restore one service's database from a snapshot: refuses without ``yes``."""
+    from scrydon_migrate import audit, snapshot
+
     svc = _one_service(settings, "snapshot restore")
     manifest, dump = snapshot.read_manifest(source_path, svc.name)
     if not yes:
@@ -730,6 +749,8 @@ def snapshot_restore(settings: Settings, source_path: Path, *, yes: bool, force:
 
 def run_doctor(settings: Settings) -> list[doctor.Finding]:
     """Read-only diagnoses for each service, with the runbook's fixes."""
+    from scrydon_migrate import doctor
+
     services = _selected(settings) if len(settings.services) > 1 else list(settings.services)
     findings: list[doctor.Finding] = []
     with _databases(settings) as resolved:
@@ -754,6 +775,8 @@ class ServiceBackfills:
 
 def backfill_status(settings: Settings) -> list[ServiceBackfills]:
     """Each service's backfills: state, progress, rate, ETA."""
+    from scrydon_migrate import backfill
+
     services = [s for s in settings.services if s.migrations_dir.is_dir() or len(settings.services) == 1]
     report = []
     with _databases(settings) as resolved:
@@ -773,6 +796,8 @@ def backfill_run(
     on_batch: Callable[[str, backfill.Backfill], None] | None = None,
 ) -> list[ServiceBackfills]:
     """The backfill worker: run the selected services' backfills until done (or forever with ``follow``)."""
+    from scrydon_migrate import backfill
+
     services = [s for s in settings.services if s.migrations_dir.is_dir() or len(settings.services) == 1]
     services = services or list(settings.services)
     with _databases(settings) as resolved:
@@ -807,6 +832,8 @@ def backfill_run(
 
 def backfill_control(settings: Settings, name: str, action: str) -> backfill.Backfill:
     """Pause, resume, retry or restart one backfill of one service (audited)."""
+    from scrydon_migrate import backfill
+
     svc = _one_service(settings, f"backfill {action}")
     with _databases(settings) as resolved:
         current = resolved.service(svc.name)
@@ -837,6 +864,10 @@ def lint(
     settings: Settings, *, paths: tuple[Path, ...] = (), every_file: bool = False, use_database: bool = False
 ) -> list[lint_module.Finding]:
     """Lint migrations offline, or against live table sizes (pending migrations only) with a database."""
+    from scrydon_migrate import guard
+    from scrydon_migrate import lint as lint_module
+    from scrydon_migrate import releases as releases_module
+
     rules = lint_module.load_rules()
     thresholds = _thresholds(settings)
     findings: list[lint_module.Finding] = []
@@ -875,6 +906,8 @@ def _dml_tables(migrations: list[source.Migration]) -> set[Any]:
 
 
 def _load_all(files: list[source.MigrationFile]) -> tuple[list[source.Migration], list[lint_module.Finding]]:
+    from scrydon_migrate import lint as lint_module
+
     loaded, broken = [], []
     for migration_file in files:
         try:

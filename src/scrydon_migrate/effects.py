@@ -444,6 +444,14 @@ class Model:
     def footprint(self, version: int) -> set[str]:
         return {k for k, v in self.owner.items() if v == version and k not in self.uncertain}
 
+    def footprints(self) -> dict[int, set[str]]:
+        """Every version's footprint in one pass over the model."""
+        found: dict[int, set[str]] = {}
+        for k, v in self.owner.items():
+            if k not in self.uncertain:
+                found.setdefault(v, set()).add(k)
+        return found
+
     def apply(self, version: int, ops: Iterable[Op]) -> None:
         for op in ops:
             _APPLY[op[0]](self, version, op)

@@ -27,7 +27,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
-from scrydon_migrate import audit, backfill, catalog, db, effects, log, tracking
+from scrydon_migrate import audit, catalog, db, effects, log, tracking
 from scrydon_migrate.errors import (
     ChecksumMismatch,
     DatabaseUnavailable,
@@ -386,7 +386,7 @@ def _apply_in_transaction(
                         "effects": recorder.document(),
                     },
                 )
-                backfill.register(conn, table, migration.file.service, migration, applied_by())
+                _register_backfills(conn, table, migration)
                 _audit_applied(conn, table, migration, started, held)
             return held
         except _LockNotGranted as waited:
@@ -395,6 +395,13 @@ def _apply_in_transaction(
         except StatementFailed as failure:
             _record_failure(conn, table, migration, failure, started, statements_done=0)
             raise
+
+
+def _register_backfills(conn: psycopg.Connection, table: str, migration: Migration) -> None:
+    if migration.backfills:
+        from scrydon_migrate import backfill
+
+        backfill.register(conn, table, migration.file.service, migration, applied_by())
 
 
 def _longest(worst: int | None, window_start: float | None) -> int | None:
@@ -517,7 +524,7 @@ def _apply_journaled(
                 "effects": recorder.document(),
             },
         )
-        backfill.register(conn, table, migration.file.service, migration, applied_by())
+        _register_backfills(conn, table, migration)
         _audit_applied(conn, table, migration, started, longest)
     return longest
 

@@ -15,6 +15,7 @@ file, the line and what to do.
 from __future__ import annotations
 
 import hashlib
+import os
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass, replace
@@ -144,7 +145,10 @@ def scan(service: str, folder: Path) -> list[MigrationFile]:
             file=str(folder),
         )
     found: dict[int, MigrationFile] = {}
-    for path in sorted(folder.iterdir()):
+    with os.scandir(folder) as entries:
+        names = sorted(e.name for e in entries if e.is_file() and not e.name.startswith("."))
+    for name in names:
+        path = folder / name
         migration = _identify(service, path)
         if migration is None:
             continue
@@ -164,7 +168,7 @@ def scan(service: str, folder: Path) -> list[MigrationFile]:
 
 def _identify(service: str, path: Path) -> MigrationFile | None:
     name = path.name
-    if name.startswith(".") or not path.is_file() or name.endswith(".down.sql"):
+    if name.endswith(".down.sql"):
         return None
     match = _NAME.match(name)
     if match is None:
@@ -187,7 +191,8 @@ def _identify(service: str, path: Path) -> MigrationFile | None:
             file=str(path),
         )
     try:
-        data = path.read_bytes()
+        with open(path, "rb") as fh:
+            data = fh.read()
     except OSError as exc:
         raise SourceError(
             f"can't read migration {str(path)!r}: {exc.strerror}", service=service, file=str(path)

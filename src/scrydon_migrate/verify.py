@@ -106,7 +106,8 @@ def classify(applied: Sequence[AppliedMigration], present: set[str]) -> Classifi
     model = effects.Model()
     for migration in ordered:
         model.apply(migration.version, migration.ops)
-    verdicts = tuple(_verdict(m, model.footprint(m.version), present) for m in ordered)
+    footprints = model.footprints()
+    verdicts = tuple(_verdict(m, footprints.get(m.version, set()), present) for m in ordered)
     partial = [v for v in verdicts if v.state is State.PARTIAL]
     absent = [i for i, v in enumerate(verdicts) if v.state is State.ABSENT]
     if not partial and not absent:

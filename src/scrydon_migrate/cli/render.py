@@ -9,23 +9,24 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
-from scrydon_migrate.api import (
-    MarkApplied,
-    ServiceAudit,
-    ServiceBackfills,
-    ServiceHistory,
-    ServiceStatus,
-    ServiceVerification,
-    UpResult,
-)
-from scrydon_migrate.backfill import Backfill
-from scrydon_migrate.doctor import Finding
-from scrydon_migrate.lint import Finding as LintFinding
-from scrydon_migrate.snapshot import Manifest
+if TYPE_CHECKING:
+    from scrydon_migrate.api import (
+        MarkApplied,
+        ServiceAudit,
+        ServiceBackfills,
+        ServiceHistory,
+        ServiceStatus,
+        ServiceVerification,
+        UpResult,
+    )
+    from scrydon_migrate.backfill import Backfill
+    from scrydon_migrate.doctor import Finding
+    from scrydon_migrate.lint import Finding as LintFinding
+    from scrydon_migrate.snapshot import Manifest
 
 
 def document(doc: Any) -> None:
