@@ -128,11 +128,21 @@ def _column(d: _Deriver, schema: str, table: str, column: Any, if_not_exists: bo
 
 def _create_table(d: _Deriver, node: Any) -> None:
     schema, table = _rel(d, node.relation)
-    d.emit("create", key("table", schema, table), "nx" if node.if_not_exists else "")
+    if node.if_not_exists:
+        inner = _Deriver(d.base_schema)
+        inner.schema = d.schema
+        _table_elements(inner, schema, table, node)
+        d.emit("create_if_absent", key("table", schema, table), *(op[1] for op in inner.ops))
+        return
+    d.emit("create", key("table", schema, table), "")
+    _table_elements(d, schema, table, node)
+
+
+def _table_elements(d: _Deriver, schema: str, table: str, node: Any) -> None:
     for element in node.tableElts or ():
         kind = type(element).__name__
         if kind == "ColumnDef":
-            _column(d, schema, table, element, bool(node.if_not_exists))
+            _column(d, schema, table, element)
         elif kind == "Constraint":
             _constraints(d, schema, table, [element])
 
@@ -246,8 +256,10 @@ def _drop(d: _Deriver, node: Any) -> None:
             continue
         if remove in ("OBJECT_FUNCTION", "OBJECT_PROCEDURE", "OBJECT_ROUTINE"):
             schema, name = _split(d, parts)
-            args = None if getattr(obj, "args_unspecified", False) else _input_args(obj.objfuncargs)
-            d.emit("drop_prefix", key("function", schema, f"{name}/" + ("" if args is None else str(args))))
+            if getattr(obj, "args_unspecified", False):
+                d.emit("drop_prefix", key("function", schema, f"{name}/"))
+            else:
+                d.emit("drop", key("function", schema, f"{name}/{_input_args(obj.objfuncargs)}"))
         elif remove == "OBJECT_INDEX":
             schema, name = _split(d, parts)
             d.emit("drop_index", schema, name)
@@ -476,6 +488,15 @@ def _create(model: Model, version: int, op: Op) -> None:
     model.owner[object_key] = version
 
 
+def _create_if_absent(model: Model, version: int, op: Op) -> None:
+    """CREATE TABLE IF NOT EXISTS: the table and its columns only when the table did not exist."""
+    if op[1] in model.owner:
+        return
+    for object_key in op[1:]:
+        model.uncertain.discard(object_key)
+        model.owner[object_key] = version
+
+
 def _drop_key(model: Model, version: int, op: Op) -> None:
     object_key = op[1]
     doomed = [object_key, *_matching(model, _children_prefixes(object_key))]
@@ -490,9 +511,14 @@ def _matching(model: Model, prefixes: Sequence[str]) -> list[str]:
     return [k for k in model.owner if k.startswith(tuple(prefixes))]
 
 
+def _forget(model: Model, object_key: str) -> None:
+    model.owner.pop(object_key, None)
+    model.uncertain.discard(object_key)
+
+
 def _drop_prefix(model: Model, version: int, op: Op) -> None:
     for k in _matching(model, [op[1]]):
-        model.owner.pop(k, None)
+        _forget(model, k)
 
 
 def _index_keys(model: Model, schema: str, name: str) -> list[str]:
@@ -502,7 +528,7 @@ def _index_keys(model: Model, schema: str, name: str) -> list[str]:
 
 def _drop_index(model: Model, version: int, op: Op) -> None:
     for k in _index_keys(model, op[1], op[2]):
-        model.owner.pop(k, None)
+        _forget(model, k)
 
 
 def _rename_key(model: Model, version: int, op: Op) -> None:
@@ -525,6 +551,7 @@ def _rename_key(model: Model, version: int, op: Op) -> None:
         model.owner[new] = version
     for source, target in moves.items():
         model.owner[target] = model.owner.pop(source)
+        model.uncertain.discard(target)
         if source in model.uncertain:
             model.uncertain.discard(source)
             model.uncertain.add(target)
@@ -532,7 +559,13 @@ def _rename_key(model: Model, version: int, op: Op) -> None:
 
 def _rename_index(model: Model, version: int, op: Op) -> None:
     for k in _index_keys(model, op[1], op[2]):
-        model.owner[k.rsplit(".", 1)[0] + "." + op[3]] = model.owner.pop(k)
+        target = k.rsplit(".", 1)[0] + "." + op[3]
+        model.owner[target] = model.owner.pop(k)
+        if k in model.uncertain:
+            model.uncertain.discard(k)
+            model.uncertain.add(target)
+        else:
+            model.uncertain.discard(target)
 
 
 def _cascade(model: Model, version: int, op: Op) -> None:
@@ -545,6 +578,7 @@ def _ignore(model: Model, version: int, op: Op) -> None:
 
 _APPLY = {
     "create": _create,
+    "create_if_absent": _create_if_absent,
     "drop": _drop_key,
     "drop_prefix": _drop_prefix,
     "drop_index": _drop_index,
@@ -562,4 +596,4 @@ def writes(ops: Iterable[Op]) -> set[str]:
 
 
 def created_tables(ops: Iterable[Op]) -> set[str]:
-    return {op[1] for op in ops if op[0] == "create" and op[1].startswith("table:")}
+    return {op[1] for op in ops if op[0] in ("create", "create_if_absent") and op[1].startswith("table:")}

@@ -83,6 +83,7 @@ class LockFacts:
     relations: tuple[Relation, ...] = ()
     not_null_checks: tuple[tuple[Relation, str], ...] = ()
     concurrent_index: Relation | None = None
+    concurrent_drops: tuple[Relation, ...] = ()
 
 
 def _relation(node: Any) -> Relation | None:
@@ -147,6 +148,7 @@ def facts(node: Any) -> LockFacts:
         relations=relations,
         not_null_checks=result.not_null_checks,
         concurrent_index=result.concurrent_index,
+        concurrent_drops=result.concurrent_drops,
     )
 
 
@@ -185,7 +187,9 @@ def _drop(node: Any) -> LockFacts:
     remove = node.removeType
     if remove == enums.ObjectType.OBJECT_TABLE:
         return LockFacts(write_locks=tuple(_names(o) for o in node.objects))
-    if remove != enums.ObjectType.OBJECT_INDEX or node.concurrent:
+    if remove == enums.ObjectType.OBJECT_INDEX and node.concurrent:
+        return LockFacts(concurrent_drops=tuple(_names(o) for o in node.objects))
+    if remove != enums.ObjectType.OBJECT_INDEX:
         return LockFacts()
     risks = []
     for obj in node.objects:

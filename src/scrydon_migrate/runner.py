@@ -507,7 +507,10 @@ def _apply_journaled(
     for statement in migration.statements[resume_at:]:
         if not statement.runnable:
             continue
-        held = _run_journaled_statement(conn, table, migration, statement, created, started, policy, done)
+        first_retried = retrying and statement.index == resume_at
+        held = _run_journaled_statement(
+            conn, table, migration, statement, created, started, policy, done, first_retried=first_retried
+        )
         longest = held if longest is None or (held is not None and held > longest) else longest
         created.update(statement.locks.creates)
         done = statement.index + 1
@@ -538,6 +541,8 @@ def _run_journaled_statement(
     started: float,
     policy: LockPolicy,
     done: int,
+    *,
+    first_retried: bool = False,
 ) -> int | None:
     attempt = 0
     while True:
@@ -549,8 +554,9 @@ def _run_journaled_statement(
                     _execute(conn, migration, statement)
                     tracking.update(conn, table, migration.version, {"statements_done": statement.index + 1})
             else:
-                _drop_invalid_index(conn, migration, statement)
-                _execute_without_lock_timeout(conn, migration, statement, policy)
+                if not (first_retried and _already_done(conn, migration, statement)):
+                    _drop_invalid_index(conn, migration, statement)
+                    _execute_without_lock_timeout(conn, migration, statement, policy)
                 tracking.update(conn, table, migration.version, {"statements_done": statement.index + 1})
             return _ms(time.monotonic() - began) if _blocks_writes(statement, created) else None
         except _LockNotGranted as waited:
@@ -573,6 +579,41 @@ def _execute_without_lock_timeout(
     finally:
         if not conn.closed:
             conn.execute(b"SET lock_timeout = %d" % policy.timeout_ms)
+
+
+def _already_done(conn: psycopg.Connection, migration: Migration, statement: Statement) -> bool:
+    """Whether the concurrent step a killed run was executing had completed before it died.
+
+    The journal is written right after such a statement (it can't share a transaction), so a
+    crash in between leaves the step done but not recorded. A valid index of that name, or
+    indexes already gone, mean it completed: re-running would fail on "already exists".
+    """
+    index = statement.locks.concurrent_index
+    if index is not None:
+        record = conn.execute(
+            "SELECT indisvalid FROM pg_index WHERE indexrelid = to_regclass(%s)", (index.regclass,)
+        ).fetchone()
+        done = record is not None and bool(record[0])
+    elif statement.locks.concurrent_drops:
+        present = conn.execute(
+            "SELECT count(to_regclass(n)) FROM unnest(%s::text[]) AS n",
+            ([r.regclass for r in statement.locks.concurrent_drops],),
+        ).fetchone()
+        done = present is not None and present[0] == 0
+    else:
+        return False
+    if done:
+        log.event(
+            logger,
+            logging.INFO,
+            "the statement a killed run was executing had completed; recording it as done",
+            "STATEMENT_ALREADY_DONE",
+            service=migration.file.service,
+            version=migration.file.version_text,
+            file=migration.file.file,
+            line=statement.line,
+        )
+    return done
 
 
 def _drop_invalid_index(conn: psycopg.Connection, migration: Migration, statement: Statement) -> None:

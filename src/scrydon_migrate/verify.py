@@ -125,15 +125,20 @@ def classify(applied: Sequence[AppliedMigration], present: set[str]) -> Classifi
                 for v in later_present[:3]
             ),
         )
-    unsafe = _unsafe_to_reapply(ordered[first:], present)
+    unsafe = _unsafe_to_reapply(ordered[first:], present, model)
     if unsafe:
         return Classification(Kind.PARTIAL, verdicts, reasons=tuple(unsafe))
     return Classification(Kind.REPAIRABLE, verdicts, rewind_from=verdicts[first])
 
 
-def _unsafe_to_reapply(tail: Sequence[AppliedMigration], present: set[str]) -> list[str]:
-    """Why re-applying the tail could conflict with what exists; empty when it provably cannot."""
-    created_in_tail = {t for m in tail for t in effects.created_tables(m.ops)}
+def _unsafe_to_reapply(tail: Sequence[AppliedMigration], present: set[str], model: effects.Model) -> list[str]:
+    """Why re-applying the tail could conflict with what exists; empty when it provably cannot.
+
+    A write is harmless only to a table that a tail migration really created (it owns the
+    table in the replayed model), not one a ``CREATE TABLE IF NOT EXISTS`` found existing.
+    """
+    tail_versions = {m.version for m in tail}
+    created_in_tail = {k for k, v in model.owner.items() if v in tail_versions and k.startswith("table:")}
     reasons = []
     for migration in tail:
         if not migration.known:
