@@ -1,0 +1,211 @@
+{{/*
+The services that own a schema, in the runbook's order: values key -> the service name that
+`scrydon-migrate --service` takes and the environment variable that carries its database URL
+(scrydon_migrate.config.SERVICES). The mapping is explicit: `auth` is platform, `apiOntology` ontology.
+*/}}
+{{- define "scrydon-migrate.serviceKeys" -}}
+auth agentic analytics apiOntology cortex
+{{- end -}}
+
+{{- define "scrydon-migrate.services" -}}
+auth:
+  service: platform
+  urlEnv: PLATFORM_DATABASE_URL
+agentic:
+  service: agentic
+  urlEnv: AGENTIC_DATABASE_URL
+analytics:
+  service: analytics
+  urlEnv: ANALYTICS_DATABASE_URL
+apiOntology:
+  service: ontology
+  urlEnv: ONTOLOGY_DATABASE_URL
+cortex:
+  service: cortex
+  urlEnv: CORTEX_DATABASE_URL
+{{- end -}}
+
+{{/*
+The prefix of every resource name: fullnameOverride, else the release name.
+*/}}
+{{- define "scrydon-migrate.fullname" -}}
+{{- default .Release.Name .Values.fullnameOverride | trunc 40 | trimSuffix "-" -}}
+{{- end -}}
+
+{{/*
+A resource name "<prefix>-<suffix>" of at most 63 characters: the prefix is shortened, never the
+suffix, so two services' names can never collide. Call with (list $root "migration-platform").
+*/}}
+{{- define "scrydon-migrate.name" -}}
+{{- $root := index . 0 -}}
+{{- $suffix := index . 1 -}}
+{{- $prefix := include "scrydon-migrate.fullname" $root | trunc (int (sub 62 (len $suffix))) | trimSuffix "-" -}}
+{{- printf "%s-%s" $prefix $suffix -}}
+{{- end -}}
+
+{{- define "scrydon-migrate.chart" -}}
+{{- printf "%s-%s" .Chart.Name .Chart.Version | replace "+" "_" | trunc 63 | trimSuffix "-" -}}
+{{- end -}}
+
+{{/*
+Selector labels. app.kubernetes.io/name is always "scrydon": the runbook waits on
+`kubectl wait --for=condition=complete job -l app.kubernetes.io/name=scrydon`.
+Call with (list $root "platform-migration").
+*/}}
+{{- define "scrydon-migrate.selectorLabels" -}}
+{{- $root := index . 0 -}}
+app.kubernetes.io/name: scrydon
+app.kubernetes.io/instance: {{ $root.Release.Name | quote }}
+app.kubernetes.io/component: {{ index . 1 | quote }}
+{{- end -}}
+
+{{- define "scrydon-migrate.labels" -}}
+{{- $root := index . 0 -}}
+{{ include "scrydon-migrate.selectorLabels" . }}
+app.kubernetes.io/part-of: scrydon
+app.kubernetes.io/version: {{ $root.Chart.AppVersion | quote }}
+app.kubernetes.io/managed-by: {{ $root.Release.Service | quote }}
+helm.sh/chart: {{ include "scrydon-migrate.chart" $root | quote }}
+{{- end -}}
+
+{{- define "scrydon-migrate.image" -}}
+{{- $image := .Values.image -}}
+{{- if $image.digest -}}
+{{- printf "%s@%s" $image.repository $image.digest -}}
+{{- else -}}
+{{- printf "%s:%s" $image.repository (default .Chart.AppVersion $image.tag | toString) -}}
+{{- end -}}
+{{- end -}}
+
+{{/*
+The settings of one service's migration: the shared `migration` block overridden by
+<key>.migration (all but enabled/repairTracking, which are per service only).
+Call with (list $root $key); returns YAML.
+*/}}
+{{- define "scrydon-migrate.migrationSettings" -}}
+{{- $root := index . 0 -}}
+{{- $own := index $root.Values (index . 1) -}}
+{{- $overrides := omit (deepCopy (default (dict) $own.migration)) "enabled" "repairTracking" -}}
+{{- toYaml (mergeOverwrite (deepCopy $root.Values.migration) $overrides) -}}
+{{- end -}}
+
+{{/*
+The container's environment. Call with
+(dict "root" $ "key" $key "service" $service "settings" $settings "repair" bool).
+The database URL is read from the service's Secret under the variable the tool looks for first.
+*/}}
+{{- define "scrydon-migrate.env" -}}
+{{- $own := index .root.Values .key -}}
+- name: MIGRATE_SERVICE
+  value: {{ .service.service | quote }}
+- name: {{ .service.urlEnv }}
+  valueFrom:
+    secretKeyRef:
+      name: {{ $own.database.existingSecret | quote }}
+      key: {{ $own.database.secretKey | quote }}
+- name: MIGRATE_WAIT_FOR_DB
+  value: {{ .settings.waitForDatabaseSeconds | toString | quote }}
+- name: MIGRATE_LOCK_WAIT
+  value: {{ .settings.lockWaitSeconds | toString | quote }}
+- name: MIGRATE_LOG_FORMAT
+  value: {{ .settings.logFormat | quote }}
+- name: MIGRATE_APPLICATION_NAME
+  valueFrom:
+    fieldRef:
+      fieldPath: metadata.name
+{{- if .repair }}
+- name: MIGRATE_REPAIR_TRACKING
+  value: "1"
+{{- end }}
+{{- with .settings.extraEnv }}
+{{ toYaml . }}
+{{- end }}
+{{- end -}}
+
+{{/*
+The pod-level fields shared by the migration Jobs and the backfill Deployments.
+*/}}
+{{- define "scrydon-migrate.podSpecCommon" -}}
+{{- if .Values.serviceAccountName }}
+serviceAccountName: {{ .Values.serviceAccountName | quote }}
+{{- end }}
+automountServiceAccountToken: false
+{{- with .Values.imagePullSecrets }}
+imagePullSecrets:
+  {{- toYaml . | nindent 2 }}
+{{- end }}
+{{- with .Values.priorityClassName }}
+priorityClassName: {{ . | quote }}
+{{- end }}
+securityContext:
+  {{- toYaml .Values.podSecurityContext | nindent 2 }}
+{{- with .Values.nodeSelector }}
+nodeSelector:
+  {{- toYaml . | nindent 2 }}
+{{- end }}
+{{- with .Values.tolerations }}
+tolerations:
+  {{- toYaml . | nindent 2 }}
+{{- end }}
+{{- with .Values.affinity }}
+affinity:
+  {{- toYaml . | nindent 2 }}
+{{- end }}
+{{- end -}}
+
+{{/*
+The writable /tmp of a read-only root filesystem. Call with (list $root "volume-name").
+*/}}
+{{- define "scrydon-migrate.volumes" -}}
+{{- $root := index . 0 -}}
+volumes:
+  - name: {{ index . 1 }}
+    emptyDir:
+      {{- with $root.Values.tmpVolume.sizeLimit }}
+      sizeLimit: {{ . }}
+      {{- else }} {}
+      {{- end }}
+{{- end -}}
+
+{{/*
+The shared fields of a scrydon-migrate container (everything but name, args, env and resources).
+Call with (list $root "tmp-volume-name").
+*/}}
+{{- define "scrydon-migrate.containerCommon" -}}
+{{- $root := index . 0 -}}
+image: {{ include "scrydon-migrate.image" $root | quote }}
+imagePullPolicy: {{ $root.Values.image.pullPolicy }}
+command:
+  - scrydon-migrate
+securityContext:
+  {{- toYaml $root.Values.securityContext | nindent 2 }}
+volumeMounts:
+  - name: {{ index . 1 }}
+    mountPath: /tmp
+{{- end -}}
+
+{{/*
+The start-up patch of one service: a strategic-merge patch for the service's own Deployment that adds
+an init container running `scrydon-migrate up --service <service>` (never with the break-glass
+MIGRATE_REPAIR_TRACKING) and the /tmp volume it mounts.
+Call with (dict "root" $ "key" $key "service" $service "settings" $settings).
+*/}}
+{{- define "scrydon-migrate.startupPatch" -}}
+# Strategic-merge patch for the {{ .service.service }} service's Deployment (values key {{ .key }}):
+# runs `scrydon-migrate up --service {{ .service.service }}` before the service's containers start.
+spec:
+  template:
+    spec:
+      initContainers:
+        - name: scrydon-migrate
+          {{- include "scrydon-migrate.containerCommon" (list .root "scrydon-migrate-tmp") | nindent 10 }}
+          args:
+            - up
+            - --service
+            - {{ .service.service }}
+          env:
+            {{- include "scrydon-migrate.env" (dict "root" .root "key" .key "service" .service "settings" .settings "repair" false) | nindent 12 }}
+          resources:
+            {{- toYaml (default .root.Values.resources .settings.resources) | nindent 12 }}
+      {{- include "scrydon-migrate.volumes" (list .root "scrydon-migrate-tmp") | nindent 6 }}
+{{- end -}}
