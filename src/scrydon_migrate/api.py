@@ -160,39 +160,58 @@ def up(settings: Settings) -> list[UpResult]:
 
 
 def _up_service(settings: Settings, svc: ServiceSettings, files: list[source.MigrationFile]) -> UpResult:
-    from scrydon_migrate import audit, guard
+    """``up`` for one service; a connection lost outside a migration is reported, never a traceback."""
+    import psycopg
 
     conn = _connect(settings, svc)
     with conn:
-        rows = tracking.read_rows(conn, svc.tracking_table) or {}
-        plan = runner.make_plan(svc.name, files, rows)
-        runner.check_unchanged(conn, svc.tracking_table, plan)
-        repair = _check_tracking(conn, settings, svc, files, rows)
-        if not plan.pending and not repair:
-            return _finish(svc, plan, (), 0.0, took_lock=False)
-        runner.refuse_out_of_order(plan, settings.allow_out_of_order)
-        guard.enforce(conn, runner.load_pending(plan), _thresholds(settings))
-        key = tracking.lock_key(svc.tracking_table)
-        waited = tracking.acquire_lock(
-            conn, key, service=svc.name, wait_s=settings.lock_wait_s, report_every_s=settings.lock_report_every_s
-        )
         try:
-            db.prepare_session(conn, settings.lock_timeout_ms)
-            table = tracking.qualified(conn, svc.tracking_table)
-            tracking.ensure_table(conn, table)
-            audit.ensure_table(conn, table)
-            if repair:
-                _repair_tracking(conn, settings, svc, table, files)
-            plan = runner.make_plan(svc.name, files, tracking.read_rows(conn, table) or {})
-            runner.check_unchanged(conn, table, plan)
-            runner.refuse_out_of_order(plan, settings.allow_out_of_order)
-            if plan.pending and settings.snapshot_to is not None:
-                _snapshot_one(conn, svc, settings.snapshot_to)
-            applied = tuple(_apply_all(conn, svc.name, table, plan, settings))
-        finally:
-            with contextlib.suppress(Exception):
-                tracking.release_lock(conn, key)
-        return _finish(svc, plan, applied, waited, took_lock=True)
+            return _up_one(conn, settings, svc, files)
+        except psycopg.OperationalError as exc:
+            if not db.is_connection_lost(conn, exc):
+                raise
+            raise DatabaseUnavailable(
+                f"lost the connection to the database of service {svc.name!r}: "
+                f"{str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__}",
+                hint="restart when the database is back: up picks up where it stopped",
+                service=svc.name,
+            ) from exc
+
+
+def _up_one(
+    conn: psycopg.Connection, settings: Settings, svc: ServiceSettings, files: list[source.MigrationFile]
+) -> UpResult:
+    from scrydon_migrate import audit, guard
+
+    rows = tracking.read_rows(conn, svc.tracking_table) or {}
+    plan = runner.make_plan(svc.name, files, rows)
+    runner.check_unchanged(conn, svc.tracking_table, plan)
+    repair = _check_tracking(conn, settings, svc, files, rows)
+    if not plan.pending and not repair:
+        return _finish(svc, plan, (), 0.0, took_lock=False)
+    runner.refuse_out_of_order(plan, settings.allow_out_of_order)
+    guard.enforce(conn, runner.load_pending(plan), _thresholds(settings))
+    key = tracking.lock_key(svc.tracking_table)
+    waited = tracking.acquire_lock(
+        conn, key, service=svc.name, wait_s=settings.lock_wait_s, report_every_s=settings.lock_report_every_s
+    )
+    try:
+        db.prepare_session(conn, settings.lock_timeout_ms)
+        table = tracking.qualified(conn, svc.tracking_table)
+        tracking.ensure_table(conn, table)
+        audit.ensure_table(conn, table)
+        if repair:
+            _repair_tracking(conn, settings, svc, table, files)
+        plan = runner.make_plan(svc.name, files, tracking.read_rows(conn, table) or {})
+        runner.check_unchanged(conn, table, plan)
+        runner.refuse_out_of_order(plan, settings.allow_out_of_order)
+        if plan.pending and settings.snapshot_to is not None:
+            _snapshot_one(conn, svc, settings.snapshot_to)
+        applied = tuple(_apply_all(conn, svc.name, table, plan, settings))
+    finally:
+        with contextlib.suppress(Exception):
+            tracking.release_lock(conn, key)
+    return _finish(svc, plan, applied, waited, took_lock=True)
 
 
 def _check_tracking(

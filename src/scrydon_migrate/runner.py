@@ -234,7 +234,33 @@ def apply(
     policy: LockPolicy | None = None,
 ) -> Applied:
     """Apply one migration and record it; raises StatementFailed / DatabaseUnavailable."""
-    policy = policy or LockPolicy()
+    import psycopg
+
+    try:
+        return _apply(conn, table, migration, row, policy or LockPolicy())
+    except psycopg.OperationalError as exc:
+        if not db.is_connection_lost(conn, exc):
+            raise
+        raise _connection_lost(migration, None, exc) from exc
+
+
+def _connection_lost(migration: Migration, statement: Statement | None, exc: BaseException) -> DatabaseUnavailable:
+    where = f", statement {statement.index + 1} on line {statement.line}" if statement else ""
+    return DatabaseUnavailable(
+        f"lost the connection to the database while applying migration {migration.file.version_text} "
+        f"({migration.file.file}) of service {migration.file.service!r}{where}: {_first_line(exc)}",
+        hint="a transactional migration was rolled back whole; a journaled one resumes at the statement it "
+        "stopped at. Restart when the database is back: up picks it up",
+        service=migration.file.service,
+        version=migration.file.version_text,
+        file=str(migration.file.path),
+        line=statement.line if statement else None,
+    )
+
+
+def _apply(
+    conn: psycopg.Connection, table: str, migration: Migration, row: TrackedRow | None, policy: LockPolicy
+) -> Applied:
     resume_at = _resume_point(conn, table, migration, row)
     started = time.monotonic()
     retrying = row is not None and row.status in (Status.RUNNING, Status.FAILED)
@@ -652,17 +678,7 @@ def _execute(conn: psycopg.Connection, migration: Migration, statement: Statemen
         raise _LockNotGranted(statement, _first_line(exc)) from exc
     except psycopg.Error as exc:
         if db.is_connection_lost(conn, exc):
-            raise DatabaseUnavailable(
-                f"lost the connection to the database while applying migration "
-                f"{migration.file.version_text} ({migration.file.file}) of service {migration.file.service!r}, "
-                f"statement {statement.index + 1} on line {statement.line}: {_first_line(exc)}",
-                hint="a transactional migration was rolled back whole; a journaled one resumes at the "
-                "statement it stopped at. Restart when the database is back: up picks it up",
-                service=migration.file.service,
-                version=migration.file.version_text,
-                file=str(migration.file.path),
-                line=statement.line,
-            ) from exc
+            raise _connection_lost(migration, statement, exc) from exc
         raise _statement_failed(migration, statement, exc) from exc
 
 
