@@ -28,9 +28,16 @@ def agentic(tmp_path, db_url, db):
 
     def run(*args, env=None):
         return run_cli(
-            args[0], "--service", "agentic", "--database-url", db_url, "--migrations-dir", str(folder), *args[1:],
+            args[0],
+            "--service",
+            "agentic",
+            "--database-url",
+            db_url,
+            "--migrations-dir",
+            str(folder),
+            *args[1:],
             env=env,
-        )  # fmt: skip
+        )
 
     assert run("up").code == 0
     return run

@@ -93,9 +93,15 @@ def test_an_unreachable_database_is_a_finding_not_a_crash(migrations):
         port = sock.getsockname()[1]
 
     run = run_cli(
-        "doctor", "--service", "platform", "--migrations-dir", str(migrations.path), "--json",
-        "--database-url", f"postgresql://u:hunter2@127.0.0.1:{port}/auth",
-    )  # fmt: skip
+        "doctor",
+        "--service",
+        "platform",
+        "--migrations-dir",
+        str(migrations.path),
+        "--json",
+        "--database-url",
+        f"postgresql://u:hunter2@127.0.0.1:{port}/auth",
+    )
 
     assert run.code == 1
     assert _findings(run)["DATABASE_UNREACHABLE"]["severity"] == "error"

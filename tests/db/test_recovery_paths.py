@@ -57,9 +57,14 @@ def test_skip_marks_the_failed_migration_applied_with_a_reason_and_up_moves_on(m
     _failed_upgrade(migrations, migrate, db)
     migrations.write("0005_next.sql", "CREATE TABLE later (id int);")
 
-    skipped = migrate("mark-applied", "--version", "4", "--reason", "region is filled by the app", env={
-        "MIGRATE_OPERATOR": "oncall@example"
-    })  # fmt: skip
+    skipped = migrate(
+        "mark-applied",
+        "--version",
+        "4",
+        "--reason",
+        "region is filled by the app",
+        env={"MIGRATE_OPERATOR": "oncall@example"},
+    )
 
     assert skipped.code == 0, skipped.stderr
     assert migrate("up").code == 0
@@ -108,8 +113,10 @@ def _schema_dump(db_url):
     pg_dump = embedded.bin_dir() / "pg_dump"
     dump = subprocess.run(
         [str(pg_dump), "--schema-only", "--no-owner", "--exclude-table=platform_migrations*", "-d", db_url],
-        capture_output=True, text=True, check=True,
-    ).stdout  # fmt: skip
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
     return "\n".join(line for line in dump.splitlines() if not line.startswith(("--", "\\restrict", "\\unrestrict")))
 
 

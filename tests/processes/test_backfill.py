@@ -53,9 +53,16 @@ def _state(db):
 
 def _worker(db_url, migrations, *extra):
     args = command(
-        "backfill", "run", "--service", "platform", "--database-url", db_url,
-        "--migrations-dir", str(migrations.path), *extra,
-    )  # fmt: skip
+        "backfill",
+        "run",
+        "--service",
+        "platform",
+        "--database-url",
+        db_url,
+        "--migrations-dir",
+        str(migrations.path),
+        *extra,
+    )
     return subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=clean_env())
 
 
