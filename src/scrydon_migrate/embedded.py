@@ -288,14 +288,19 @@ def free_port() -> int:
 
 
 def start(
-    data_dir: Path, *, fast: bool = False, port: int | None = None, settings: tuple[str, ...] = ()
+    data_dir: Path,
+    *,
+    fast: bool = False,
+    port: int | None = None,
+    settings: tuple[str, ...] = (),
+    bins: Path | None = None,
 ) -> EmbeddedServer:
     """Start the cluster in ``data_dir`` (creating it first), or find it running.
 
     ``fast`` turns off durability (fsync) for throwaway test clusters; ``settings`` are
-    extra ``name=value`` server settings.
+    extra ``name=value`` server settings; ``bins`` another installation's ``bin`` folder.
     """
-    bins = bin_dir()
+    bins = bins or bin_dir()
     existing = running_port(data_dir)
     if existing is not None:
         return EmbeddedServer(data_dir, existing, bins, started_here=False)
@@ -324,12 +329,12 @@ def start(
     return EmbeddedServer(data_dir, chosen, bins, started_here=True)
 
 
-def stop(data_dir: Path) -> bool:
+def stop(data_dir: Path, *, bins: Path | None = None) -> bool:
     """Stop the server on ``data_dir``; ``False`` when none was running."""
     if running_port(data_dir) is None:
         return False
     _run(
-        [str(bin_dir() / "pg_ctl"), "-D", str(data_dir), "-m", "fast", "-w", "stop"],
+        [str((bins or bin_dir()) / "pg_ctl"), "-D", str(data_dir), "-m", "fast", "-w", "stop"],
         run_as(),
         what=f"stop the embedded PostgreSQL in {str(data_dir)!r}",
     )

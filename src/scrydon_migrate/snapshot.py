@@ -15,7 +15,6 @@ therefore refuses a database that holds another service's tracking table unless
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import json
 import os
@@ -194,40 +193,87 @@ def other_services_in(conn: psycopg.Connection, service: str) -> list[str]:
 
 
 def restore(conn: psycopg.Connection, service: str, url: str, dump: Path) -> None:
-    """Replace the database's schemas with the snapshot's."""
+    """Replace the database's schemas with the snapshot's, in one transaction: all or nothing.
+
+    The schemas are dropped and the dump replayed by ``psql --single-transaction`` from
+    ``pg_restore``'s SQL, so a failure part-way leaves the database exactly as it was.
+    Settings a newer ``pg_dump`` writes that an older server does not know are left out.
+    """
+    prelude = _prelude(conn)
+    skipped = _unknown_settings(conn)
+    conninfo, env = _libpq(url)
+    restore_sql = subprocess.Popen(
+        [str(_tool("pg_restore")), "--clean", "--if-exists", "--no-owner", "-f", "-", str(dump)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        env=env,
+    )
+    replay = subprocess.Popen(
+        [
+            str(_tool("psql")),
+            "--no-psqlrc",
+            "--quiet",
+            "--single-transaction",
+            "--set",
+            "ON_ERROR_STOP=1",
+            "-d",
+            conninfo,
+            "-f",
+            "-",
+        ],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        env=env,
+    )
+    assert restore_sql.stdout is not None and replay.stdin is not None
+    try:
+        replay.stdin.write(prelude.encode())
+        for line in restore_sql.stdout:
+            if not any(line.startswith(setting) for setting in skipped):
+                replay.stdin.write(line)
+        replay.stdin.close()
+    except BrokenPipeError:
+        pass
+    assert restore_sql.stderr is not None and replay.stderr is not None
+    dump_error = restore_sql.stderr.read()
+    replay_error = replay.stderr.read()
+    restore_sql.wait()
+    replay.wait()
+    if restore_sql.returncode != 0 or replay.returncode != 0:
+        detail = redact_url((replay_error or dump_error).decode(errors="replace").strip()).splitlines()[-3:]
+        raise SnapshotError(
+            f"can't restore service {service!r}: " + " / ".join(detail),
+            hint="the restore ran in one transaction and was rolled back: the database is as it was before",
+            service=service,
+        )
+
+
+def _unknown_settings(conn: psycopg.Connection) -> tuple[bytes, ...]:
+    """``SET`` lines of a PostgreSQL 18 dump that an older server would refuse."""
+    return (b"SET transaction_timeout",) if conn.info.server_version < 170000 else ()
+
+
+def _prelude(conn: psycopg.Connection) -> str:
+    """SQL that empties the database's schemas and recreates ``public`` as it was (owner, comment, grants)."""
     from psycopg import sql
 
     public = conn.execute(
-        "SELECT nspowner::regrole::text, obj_description(oid, 'pg_namespace'),"
-        " ARRAY(SELECT (CASE WHEN a.grantee = 0 THEN 'PUBLIC' ELSE quote_ident(a.grantee::regrole::text) END)"
+        "SELECT nspowner::regrole::text, pg_has_role(nspowner, 'MEMBER'), obj_description(oid, 'pg_namespace'),"
+        " ARRAY(SELECT (CASE WHEN a.grantee = 0 THEN 'PUBLIC' ELSE a.grantee::regrole::text END)"
         "              || ' ' || a.privilege_type FROM aclexplode(nspacl) a WHERE a.grantee <> nspowner)"
         " FROM pg_namespace WHERE nspname = 'public'"
     ).fetchone()
-    with conn.transaction():
-        for schema in _schemas(conn):
-            conn.execute(sql.SQL("DROP SCHEMA {} CASCADE").format(sql.Identifier(schema)))
-        conn.execute("CREATE SCHEMA public")
-        if public is not None:
-            _restore_public_schema(conn, *public)
-    conninfo, env = _libpq(url)
-    _run(
-        [str(_tool("pg_restore")), "--clean", "--if-exists", "--no-owner", "--exit-on-error", "-d", conninfo,
-         str(dump)],
-        env,
-        f"restore service {service!r}",
-    )  # fmt: skip
-
-
-def _restore_public_schema(conn: psycopg.Connection, owner: str, comment: str | None, grants: list[str]) -> None:
-    """Give the recreated ``public`` schema its owner, comment and grants back (pg_dump leaves them out)."""
-    import psycopg
-    from psycopg import sql
-
-    with contextlib.suppress(psycopg.errors.InsufficientPrivilege), conn.transaction():
-        conn.execute(sql.SQL("ALTER SCHEMA public OWNER TO {}").format(sql.Identifier(owner.strip('"'))))
-    if comment is not None:
-        conn.execute(sql.SQL("COMMENT ON SCHEMA public IS {}").format(sql.Literal(comment)))
-    for grant in grants:
-        grantee, _, privilege = grant.rpartition(" ")
-        target = sql.SQL("PUBLIC") if grantee == "PUBLIC" else sql.Identifier(grantee.strip('"'))
-        conn.execute(sql.SQL("GRANT {} ON SCHEMA public TO {}").format(sql.SQL(privilege), target))
+    parts: list[sql.Composable] = [sql.SQL("DROP SCHEMA {} CASCADE;").format(sql.Identifier(s)) for s in _schemas(conn)]
+    parts.append(sql.SQL("CREATE SCHEMA public;"))
+    if public is not None:
+        owner, may_own, comment, grants = public
+        if may_own:
+            parts.append(sql.SQL("ALTER SCHEMA public OWNER TO {};").format(sql.Identifier(owner.strip('"'))))
+        if comment is not None:
+            parts.append(sql.SQL("COMMENT ON SCHEMA public IS {};").format(sql.Literal(comment)))
+        for grant in grants:
+            grantee, _, privilege = grant.rpartition(" ")
+            target = sql.SQL("PUBLIC") if grantee == "PUBLIC" else sql.Identifier(grantee.strip('"'))
+            parts.append(sql.SQL("GRANT {} ON SCHEMA public TO {};").format(sql.SQL(privilege), target))
+    return "\n".join(part.as_string(conn) for part in parts) + "\n"

@@ -79,9 +79,16 @@ def test_wait_for_db_retries_with_backoff_before_giving_up(migrations):
     url = f"postgresql://platform@127.0.0.1:{_closed_port()}/auth"
 
     run = run_cli(
-        "up", "--service", "platform", "--database-url", url, "--migrations-dir", str(migrations.path),
-        "--wait-for-db", "1",
-    )  # fmt: skip
+        "up",
+        "--service",
+        "platform",
+        "--database-url",
+        url,
+        "--migrations-dir",
+        str(migrations.path),
+        "--wait-for-db",
+        "1",
+    )
 
     assert run.code == 4
     assert run.log_lines("DATABASE_WAITING")

@@ -130,7 +130,7 @@ def test_pause_resume_and_restart_from_another_process(items, migrations, migrat
 
     paused = migrate("backfill pause", "items_doubled")
     assert paused.code == 0, paused.stderr
-    assert worker.wait(timeout=10) == 0, "a paused backfill leaves the worker nothing to do"
+    assert worker.wait(timeout=60) == 0, "a paused backfill leaves the worker nothing to do"
     worker.communicate()
     state, _, keys_at_pause = _state(items)
     assert state == "paused"

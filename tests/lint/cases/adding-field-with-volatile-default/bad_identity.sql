@@ -1,0 +1,1 @@
+ALTER TABLE invoices ADD COLUMN invoice_number bigint GENERATED ALWAYS AS IDENTITY;

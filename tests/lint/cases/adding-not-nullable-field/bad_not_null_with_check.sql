@@ -1,0 +1,2 @@
+ALTER TABLE workspaces
+    ADD COLUMN plan text NOT NULL CHECK (plan IN ('free', 'team', 'enterprise'));

@@ -1,0 +1,2 @@
+-- Sessions are re-created on the next login.
+DELETE FROM sessions;

@@ -1,0 +1,2 @@
+ALTER TABLE workflow_steps
+    ALTER COLUMN output TYPE jsonb USING output::jsonb;

@@ -1,0 +1,2 @@
+-- The old analytics database was merged into this one.
+DROP DATABASE IF EXISTS analytics_legacy;

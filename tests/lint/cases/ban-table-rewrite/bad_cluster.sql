@@ -1,0 +1,1 @@
+CLUSTER inference_requests USING inference_requests_created_at_idx;

@@ -1,0 +1,1 @@
+ALTER TABLE embeddings SET TABLESPACE fast_ssd;

@@ -1,0 +1,2 @@
+-- migrate:no-transaction
+ALTER TYPE workflow_run_status ADD VALUE IF NOT EXISTS 'cancelling' BEFORE 'cancelled';

@@ -1,0 +1,2 @@
+-- migrate:allow renaming-table
+ALTER TABLE users RENAME TO accounts;

@@ -1,0 +1,3 @@
+ALTER TABLE users ADD COLUMN locale text NULL;
+
+ALTER TABLE users ALTER COLUMN locale SET DEFALT 'en';

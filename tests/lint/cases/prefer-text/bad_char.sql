@@ -1,0 +1,1 @@
+ALTER TABLE organisations ADD COLUMN country_code char(2) NULL;

@@ -1,0 +1,1 @@
+CREATE UNIQUE INDEX IF NOT EXISTS users_lower_email_key ON users (lower(email));

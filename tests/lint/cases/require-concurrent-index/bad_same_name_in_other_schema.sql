@@ -1,0 +1,6 @@
+-- xfail: archive.users created here makes lint treat the unqualified, existing users table as new (is_new matches by name only)
+CREATE SCHEMA IF NOT EXISTS archive;
+
+CREATE TABLE archive.users (LIKE users INCLUDING ALL);
+
+CREATE INDEX users_last_login_at_idx ON users (last_login_at);

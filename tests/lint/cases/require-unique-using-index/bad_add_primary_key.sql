@@ -1,0 +1,1 @@
+ALTER TABLE workspace_memberships ADD PRIMARY KEY (workspace_id, user_id);

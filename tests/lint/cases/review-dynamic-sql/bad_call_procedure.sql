@@ -1,0 +1,1 @@
+CALL rebuild_search_vectors('chat_messages');

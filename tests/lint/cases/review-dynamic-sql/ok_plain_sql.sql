@@ -1,0 +1,3 @@
+ALTER TABLE events_2026_01 ADD COLUMN IF NOT EXISTS tenant_id uuid;
+
+ALTER TABLE events_2026_02 ADD COLUMN IF NOT EXISTS tenant_id uuid;
