@@ -148,6 +148,24 @@ def _selected(settings: Settings) -> list[ServiceSettings]:
     return chosen
 
 
+def _lenient(settings: Settings) -> list[ServiceSettings]:
+    """Services for read-only commands: those with a migrations folder, else every selected one."""
+    found = [s for s in settings.services if s.migrations_dir.is_dir() or len(settings.services) == 1]
+    return found or list(settings.services)
+
+
+def _each_connected(
+    settings: Settings, services: list[ServiceSettings], *, with_files: bool = False
+) -> Iterator[tuple[ServiceSettings, list[source.MigrationFile], psycopg.Connection]]:
+    """Each service with its files (scanned first, so a bad file changes nothing) and a connection."""
+    scanned = {svc.name: _scan(svc) for svc in services} if with_files else {}
+    with _databases(settings) as resolved:
+        for svc in services:
+            current = resolved.service(svc.name)
+            with _connect(resolved, current) as conn:
+                yield current, scanned.get(svc.name, []), conn
+
+
 def up(settings: Settings) -> list[UpResult]:
     """Apply every pending migration of each selected service, in version order."""
     services = _selected(settings)
@@ -383,15 +401,9 @@ def _finish(
 
 def status(settings: Settings) -> list[ServiceStatus]:
     """Per service: every migration with its state, the counts and the last applied one."""
-    services = _selected(settings)
-    scanned = {svc.name: _scan(svc) for svc in services}
     report = []
-    with _databases(settings) as resolved:
-        for svc in services:
-            current = resolved.service(svc.name)
-            with _connect(resolved, current) as conn:
-                rows = tracking.read_rows(conn, current.tracking_table) or {}
-            report.append(_service_status(current, scanned[svc.name], rows))
+    for svc, files, conn in _each_connected(settings, _selected(settings), with_files=True):
+        report.append(_service_status(svc, files, tracking.read_rows(conn, svc.tracking_table) or {}))
     return report
 
 
@@ -470,15 +482,10 @@ class ServiceHistory:
 
 def history(settings: Settings, *, limit: int = 20) -> list[ServiceHistory]:
     """The runbook's verification query per service: newest first."""
-    services = [s for s in settings.services if s.migrations_dir.is_dir() or len(settings.services) == 1]
-    services = services or list(settings.services)
     report = []
-    with _databases(settings) as resolved:
-        for svc in services:
-            current = resolved.service(svc.name)
-            with _connect(resolved, current) as conn:
-                rows = tracking.history(conn, current.tracking_table, limit)
-            report.append(ServiceHistory(svc.name, current.tracking_table, None if rows is None else tuple(rows)))
+    for svc, _files, conn in _each_connected(settings, _lenient(settings)):
+        rows = tracking.history(conn, svc.tracking_table, limit)
+        report.append(ServiceHistory(svc.name, svc.tracking_table, None if rows is None else tuple(rows)))
     return report
 
 
@@ -509,16 +516,10 @@ class ServiceVerification:
 
 def verify_tracking(settings: Settings) -> list[ServiceVerification]:
     """Classify each service's tracking against its live schema; changes nothing."""
-    services = _selected(settings)
-    scanned = {svc.name: _scan(svc) for svc in services}
     report = []
-    with _databases(settings) as resolved:
-        for svc in services:
-            current = resolved.service(svc.name)
-            with _connect(resolved, current) as conn:
-                rows = tracking.read_rows(conn, current.tracking_table) or {}
-                result = verify.check(conn, current.tracking_table, scanned[svc.name], rows)
-            report.append(ServiceVerification(svc.name, result))
+    for svc, files, conn in _each_connected(settings, _selected(settings), with_files=True):
+        rows = tracking.read_rows(conn, svc.tracking_table) or {}
+        report.append(ServiceVerification(svc.name, verify.check(conn, svc.tracking_table, files, rows)))
     return report
 
 
@@ -666,14 +667,10 @@ def audit_events(
     """The audit log of each service, newest first."""
     from scrydon_migrate import audit
 
-    services = [s for s in settings.services if s.migrations_dir.is_dir() or len(settings.services) == 1]
     report = []
-    with _databases(settings) as resolved:
-        for svc in services or settings.services:
-            current = resolved.service(svc.name)
-            with _connect(resolved, current) as conn:
-                found = audit.read(conn, current.tracking_table, events=events, since=since, limit=limit)
-            report.append(ServiceAudit(svc.name, None if found is None else tuple(found)))
+    for svc, _files, conn in _each_connected(settings, _lenient(settings)):
+        found = audit.read(conn, svc.tracking_table, events=events, since=since, limit=limit)
+        report.append(ServiceAudit(svc.name, None if found is None else tuple(found)))
     return report
 
 
@@ -796,15 +793,10 @@ def backfill_status(settings: Settings) -> list[ServiceBackfills]:
     """Each service's backfills: state, progress, rate, ETA."""
     from scrydon_migrate import backfill
 
-    services = [s for s in settings.services if s.migrations_dir.is_dir() or len(settings.services) == 1]
-    report = []
-    with _databases(settings) as resolved:
-        for svc in services or settings.services:
-            current = resolved.service(svc.name)
-            with _connect(resolved, current) as conn:
-                found = backfill.list_backfills(conn, current.tracking_table)
-            report.append(ServiceBackfills(svc.name, tuple(found)))
-    return report
+    return [
+        ServiceBackfills(svc.name, tuple(backfill.list_backfills(conn, svc.tracking_table)))
+        for svc, _files, conn in _each_connected(settings, _lenient(settings))
+    ]
 
 
 def backfill_run(
@@ -817,8 +809,7 @@ def backfill_run(
     """The backfill worker: run the selected services' backfills until done (or forever with ``follow``)."""
     from scrydon_migrate import backfill
 
-    services = [s for s in settings.services if s.migrations_dir.is_dir() or len(settings.services) == 1]
-    services = services or list(settings.services)
+    services = _lenient(settings)
     with _databases(settings) as resolved:
         connections = [
             (svc.name, resolved.service(svc.name), _connect(resolved, resolved.service(svc.name))) for svc in services
@@ -861,11 +852,18 @@ def backfill_control(settings: Settings, name: str, action: str) -> backfill.Bac
             return backfill.control(conn, table, svc.name, name, action, operator())
 
 
-def _lint_targets(settings: Settings, paths: tuple[Path, ...]) -> list[tuple[str, list[source.MigrationFile]]]:
-    """(service, files) to lint: the given files or folders, else every selected service's folder."""
+def _lint_targets(
+    settings: Settings, paths: tuple[Path, ...]
+) -> list[tuple[str, list[source.MigrationFile], list[source.MigrationFile]]]:
+    """(service, every file of its folder, the files to lint): given files or folders, else every service.
+
+    A single file is linted with its folder's other migrations as history, so a rule sees the
+    earlier release that marked a column unused, or the earlier CHECK that validated NOT NULL.
+    """
     if not paths:
-        return [(svc.name, _scan(svc)) for svc in _selected(settings)]
-    targets: dict[str, list[source.MigrationFile]] = {}
+        return [(svc.name, files, files) for svc in _selected(settings) for files in [_scan(svc)]]
+    targets: dict[tuple[str, Path], list[source.MigrationFile]] = {}
+    folders: dict[tuple[str, Path], list[source.MigrationFile]] = {}
     for path in paths:
         folder = path if path.is_dir() else path.parent
         service = folder.name if folder.name in {s.name for s in settings.services} else settings.services[0].name
@@ -875,8 +873,9 @@ def _lint_targets(settings: Settings, paths: tuple[Path, ...]) -> list[tuple[str
         chosen = found if path.is_dir() else [f for f in found if f.path.resolve() == path.resolve()]
         if not path.is_dir() and not chosen:
             raise ConfigError(f"{str(path)!r} is not a migration file (<version>_<slug>.sql)")
-        targets.setdefault(service, []).extend(chosen)
-    return list(targets.items())
+        folders[(service, folder.resolve())] = found
+        targets.setdefault((service, folder.resolve()), []).extend(chosen)
+    return [(service, folders[key], chosen) for key, chosen in targets.items() for service in [key[0]]]
 
 
 def lint(
@@ -890,10 +889,11 @@ def lint(
     rules = lint_module.load_rules()
     thresholds = _thresholds(settings)
     findings: list[lint_module.Finding] = []
-    for service, files in _lint_targets(settings, paths):
+    for service, files, selected in _lint_targets(settings, paths):
         history, broken = _load_all(files)
-        findings.extend(broken)
-        chosen = history
+        wanted = {f.path for f in selected}
+        findings.extend(f for f in broken if Path(f.file) in wanted)
+        chosen = [m for m in history if m.file.path in wanted]
         sizes: dict[Any, Any] = {}
         if use_database:
             svc = settings.service(service)

@@ -17,12 +17,14 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from scrydon_migrate.errors import UnsafeOperation
+from scrydon_migrate.relations import created_here
 
 if TYPE_CHECKING:
     import psycopg
 
     from scrydon_migrate.analysis import Statement
-    from scrydon_migrate.locks import Relation, Risk
+    from scrydon_migrate.locks import Risk
+    from scrydon_migrate.relations import Relation
     from scrydon_migrate.source import Migration
 
 DEFAULT_LARGE_TABLE_ROWS = 1_000_000
@@ -97,7 +99,7 @@ def risky_steps(migrations: Sequence[Migration]) -> list[tuple[Migration, Statem
         for statement in migration.runnable:
             for risk in statement.locks.risks:
                 target = _targets(risk)
-                if target is None or (risk.table is not None and _created(risk.table, created)):
+                if target is None or created_here(target, created):
                     continue
                 if migration.allowed(risk.rule, statement.index):
                     continue
@@ -106,17 +108,19 @@ def risky_steps(migrations: Sequence[Migration]) -> list[tuple[Migration, Statem
     return steps
 
 
-def _created(table: Relation, created: set[Relation]) -> bool:
-    return table in created or (table.schema is None and any(c.name == table.name for c in created))
-
-
 def planned_not_null_checks(migrations: Iterable[Migration]) -> set[tuple[str, str]]:
-    """``(table, column)`` pairs given a ``CHECK (col IS NOT NULL)`` by a pending statement."""
+    """``(table, column)`` pairs that get a *validated* ``CHECK (col IS NOT NULL)`` from these statements.
+
+    A NOT VALID one counts only once a later statement validates it: until then SET NOT NULL still
+    scans the table.
+    """
+    statements = [s for m in migrations for s in m.statements]
+    validated = {name for s in statements for name in s.locks.validates}
     return {
-        (table.name, column)
-        for migration in migrations
-        for statement in migration.statements
-        for table, column in statement.locks.not_null_checks
+        (check.table.name, check.column)
+        for s in statements
+        for check in s.locks.not_null_checks
+        if check.validated or check.name in validated
     }
 
 

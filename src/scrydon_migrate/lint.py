@@ -17,17 +17,19 @@ from __future__ import annotations
 import importlib
 import pkgutil
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from enum import StrEnum
 from types import ModuleType
 from typing import TYPE_CHECKING, Any
 
 from scrydon_migrate import rules as rules_package
+from scrydon_migrate.relations import created_here
 
 if TYPE_CHECKING:
     from scrydon_migrate.analysis import Statement
     from scrydon_migrate.guard import TableSize, Thresholds
-    from scrydon_migrate.locks import Relation, Risk
+    from scrydon_migrate.locks import Risk
+    from scrydon_migrate.relations import Relation
     from scrydon_migrate.releases import Releases
     from scrydon_migrate.source import Migration
 
@@ -108,9 +110,7 @@ class Subject:
         """A table created earlier in this migration: lock rules do not apply to it."""
         if relation is None:
             return False
-        return relation in self.created or (
-            relation.schema is None and any(c.name == relation.name for c in self.created)
-        )
+        return created_here(relation, self.created)
 
 
 def load_rules() -> list[Rule]:
@@ -196,19 +196,19 @@ def lock_rule(rule_id: str) -> Callable[[Subject], Iterator[Finding]]:
 
     def check(subject: Subject) -> Iterator[Finding]:
         for risk in subject.statement.locks.risks:
-            if risk.rule != rule_id or (risk.table is not None and subject.is_new(risk.table)):
+            if risk.rule != rule_id or subject.is_new(risk.table or risk.index):
                 continue
             if _not_null_checked_before(subject, risk):
                 continue
             target = risk.table or risk.index
             size = subject.sizes.get(target) if target else None
             large = size is not None and subject.thresholds is not None and subject.thresholds.is_large(size)
-            where = risk.table.display if risk.table else (risk.index.display if risk.index else "the table")
+            on = f" on {target.display!r}" if target else ""
             sized = f" (table is {size.describe()})" if size else ""
             yield subject.finding(
                 rule_id,
                 Severity.ERROR if large else Severity.WARNING,
-                f"{risk.what} on {where!r} takes a{'n' if risk.lock[0] in 'AEIOU' else ''} {risk.lock} lock "
+                f"{risk.what}{on} takes a{'n' if risk.lock[0] in 'AEIOU' else ''} {risk.lock} lock "
                 f"that blocks {risk.blocks} {risk.why}{sized}",
                 "on a table that is large when the upgrade runs, this stalls the service; up refuses it then",
                 risk.instead,
@@ -224,7 +224,5 @@ def _not_null_checked_before(subject: Subject, risk: Risk) -> bool:
     if risk.rule != "require-check-before-not-null" or risk.table is None or risk.column is None:
         return False
     earlier = [m for m in subject.history if m.version < subject.migration.version]
-    checks = planned_not_null_checks(earlier) | {
-        (table.name, column) for s in subject.earlier for table, column in s.locks.not_null_checks
-    }
-    return (risk.table.name, risk.column) in checks
+    before_this = replace(subject.migration, statements=tuple(subject.earlier))
+    return (risk.table.name, risk.column) in planned_not_null_checks([*earlier, before_this])

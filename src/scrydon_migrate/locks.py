@@ -14,6 +14,8 @@ from typing import Any
 from pglast import ast, enums
 from pglast.visitors import Visitor
 
+from scrydon_migrate.relations import Relation
+
 #: Functions whose value changes per row: a DEFAULT calling one rewrites the table.
 VOLATILE_FUNCTIONS = frozenset(
     {
@@ -28,6 +30,10 @@ VOLATILE_FUNCTIONS = frozenset(
         "timeofday",
         "nextval",
         "txid_current",
+        "gen_random_bytes",
+        "gen_salt",
+        "random_normal",
+        "statement_timestamp",
     }
 )
 SERIAL_TYPES = frozenset({"smallserial", "serial", "bigserial", "serial2", "serial4", "serial8"})
@@ -40,24 +46,6 @@ _NON_BLOCKING_SUBCOMMANDS = frozenset(
         enums.AlterTableType.AT_AttachPartition,
     }
 )
-
-
-@dataclass(frozen=True, slots=True)
-class Relation:
-    """A table or index name as written: ``schema.name`` or ``name``."""
-
-    schema: str | None
-    name: str
-
-    @property
-    def display(self) -> str:
-        return f"{self.schema}.{self.name}" if self.schema else self.name
-
-    @property
-    def regclass(self) -> str:
-        """Text for ``to_regclass()``: each part double-quoted, case kept."""
-        parts = [self.schema, self.name] if self.schema else [self.name]
-        return ".".join('"' + p.replace('"', '""') + '"' for p in parts)
 
 
 @dataclass(frozen=True, slots=True)
@@ -76,12 +64,24 @@ class Risk:
 
 
 @dataclass(frozen=True, slots=True)
+class NotNullCheck:
+    """``CHECK (column IS NOT NULL)`` added to a table: validated at once, or NOT VALID."""
+
+    table: Relation
+    column: str
+    name: str
+    validated: bool
+
+
+@dataclass(frozen=True, slots=True)
 class LockFacts:
     risks: tuple[Risk, ...] = ()
     creates: tuple[Relation, ...] = ()
     write_locks: tuple[Relation, ...] = ()
     relations: tuple[Relation, ...] = ()
-    not_null_checks: tuple[tuple[Relation, str], ...] = ()
+    not_null_checks: tuple[NotNullCheck, ...] = ()
+    validates: tuple[str, ...] = ()
+    not_valid_constraints: tuple[str, ...] = ()
     concurrent_index: Relation | None = None
     concurrent_drops: tuple[Relation, ...] = ()
 
@@ -147,6 +147,8 @@ def facts(node: Any) -> LockFacts:
         write_locks=result.write_locks,
         relations=relations,
         not_null_checks=result.not_null_checks,
+        validates=result.validates,
+        not_valid_constraints=result.not_valid_constraints,
         concurrent_index=result.concurrent_index,
         concurrent_drops=result.concurrent_drops,
     )
@@ -166,8 +168,10 @@ def _index(node: Any) -> LockFacts:
     table = _relation(node.relation)
     if table is None:
         return LockFacts()
+    index = Relation(table.schema, node.idxname) if node.idxname else None
+    creates = (index,) if index else ()
     if node.concurrent:
-        return LockFacts(concurrent_index=Relation(table.schema, node.idxname) if node.idxname else None)
+        return LockFacts(concurrent_index=index, creates=creates)
     node.concurrent = True
     safe = _deparse(node)
     node.concurrent = False
@@ -180,7 +184,7 @@ def _index(node: Any) -> LockFacts:
         instead=f"{safe};  -- alone in a migration marked '-- migrate:no-transaction'",
         table=table,
     )
-    return LockFacts(risks=(risk,), write_locks=(table,))
+    return LockFacts(risks=(risk,), write_locks=(table,), creates=creates)
 
 
 def _drop(node: Any) -> LockFacts:
@@ -214,7 +218,22 @@ def _reindex(node: Any) -> LockFacts:
         return LockFacts()
     relation = _relation(node.relation)
     if relation is None:
-        return LockFacts()
+        kind = node.kind.name.removeprefix("REINDEX_OBJECT_")
+        what = f"REINDEX {kind}" + (f" {node.name}" if getattr(node, "name", None) else "")
+        return LockFacts(
+            risks=(
+                Risk(
+                    rule="require-concurrent-reindex",
+                    what=what,
+                    lock="SHARE (on each table)",
+                    blocks="writes",
+                    why="table by table for the whole rebuild",
+                    instead=f"{what} CONCURRENTLY;  -- alone in a migration marked '-- migrate:no-transaction'"
+                    if kind != "SYSTEM"
+                    else "reindex the tables that need it one by one, CONCURRENTLY",
+                ),
+            )
+        )
     on_index = node.kind == enums.ReindexObjectType.REINDEX_OBJECT_INDEX
     target = "INDEX" if on_index else "TABLE"
     risk = Risk(
@@ -300,23 +319,33 @@ def _alter_table(node: Any) -> LockFacts:
     if table is None or node.objtype not in (enums.ObjectType.OBJECT_TABLE, enums.ObjectType.OBJECT_MATVIEW):
         return LockFacts()
     risks: list[Risk] = []
-    checks: list[tuple[Relation, str]] = []
+    checks: list[NotNullCheck] = []
+    validated: list[str] = []
+    not_valid: list[str] = []
     blocking = False
     for cmd in node.cmds:
         subtype = cmd.subtype
         if subtype not in _NON_BLOCKING_SUBCOMMANDS:
             blocking = True
-        risk = _alter_table_risk(table, cmd)
-        if risk is not None:
-            risks.append(risk)
-        check = _not_null_check(cmd)
+        risks.extend(_alter_table_risks(table, cmd))
+        check = _not_null_check(table, cmd)
         if check is not None:
-            checks.append((table, check))
-    return LockFacts(risks=tuple(risks), write_locks=(table,) if blocking else (), not_null_checks=tuple(checks))
+            checks.append(check)
+        if subtype == enums.AlterTableType.AT_ValidateConstraint and cmd.name:
+            validated.append(cmd.name)
+        if subtype == enums.AlterTableType.AT_AddConstraint and cmd.def_.skip_validation and cmd.def_.conname:
+            not_valid.append(cmd.def_.conname)
+    return LockFacts(
+        risks=tuple(risks),
+        write_locks=(table,) if blocking else (),
+        not_null_checks=tuple(checks),
+        validates=tuple(validated),
+        not_valid_constraints=tuple(not_valid),
+    )
 
 
-def _not_null_check(cmd: Any) -> str | None:
-    """The column of an added ``CHECK (col IS NOT NULL)``, which lets SET NOT NULL skip its scan."""
+def _not_null_check(table: Relation, cmd: Any) -> NotNullCheck | None:
+    """An added ``CHECK (col IS NOT NULL)``: once validated, SET NOT NULL skips its scan."""
     constraint = cmd.def_ if cmd.subtype == enums.AlterTableType.AT_AddConstraint else None
     if constraint is None or constraint.contype != enums.ConstrType.CONSTR_CHECK:
         return None
@@ -324,14 +353,34 @@ def _not_null_check(cmd: Any) -> str | None:
     if not isinstance(expr, ast.NullTest) or expr.nulltesttype != enums.NullTestType.IS_NOT_NULL:
         return None
     fields = getattr(expr.arg, "fields", None) or ()
-    return str(fields[-1].sval) if fields and hasattr(fields[-1], "sval") else None
+    if not fields or not hasattr(fields[-1], "sval"):
+        return None
+    return NotNullCheck(table, str(fields[-1].sval), constraint.conname or "", not constraint.skip_validation)
+
+
+def _alter_table_risks(table: Relation, cmd: Any) -> list[Risk]:
+    if cmd.subtype == enums.AlterTableType.AT_AddColumn:
+        return [r for r in (_add_column_risk(table, cmd.def_), *_inline_constraint_risks(table, cmd.def_)) if r]
+    risk = _alter_table_risk(table, cmd)
+    return [risk] if risk else []
+
+
+def _inline_constraint_risks(table: Relation, column: Any) -> list[Risk | None]:
+    """``ADD COLUMN c int UNIQUE`` / ``PRIMARY KEY`` / ``CHECK (...)`` lock like their ADD CONSTRAINT forms."""
+    found: list[Risk | None] = []
+    for constraint in getattr(column, "constraints", None) or ():
+        if constraint.contype in (enums.ConstrType.CONSTR_UNIQUE, enums.ConstrType.CONSTR_PRIMARY):
+            if not getattr(constraint, "keys", None):
+                constraint.keys = (ast.String(sval=column.colname),)
+            found.append(_constraint_risk(table, constraint))
+        elif constraint.contype == enums.ConstrType.CONSTR_CHECK and not constraint.skip_validation:
+            found.append(_constraint_risk(table, constraint))
+    return found
 
 
 def _alter_table_risk(table: Relation, cmd: Any) -> Risk | None:
     subtype = cmd.subtype
     t = table.display
-    if subtype == enums.AlterTableType.AT_AddColumn:
-        return _add_column_risk(table, cmd.def_)
     if subtype == enums.AlterTableType.AT_AlterColumnType:
         return Risk(
             rule="ban-column-type-change",
@@ -362,6 +411,20 @@ def _alter_table_risk(table: Relation, cmd: Any) -> Risk | None:
         return _constraint_risk(table, cmd.def_)
     if subtype in (enums.AlterTableType.AT_SetTableSpace,):
         return _rewrite_command("SET TABLESPACE", table).risks[0]
+    if subtype == enums.AlterTableType.AT_SetExpression:
+        return _rewrite_command("ALTER COLUMN ... SET EXPRESSION", table).risks[0]
+    if subtype == enums.AlterTableType.AT_DetachPartition and not getattr(cmd.def_, "concurrent", False):
+        partition = _relation(getattr(cmd.def_, "name", None))
+        return Risk(
+            rule="require-concurrent-partition-detach",
+            what="DETACH PARTITION",
+            lock="ACCESS EXCLUSIVE",
+            blocks="reads and writes",
+            why="on the whole partitioned table until the migration commits",
+            instead=f"ALTER TABLE {t} DETACH PARTITION {partition.display if partition else '<partition>'} "
+            "CONCURRENTLY;  -- alone in a migration marked '-- migrate:no-transaction' (PostgreSQL 14+)",
+            table=table,
+        )
     if subtype in (enums.AlterTableType.AT_SetLogged, enums.AlterTableType.AT_SetUnLogged):
         return _rewrite_command("SET LOGGED/UNLOGGED", table).risks[0]
     return None
@@ -439,7 +502,30 @@ def _constraint_risk(table: Relation, constraint: Any) -> Risk | None:
     return None
 
 
+def _alter_domain(node: Any) -> LockFacts:
+    """ADD CONSTRAINT / VALIDATE CONSTRAINT on a domain scans every column of that type, blocking writes."""
+    if node.subtype not in ("C", "V") or (node.subtype == "C" and getattr(node.def_, "skip_validation", False)):
+        return LockFacts()
+    names = [str(n.sval) for n in node.typeName if hasattr(n, "sval")]
+    domain = ".".join(names)
+    what = "ALTER DOMAIN ... " + ("ADD CONSTRAINT" if node.subtype == "C" else "VALIDATE CONSTRAINT")
+    return LockFacts(
+        risks=(
+            Risk(
+                rule="ban-alter-domain-with-add-constraint",
+                what=what,
+                lock="SHARE (on every table using the domain)",
+                blocks="writes",
+                why=f"while it scans every column of type {domain}",
+                instead="add the check as a table constraint on each such column, NOT VALID, and validate it in a "
+                "later migration (a table's VALIDATE CONSTRAINT does not block writes)",
+            ),
+        )
+    )
+
+
 _HANDLERS = {
+    "AlterDomainStmt": _alter_domain,
     "CreateStmt": _create_table,
     "CreateTableAsStmt": _create_table_as,
     "IndexStmt": _index,

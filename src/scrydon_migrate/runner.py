@@ -42,7 +42,7 @@ if TYPE_CHECKING:
     import psycopg
 
     from scrydon_migrate.analysis import Statement
-    from scrydon_migrate.locks import Relation
+    from scrydon_migrate.relations import Relation
 
 logger = logging.getLogger(__name__)
 
@@ -430,6 +430,15 @@ def _register_backfills(conn: psycopg.Connection, table: str, migration: Migrati
         backfill.register(conn, table, migration.file.service, migration, applied_by())
 
 
+def _where(migration: Migration) -> dict[str, str]:
+    """The log fields that say which migration an event is about."""
+    return {
+        "service": migration.file.service,
+        "version": migration.file.version_text,
+        "file": migration.file.file,
+    }
+
+
 def _longest(worst: int | None, window_start: float | None) -> int | None:
     if window_start is None:
         return worst
@@ -482,9 +491,7 @@ def _after_lock_timeout(
         logging.WARNING,
         "statement could not get its lock in time; rolled back, retrying",
         "DDL_LOCK_TIMEOUT_RETRY",
-        service=migration.file.service,
-        version=migration.file.version_text,
-        file=migration.file.file,
+        **_where(migration),
         line=statement.line,
         table=targets or None,
         attempt=attempt,
@@ -634,9 +641,7 @@ def _already_done(conn: psycopg.Connection, migration: Migration, statement: Sta
             logging.INFO,
             "the statement a killed run was executing had completed; recording it as done",
             "STATEMENT_ALREADY_DONE",
-            service=migration.file.service,
-            version=migration.file.version_text,
-            file=migration.file.file,
+            **_where(migration),
             line=statement.line,
         )
     return done

@@ -10,7 +10,7 @@ import pytest
 
 from scrydon_migrate import lint, source
 from scrydon_migrate.guard import TableSize, Thresholds
-from scrydon_migrate.locks import Relation
+from scrydon_migrate.relations import Relation
 from tests.fixtures.cli import run_cli
 from tests.lint._cases import (
     CASES,
@@ -179,7 +179,8 @@ def findings_folder(tmp_path: Path) -> Path:
         tmp_path,
         {
             "0001_rename.sql": "ALTER TABLE users RENAME TO accounts;\n",
-            "0002_truncate.sql": "ALTER TABLE accounts ADD COLUMN locale text NULL;\n\nTRUNCATE import_batches CASCADE;\n",
+            "0002_truncate.sql": "ALTER TABLE accounts ADD COLUMN locale text NULL;\n\n"
+            "TRUNCATE import_batches CASCADE;\n",
             "0003_call.sql": "CALL refresh_search_index();\n",
         },
     )
@@ -209,7 +210,8 @@ def test_github_format(findings_folder: Path) -> None:
     assert run.code == 1
     lines = run.stdout.splitlines()
     pattern = re.compile(
-        r"^::(?P<level>error|warning|notice) file=(?P<file>[^,]+),line=(?P<line>\d+),col=\d+,title=(?P<rule>[a-z-]+)::.+"
+        r"^::(?P<level>error|warning|notice) file=(?P<file>[^,]+),line=(?P<line>\d+),col=\d+,"
+        r"title=(?P<rule>[a-z-]+)::.+"
     )
     parsed = [pattern.match(line) for line in lines]
     assert all(parsed), lines
@@ -254,14 +256,9 @@ def test_a_lock_rule_is_a_warning_offline_and_an_error_on_a_large_table(
     assert "CONCURRENTLY" in finding.suggestion
 
 
-# --- known bugs ---------------------------------------------------------------------------------
+# --- linting one file ---------------------------------------------------------------------------
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="api.lint loads only the files named on the command line as the history, so a stops-using marker or a "
-    "validated CHECK in an earlier file of the same folder is not seen when one file is linted",
-)
 def test_linting_one_file_sees_the_earlier_migrations_of_its_folder(tmp_path: Path) -> None:
     folder = tmp_path / SERVICE
     case = CASES / "ban-drop-column" / "ok_later_release"

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
-from scrydon_migrate.locks import Relation
+from scrydon_migrate.relations import Relation
 
 
 def relation(node: Any) -> Relation | None:

@@ -3,7 +3,7 @@
 from collections.abc import Iterator
 
 from scrydon_migrate.lint import Finding, Severity, Subject
-from scrydon_migrate.locks import Relation
+from scrydon_migrate.relations import Relation
 
 RULE_ID = "ban-drop-table"
 SUMMARY = "DROP TABLE of an existing table: data loss, and the old release may still use it"

@@ -13,7 +13,7 @@ SEVERITY = "warning"
 def check(subject: Subject) -> Iterator[Finding]:
     if not subject.migration.transactional:
         return
-    added_not_valid = {part for earlier in subject.earlier for part in _not_valid_constraints(earlier.text)}
+    added_not_valid = {name for earlier in subject.earlier for name in earlier.locks.not_valid_constraints}
     for table, cmd in alter_commands(subject.node, "AT_ValidateConstraint"):
         if cmd.name in added_not_valid:
             yield subject.finding(
@@ -25,16 +25,3 @@ def check(subject: Subject) -> Iterator[Finding]:
                 f"-- in the next migration:\nALTER TABLE {table.display if table else '<table>'} "
                 f"VALIDATE CONSTRAINT {cmd.name};",
             )
-
-
-def _not_valid_constraints(text: str) -> set[str]:
-    from pglast import parser
-
-    from scrydon_migrate.rules._nodes import alter_commands as commands
-
-    found = set()
-    for raw in parser.parse_sql(text):
-        for _, cmd in commands(raw.stmt, "AT_AddConstraint"):
-            if getattr(cmd.def_, "skip_validation", False) and cmd.def_.conname:
-                found.add(cmd.def_.conname)
-    return found

@@ -1,4 +1,3 @@
--- xfail: prefer-bigint only reads column-level PRIMARY KEY / identity; a table-level PRIMARY KEY (id) on an integer column is missed
 CREATE TABLE embedding_jobs (
     id         integer NOT NULL,
     model_id   bigint NOT NULL,

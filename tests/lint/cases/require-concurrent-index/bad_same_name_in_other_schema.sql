@@ -1,4 +1,3 @@
--- xfail: archive.users created here makes lint treat the unqualified, existing users table as new (is_new matches by name only)
 CREATE SCHEMA IF NOT EXISTS archive;
 
 CREATE TABLE archive.users (LIKE users INCLUDING ALL);

@@ -1,0 +1,2 @@
+-- migrate:no-transaction
+ALTER TABLE audit_events DETACH PARTITION audit_events_2024 CONCURRENTLY;
