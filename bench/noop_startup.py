@@ -11,7 +11,8 @@ migrations are already applied, for N in 10, 100, 1,000 and 5,000 (``--quick``: 
 ALTER TABLE ADD COLUMN, CREATE INDEX and CREATE FUNCTION ... $$ ... $$), applied once
 with the real CLI. Then R runs (default 15) of the same no-op ``up`` are timed by wall
 clock (``time.perf_counter`` around ``subprocess.run``), after two untimed warm-up runs
-(byte code cached, as in a built image), and the median, p90 and min are reported.
+(byte code cached, as in a built image), and the median, p90 and min are reported. The
+commands take turns, one run of each per round, so other load hits every N alike.
 
 Round trips: the bench cluster logs every statement (``log_statement=all``) and every
 connection; one more no-op run is made and the lines it appended to the server log are
@@ -161,17 +162,29 @@ def run(args: list[str], cwd: Path) -> subprocess.CompletedProcess[str]:
     return done
 
 
-def time_runs(args: list[str], cwd: Path, runs: int, *, expect: str | None = None) -> list[float]:
-    """Wall-clock milliseconds of ``runs`` whole processes, after untimed warm-up runs."""
-    for _ in range(WARMUP_RUNS):
-        run(args, cwd)
-    timings = []
+def time_interleaved(
+    commands: dict[str, tuple[list[str], Path, str | None]], runs: int, loads: list[float]
+) -> dict[str, list[float]]:
+    """Wall-clock milliseconds of ``runs`` whole processes of each command, after untimed warm-up runs.
+
+    The commands take turns (round 1 runs each once, then round 2, ...), so a burst of
+    other load on the machine hits every command alike instead of one N. ``loads`` gets the
+    load average after each round.
+    """
+    for args, cwd, _ in commands.values():
+        for _ in range(WARMUP_RUNS):
+            run(args, cwd)
+    timings: dict[str, list[float]] = {name: [] for name in commands}
     for _ in range(runs):
-        began = time.perf_counter()
-        done = subprocess.run(args, capture_output=True, text=True, check=False, env=child_env(), cwd=cwd)
-        timings.append((time.perf_counter() - began) * 1000)
-        if done.returncode != 0 or (expect is not None and expect not in done.stderr + done.stdout):
-            raise RuntimeError(f"timed run did not do a no-op (exit {done.returncode}):\n{done.stderr[-3000:]}")
+        for name, (args, cwd, expect) in commands.items():
+            began = time.perf_counter()
+            done = subprocess.run(args, capture_output=True, text=True, check=False, env=child_env(), cwd=cwd)
+            timings[name].append((time.perf_counter() - began) * 1000)
+            if done.returncode != 0 or (expect is not None and expect not in done.stderr + done.stdout):
+                raise RuntimeError(f"{name}: a timed run failed (exit {done.returncode}):\n{done.stderr[-3000:]}")
+        load = loadavg()
+        if load is not None:
+            loads.append(load)
     return timings
 
 
@@ -226,9 +239,84 @@ def round_trips(lines: list[dict[str, str]]) -> dict[str, Any]:
 
 # --------------------------------------------------------------------------- profile
 
+# Run as ``python -c PHASES_CHILD up ...``: the CLI's no-op ``up`` with wall-clock timers around
+# its phases (names that no longer exist in the source are skipped). Prints one JSON line last.
+PHASES_CHILD = r"""
+import time
+T0 = time.perf_counter()
+import json, sys
+marks = {}
+def mark(name, began):
+    marks[name] = marks.get(name, 0.0) + (time.perf_counter() - began) * 1000
+t = time.perf_counter(); import scrydon_migrate.cli as cli; mark("import scrydon_migrate.cli (+click, config, log)", t)
+t = time.perf_counter()
+from scrydon_migrate import api, catalog, db, runner, source, tracking, verify
+import scrydon_migrate.cli.render
+mark("import scrydon_migrate.api (+runner, verify, ...)", t)
+t = time.perf_counter(); import psycopg; mark("import psycopg (up imports it lazily; timed here on its own)", t)
+def wrap(module, name, label):
+    original = getattr(module, name, None)
+    if original is None:
+        return
+    def timed(*args, **kwargs):
+        began = time.perf_counter()
+        try:
+            return original(*args, **kwargs)
+        finally:
+            mark(label, began)
+    setattr(module, name, timed)
+wrap(source, "scan", "scan files (list, read, sha256)")
+wrap(db, "connect", "connect (TCP, startup, auth)")
+wrap(tracking, "read_rows", "query 1: read tracking rows (+ build rows)")
+wrap(runner, "make_plan", "make_plan")
+wrap(runner, "check_unchanged", "check_unchanged")
+wrap(verify, "applied_migrations", "desync check: effects of applied rows")
+wrap(catalog, "snapshot", "query 2: catalog snapshot")
+wrap(verify, "classify", "desync check: classify")
+sys.argv = ["scrydon-migrate", *sys.argv[1:]]
+t = time.perf_counter()
+try:
+    cli.main()
+except SystemExit as exc:
+    if exc.code:
+        raise
+mark("cli.main (everything from parsing to the result)", t)
+print(json.dumps({"T0": T0, "T1": time.perf_counter(), "marks": marks}))
+"""
 
-def profile(url: str, folder: Path, cwd: Path) -> dict[str, Any]:
-    """``-X importtime`` and cProfile of one no-op run; writes both reports to ``bench/results``."""
+
+_MAIN = "cli.main (everything from parsing to the result)"
+
+
+def phases(url: str, folder: Path, cwd: Path, runs: int) -> dict[str, float]:
+    """Median milliseconds of each phase of a no-op run, and what is left around them."""
+    samples: dict[str, list[float]] = {}
+    args = [sys.executable, "-c", PHASES_CHILD, *up_args(url, folder)[3:]]
+    for index in range(runs + WARMUP_RUNS):
+        began = time.perf_counter()
+        done = run(args, cwd)
+        ended = time.perf_counter()
+        if index < WARMUP_RUNS:
+            continue
+        child = json.loads(done.stdout.strip().splitlines()[-1])
+        marks = child["marks"]
+        inner = sum(v for k, v in marks.items() if not k.startswith(("import ", "cli.main")))
+        row = {
+            "interpreter start": (child["T0"] - began) * 1000,
+            **marks,
+            "rest of cli.main (click, settings, logging, render)": marks.get(_MAIN, 0.0) - inner,
+            "exit (interpreter finalization)": (ended - child["T1"]) * 1000,
+            "whole process": (ended - began) * 1000,
+        }
+        row.pop(_MAIN, None)
+        for name, value in row.items():
+            samples.setdefault(name, []).append(value)
+    return {name: round(statistics.median(values), 1) for name, values in samples.items()}
+
+
+def profile(url: str, folder: Path, cwd: Path, runs: int) -> dict[str, Any]:
+    """Phases, ``-X importtime`` and cProfile of the no-op run; writes the reports to ``bench/results``."""
+    breakdown = phases(url, folder, cwd, runs)
     done = run([sys.executable, "-X", "importtime", *up_args(url, folder)[1:]], cwd)
     imports = []  # (cumulative us, self us, depth, module)
     for line in done.stderr.splitlines():
@@ -248,7 +336,8 @@ def profile(url: str, folder: Path, cwd: Path) -> dict[str, Any]:
         stats = pstats.Stats(str(stats_file), stream=out)
         stats.strip_dirs().sort_stats("cumulative").print_stats(60)
     return {
-        "imports_total_ms": round(sum(i[0] for i in top_level) / 1000, 1),
+        "phases_median_ms": breakdown,
+        "importtime_top_level_total_ms": round(sum(i[0] for i in top_level) / 1000, 1),
         "slowest_top_level_imports_ms": {n: round(c / 1000, 1) for c, _, _, n in sorted(top_level, reverse=True)[:8]},
     }
 
@@ -316,15 +405,15 @@ def bench(options: argparse.Namespace, root: Path, data: Path) -> dict[str, Any]
     with psycopg.connect(server.url(), autocommit=True) as admin:
         results["postgresql"] = str(admin.execute("SHOW server_version").fetchone()[0])  # type: ignore[index]
 
-    print("baselines ...", file=sys.stderr)
     baselines = {
         "python -c pass": [sys.executable, "-c", "pass"],
         "python -c 'import scrydon_migrate'": [sys.executable, "-c", "import scrydon_migrate"],
         "python -m scrydon_migrate --help": [sys.executable, "-m", "scrydon_migrate", "--help"],
     }
-    results["baselines"] = {name: summary(time_runs(args, root, options.runs)) for name, args in baselines.items()}
-
-    results["sizes"] = {}
+    commands: dict[str, tuple[list[str], Path, str | None]] = {
+        name: (args, root, None) for name, args in baselines.items()
+    }
+    prepared: dict[int, dict[str, Any]] = {}
     for size in sizes:
         workdir = root / f"n{size}"
         folder = workdir / "migrations" / "platform"
@@ -346,22 +435,29 @@ def bench(options: argparse.Namespace, root: Path, data: Path) -> dict[str, Any]
             ).fetchone()
         if tracked is None or tracked[0] != size:
             raise RuntimeError(f"expected {size} applied migrations, the tracking table has {tracked}")
-        print(f"{size:,} migrations: timing {options.runs} no-op runs ...", file=sys.stderr)
-        load_before = loadavg()
-        timings = time_runs(up_args(url, folder), workdir, options.runs, expect="up to date")
-        trips = round_trips(logged_during(log, up_args(url, folder), workdir))
-        results["sizes"][str(size)] = summary(timings) | {
+        prepared[size] = {"url": url, "folder": folder, "workdir": workdir, "apply_s": apply_s, "objects": objects}
+        commands[f"up {size}"] = (up_args(url, folder), workdir, "up to date")
+
+    print(f"timing {options.runs} rounds of {len(commands)} commands ...", file=sys.stderr)
+    loads: list[float] = []
+    timings = time_interleaved(commands, options.runs, loads)
+    results["loadavg_during_timing"] = loads
+    results["baselines"] = {name: summary(timings[name]) for name in baselines}
+    results["sizes"] = {}
+    for size, p in prepared.items():
+        trips = round_trips(logged_during(log, up_args(p["url"], p["folder"]), p["workdir"]))
+        results["sizes"][str(size)] = summary(timings[f"up {size}"]) | {
             "statements": trips["statements"],
             "connections": trips["connections"],
             "statements_sql": trips["sql"],
             "server_session_times": trips["session_times"],
-            "apply_all_s": round(apply_s, 1),
-            "public_relations": objects[0] if objects else None,
-            "loadavg_before": load_before,
+            "apply_all_s": round(p["apply_s"], 1),
+            "public_relations": p["objects"][0] if p["objects"] else None,
         }
-        if options.profile and size == 1000:
-            print("1,000 migrations: profiling ...", file=sys.stderr)
-            results["profile_1000"] = profile(url, folder, workdir)
+    if options.profile and 1000 in prepared:
+        print("1,000 migrations: profiling ...", file=sys.stderr)
+        p = prepared[1000]
+        results["profile_1000"] = profile(p["url"], p["folder"], p["workdir"], options.runs)
     results["loadavg_end"] = loadavg()
     return results
 
@@ -379,20 +475,33 @@ def report(results: dict[str, Any]) -> str:
     lines += ["", "| baseline (whole process) | median ms | p90 ms | min ms |", "|---|---:|---:|---:|"]
     for name, row in results["baselines"].items():
         lines.append(f"| `{name}` | {row['median_ms']} | {row['p90_ms']} | {row['min_ms']} |")
+    busy = max([results["loadavg_start"] or 0.0, *results["loadavg_during_timing"]])
     m = results["machine"]
     lines += [
         "",
-        f"{results['runs']} timed runs each after {results['warmup_runs']} warm-up runs; "
+        f"{results['runs']} timed runs each (taking turns) after {results['warmup_runs']} warm-up runs; "
         f"{m['nproc']} CPUs ({m['cpu']}), Linux {m['kernel']}, Python {m['python']}, "
         f"PostgreSQL {results['postgresql']} (embedded, fsync off, tmpfs, same host); "
-        f"load average {results['loadavg_start']} at start, {results['loadavg_end']} at end; "
+        f"load average {results['loadavg_start']} at start, at most {busy} while timing; "
         f"source {results['source']['commit']}"
         + (" + uncommitted src changes" if results["source"]["src_uncommitted_changes"] else "")
         + f"; {results['date']}.",
     ]
-    for size, row in results["sizes"].items():
-        lines += ["", f"Statements of one no-op run, {int(size):,} migrations:"]
-        lines += [f"{i}. `{sql}`" for i, sql in enumerate(row["statements_sql"], 1)]
+    if "profile_1000" in results:
+        lines += ["", "| phase of a no-op run, 1,000 migrations (median of the phase) | ms |", "|---|---:|"]
+        lines += [f"| {name} | {ms} |" for name, ms in results["profile_1000"]["phases_median_ms"].items()]
+    if busy > 1 + 0.5 * (m["nproc"] or 1):  # the benchmark itself keeps about one CPU busy
+        lines += [
+            "",
+            f"**Warning**: the machine was busy (load average up to {busy} on {m['nproc']} CPUs); "
+            "whole-process timings are inflated and noisy. Compare min and median, or rerun on an idle machine.",
+        ]
+    lists = {size: row["statements_sql"] for size, row in results["sizes"].items()}
+    if len({tuple(v) for v in lists.values()}) == 1:
+        lists = {"every N": next(iter(lists.values()))}
+    for size, statements in lists.items():
+        lines += ["", f"Statements of one no-op run ({size}{'' if size == 'every N' else ' migrations'}):"]
+        lines += [f"{i}. `{sql}`" for i, sql in enumerate(statements, 1)]
     return "\n".join(lines)
 
 

@@ -1,4 +1,4 @@
-"""VACUUM FULL, CLUSTER, SET TABLESPACE, SET LOGGED/UNLOGGED and SET EXPRESSION rewrite the table under ACCESS EXCLUSIVE."""
+"""VACUUM FULL, CLUSTER, SET TABLESPACE, SET LOGGED/UNLOGGED and SET EXPRESSION rewrite the table."""
 
 from scrydon_migrate.lint import lock_rule
 
