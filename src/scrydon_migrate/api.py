@@ -9,6 +9,7 @@ the duration of the call and stopped after unless it was already running.
 from __future__ import annotations
 
 import contextlib
+import json
 import logging
 import time
 from collections.abc import Callable, Iterator
@@ -288,7 +289,7 @@ def _repair_tracking(
         service=svc.name,
         rewind_from=result.rewind_from.label if result.rewind_from else None,
         versions=",".join(str(r["version"]) for r in rewound),
-        rows=rewound,
+        rows=json.dumps(rewound, default=str),
     )
 
 
@@ -330,6 +331,16 @@ def _apply_all(
     migrations = runner.load_pending(plan)
     guard.enforce(conn, migrations, _thresholds(settings))
     for migration in migrations:
+        if not migration.statements:
+            log.event(
+                logger,
+                logging.WARNING,
+                "migration has only comments: recorded as applied, nothing to run",
+                "MIGRATION_EMPTY",
+                service=service,
+                version=migration.file.version_text,
+                file=migration.file.file,
+            )
         _require_backfills(conn, service, table, migration)
         done = runner.apply(conn, table, migration, plan.rows.get(migration.version), policy)
         db.reset_session(conn, settings.lock_timeout_ms)

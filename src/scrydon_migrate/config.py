@@ -402,6 +402,7 @@ def _service_settings(
     explicit_dir = single_dir is not None or "migrations_dir" in table
     if single_dir is not None:
         folder = single_dir if single_dir.is_absolute() else cwd / single_dir
+        folder = _service_folder(folder, spec.name)
     elif "migrations_dir" in table:
         folder = Path(_string(table["migrations_dir"], "migrations_dir", "the config file"))
         folder = folder if folder.is_absolute() else (config_path.parent if config_path else cwd) / folder
@@ -416,6 +417,14 @@ def _service_settings(
         tracking_table=tracking,
         migrations_dir_explicit=explicit_dir,
     )
+
+
+def _service_folder(folder: Path, service: str) -> Path:
+    """``--migrations-dir`` given the root (holding ``<service>/``) for one service means that subfolder."""
+    nested = folder / service
+    if nested.is_dir() and folder.is_dir() and not any(folder.glob("*.sql")):
+        return nested
+    return folder
 
 
 def _service_url(

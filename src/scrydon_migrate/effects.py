@@ -480,17 +480,42 @@ def _children_prefixes(object_key: str) -> list[str]:
     return []
 
 
+_RELATION_KINDS = ("table", "view", "matview", "sequence", "index")
+
+
+def _relation_name(object_key: str) -> tuple[str, str] | None:
+    """``(schema, name)`` of a table, view, sequence or index key: they share one namespace per schema."""
+    kind, _, rest = object_key.partition(":")
+    if kind not in _RELATION_KINDS:
+        return None
+    parts = rest.split(".")
+    return (parts[0], parts[-1]) if len(parts) >= 2 else None
+
+
+def _name_taken(model: Model, object_key: str) -> bool:
+    """Whether an IF NOT EXISTS create would find its name taken (then PostgreSQL creates nothing)."""
+    if object_key in model.owner:
+        return True
+    name = _relation_name(object_key)
+    return name is not None and any(_relation_name(k) == name for k in model.owner)
+
+
 def _create(model: Model, version: int, op: Op) -> None:
     object_key, flags = op[1], op[2] if len(op) > 2 else ""
-    model.uncertain.discard(object_key)
-    if object_key in model.owner and flags == "nx":
+    model_had_it = object_key in model.owner
+    if flags == "nx" and _name_taken(model, object_key):
+        if model_had_it:
+            model.uncertain.discard(object_key)
         return
+    model.uncertain.discard(object_key)
     model.owner[object_key] = version
 
 
 def _create_if_absent(model: Model, version: int, op: Op) -> None:
-    """CREATE TABLE IF NOT EXISTS: the table and its columns only when the table did not exist."""
-    if op[1] in model.owner:
+    """CREATE TABLE IF NOT EXISTS: the table and its columns only when no relation has that name."""
+    if _name_taken(model, op[1]):
+        if op[1] in model.owner:
+            model.uncertain.discard(op[1])
         return
     for object_key in op[1:]:
         model.uncertain.discard(object_key)

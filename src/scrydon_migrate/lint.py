@@ -158,7 +158,7 @@ def lint_migration(
         created.update(statement.locks.creates)
         earlier.append(statement)
     for rule in rules:
-        if rule.scope == "migration":
+        if rule.scope == "migration" and migration.statements:
             findings.extend(rule.check(Subject(migration, migration.statements[0], None, set(), (), {}, None,
                                                releases, history)))  # fmt: skip
     return _apply_allows(migration, findings)

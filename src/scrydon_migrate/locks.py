@@ -155,13 +155,14 @@ def facts(node: Any) -> LockFacts:
 
 
 def _create_table(node: Any) -> LockFacts:
+    """A new table: later steps on it lock nobody. IF NOT EXISTS may have found one existing: not counted."""
     relation = _relation(node.relation)
-    return LockFacts(creates=(relation,) if relation else ())
+    return LockFacts(creates=(relation,) if relation and not node.if_not_exists else ())
 
 
 def _create_table_as(node: Any) -> LockFacts:
     relation = _relation(getattr(node.into, "rel", None))
-    return LockFacts(creates=(relation,) if relation else ())
+    return LockFacts(creates=(relation,) if relation and not node.if_not_exists else ())
 
 
 def _index(node: Any) -> LockFacts:
@@ -169,7 +170,7 @@ def _index(node: Any) -> LockFacts:
     if table is None:
         return LockFacts()
     index = Relation(table.schema, node.idxname) if node.idxname else None
-    creates = (index,) if index else ()
+    creates = (index,) if index and not node.if_not_exists else ()
     if node.concurrent:
         return LockFacts(concurrent_index=index, creates=creates)
     node.concurrent = True

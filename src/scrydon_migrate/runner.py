@@ -48,9 +48,9 @@ logger = logging.getLogger(__name__)
 
 RECOVERY_PATHS = (
     "fix forward: correct the failing statement in the file and restart (up retries a failed migration); "
-    "skip: if you decided it is safe, mark it applied "
-    "(UPDATE {table} SET status = 'skipped' WHERE version = {version}) and restart; "
-    "restore: restore the pre-upgrade PostgreSQL snapshot"
+    "skip: if you decided it is safe, scrydon-migrate mark-applied --service {service} --version {version} "
+    '--reason "..." and restart; restore: scrydon-migrate snapshot restore --service {service} '
+    "--from <pre-upgrade snapshot> --yes"
 )
 
 
@@ -770,5 +770,5 @@ def _record_failure(
         if statements_done
         else "none of its statements is applied"
     )
-    failure.hint = done_note + ". " + RECOVERY_PATHS.format(table=table, version=migration.version)
+    failure.hint = done_note + ". " + RECOVERY_PATHS.format(service=migration.file.service, version=migration.version)
     failure.fields["statements_done"] = statements_done

@@ -36,6 +36,11 @@ MAX_VERSION = 2**63 - 1
 KNOWN_DIRECTIVES = ("no-transaction", "allow", "backfill", "requires-backfill", "stops-using", "up", "down")
 _BACKFILL = re.compile(r"^(?P<name>[a-z][a-z0-9_]{0,62})((?:\s+[a-z_]+=\S+)+)$")
 _BACKFILL_NAME = re.compile(r"^[a-z][a-z0-9_]{0,62}$")
+_DOWN_MARKER = re.compile(r"^[ \t]*--[ \t]*\+(?:goose|migrate)[ \t]+Down\b", re.MULTILINE | re.IGNORECASE)
+_NO_TRANSACTION_MARKER = re.compile(
+    r"^[ \t]*--[ \t]*\+(?:goose[ \t]+NO[ \t]+TRANSACTION|migrate[ \t]+Up[ \t]+notransaction)\b",
+    re.MULTILINE | re.IGNORECASE,
+)
 _ALLOW = re.compile(r'^(?P<rule>[a-z][a-z0-9-]*)\s+reason\s*=\s*"(?P<reason>[^"]*)"\s*$')
 
 
@@ -175,8 +180,7 @@ def _identify(service: str, path: Path) -> MigrationFile | None:
         if name.endswith(".sql") or _NUMBERED.match(name):
             raise SourceError(
                 f"malformed migration file name {name!r} in service {service!r}",
-                hint="name it <version>_<slug>.sql, e.g. 0042_add_org_region.sql "
-                "(version: digits only; slug: letters, digits, _ . -)",
+                hint=_name_hint(name),
                 service=service,
                 file=str(path),
             )
@@ -207,6 +211,24 @@ def _identify(service: str, path: Path) -> MigrationFile | None:
     )
 
 
+def _name_hint(name: str) -> str:
+    if name.startswith("R__"):
+        return (
+            "repeatable migrations (R__) are not supported: migrations are forward-only; put each change in a "
+            "new versioned file <version>_<slug>.sql, e.g. 0042_add_org_region.sql"
+        )
+    if re.match(r"^V\d+[._]\d", name):
+        return (
+            "versions are whole numbers, so Flyway's dotted versions (V13.1__) can't be used as they are: "
+            "renumber the history keeping its order (e.g. V13 -> 130, V13.1 -> 131, V14 -> 140), before any "
+            "of it is applied by this tool, as <version>_<slug>.sql (e.g. 0042_add_org_region.sql) or V<n>__<slug>.sql"
+        )
+    return (
+        "name it <version>_<slug>.sql, e.g. 0042_add_org_region.sql (version: digits only; slug: letters, "
+        "digits, _ . -); golang-migrate's .up.sql and Flyway's V<version>__<slug>.sql are accepted too"
+    )
+
+
 def load(migration: MigrationFile) -> Migration:
     """Decode, read directives, parse and checksum one migration file."""
     from scrydon_migrate.analysis import ParseFailure, migration_checksum, parse_statements
@@ -224,16 +246,11 @@ def load(migration: MigrationFile) -> Migration:
             hint=_parse_hint(sql, exc.line),
         ) from exc
     statements = _without_wrapping_transaction(migration, statements)
-    if not statements:
-        raise _failure(
-            migration,
-            f"migration {migration.file!r} has no SQL statements",
-            None,
-            hint="add the statements, or delete the file if it was created by mistake",
-        )
     statements, backfills = _backfills(migration, directives, statements)
-    transactional = all(s.transactional for s in statements if s.runnable) and not any(
-        _no_transaction(d) for d in directives
+    transactional = (
+        all(s.transactional for s in statements if s.runnable)
+        and not any(_no_transaction(d) for d in directives)
+        and not _NO_TRANSACTION_MARKER.search(sql)
     )
     return Migration(
         file=migration,
@@ -339,7 +356,7 @@ def _allows(migration: MigrationFile, directives: Iterable[Directive], statement
                 hint='write it as: -- migrate:allow <rule-id> reason="why this is safe here"',
             )
         following = [s.index for s in statements if s.line > directive.line]
-        in_header = directive.line < statements[0].line
+        in_header = not statements or directive.line < statements[0].line
         allows.append(
             Allow(
                 rule=match["rule"],
@@ -417,12 +434,14 @@ def _no_transaction(directive: Directive) -> bool:
 
 
 def _up_section(sql: str, directives: Iterable[Directive]) -> str:
-    """dbmate files: keep the ``-- migrate:up`` part, drop ``-- migrate:down`` onwards."""
+    """Keep the up part of two-way files: dbmate's ``-- migrate:down``, goose's ``-- +goose Down`` and
+    sql-migrate's ``-- +migrate Down`` start the part that is never run (forward-only)."""
     lines = sql.split("\n")
     for directive in directives:
         if directive.name == "down":
             return "\n".join(lines[: directive.line - 1]) + "\n"
-    return sql
+    marker = _DOWN_MARKER.search(sql)
+    return sql[: marker.start()] if marker else sql
 
 
 def _without_wrapping_transaction(migration: MigrationFile, statements: list[Statement]) -> list[Statement]:

@@ -21,7 +21,6 @@ def _closed_port() -> int:
         ("README.md", None, None),
         ("0002_notes.sql.bak", "SELECT 1;", "malformed migration file name"),
         ("0002-add region.sql", "SELECT 1;", "malformed migration file name"),
-        ("0002_empty.sql", "-- nothing here\n", "has no SQL statements"),
         ("0002_blank.sql", "", "is empty"),
         ("0002_latin1.sql", b"SELECT 'caf\xe9';", "is not valid UTF-8"),
         ("0002_meta.sql", "SELECT 1;\n\\set x 1\nSELECT 2;", "does not parse"),

@@ -238,11 +238,15 @@ def test_an_empty_file_is_refused_with_a_hint(folder: Path, sql: str) -> None:
     ["-- nothing here yet\n", "/* a block\n   comment */\n-- and a line comment\n", ";\n;\n"],
     ids=["line-comment", "block-comment", "only-semicolons"],
 )
-def test_a_file_with_only_comments_is_refused(folder: Path, sql: str) -> None:
-    error = refusal(folder, sql)
+def test_a_file_with_only_comments_is_a_no_op_migration(folder: Path, sql: str) -> None:
+    """golang-migrate and Flyway histories ship comment-only placeholders: they are applied as no-ops."""
+    (folder / FILE).write_text(sql)
 
-    assert error.message == f"migration {FILE!r} has no SQL statements"
-    assert "add the statements" in error.hint
+    (found,) = source.scan("platform", folder)
+    migration = source.load(found)
+
+    assert migration.statements == ()
+    assert migration.transactional
 
 
 def test_a_file_that_is_not_utf8_is_refused_naming_the_line(folder: Path) -> None:
