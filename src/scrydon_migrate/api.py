@@ -200,14 +200,14 @@ def _up_service(settings: Settings, svc: ServiceSettings, files: list[source.Mig
 def _up_one(
     conn: psycopg.Connection, settings: Settings, svc: ServiceSettings, files: list[source.MigrationFile]
 ) -> UpResult:
-    from scrydon_migrate import audit, guard
-
     rows = tracking.read_rows(conn, svc.tracking_table) or {}
     plan = runner.make_plan(svc.name, files, rows)
     runner.check_unchanged(conn, svc.tracking_table, plan)
     repair = _check_tracking(conn, settings, svc, files, rows)
     if not plan.pending and not repair:
         return _finish(svc, plan, (), 0.0, took_lock=False)
+    from scrydon_migrate import audit, guard
+
     runner.refuse_out_of_order(plan, settings.allow_out_of_order)
     guard.enforce(conn, runner.load_pending(plan), _thresholds(settings))
     key = tracking.lock_key(svc.tracking_table)

@@ -20,7 +20,6 @@ from __future__ import annotations
 import logging
 import os
 import random
-import socket
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -159,6 +158,8 @@ def load_pending(plan: Plan) -> list[Migration]:
 
 
 def applied_by() -> str:
+    import socket
+
     return f"{os.environ.get('HOSTNAME') or socket.gethostname()} (pid {os.getpid()})"
 
 

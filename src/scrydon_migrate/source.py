@@ -171,6 +171,18 @@ def scan(service: str, folder: Path) -> list[MigrationFile]:
     return [found[v] for v in sorted(found)]
 
 
+def _read(path: Path) -> bytes:
+    """A file's bytes with plain system calls (cheaper than ``open()`` when a pod reads 1,000 of them)."""
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        chunks = []
+        while chunk := os.read(fd, 65536):
+            chunks.append(chunk)
+        return b"".join(chunks)
+    finally:
+        os.close(fd)
+
+
 def _identify(service: str, path: Path) -> MigrationFile | None:
     name = path.name
     if name.endswith(".down.sql"):
@@ -195,8 +207,7 @@ def _identify(service: str, path: Path) -> MigrationFile | None:
             file=str(path),
         )
     try:
-        with open(path, "rb") as fh:
-            data = fh.read()
+        data = _read(path)
     except OSError as exc:
         raise SourceError(
             f"can't read migration {str(path)!r}: {exc.strerror}", service=service, file=str(path)

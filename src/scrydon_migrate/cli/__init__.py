@@ -7,6 +7,7 @@ place where an error becomes output and an exit code (see ``ExitCode``).
 
 from __future__ import annotations
 
+import gc
 import json
 import logging
 import os
@@ -333,6 +334,7 @@ def backfill_run(names: tuple[str, ...], follow: bool, **kwargs: Any) -> None:
     from scrydon_migrate import api
     from scrydon_migrate.cli import render
 
+    gc.enable()
     progress = render.BackfillProgress(enabled=not _State.json_output)
     report = api.backfill_run(_settings(**kwargs), names=names, follow=follow, on_batch=progress.update)
     progress.close()
@@ -621,7 +623,20 @@ def embedded_url(embedded_dir: Path | None, service: str | None) -> None:
 
 
 def main() -> None:
-    """Entry point: run the CLI, map errors to exit codes, never show a traceback for a known error."""
+    """Entry point: run the CLI, map errors to exit codes, never show a traceback for a known error.
+
+    A pod pays this start-up on every boot: the garbage collector is paused while the command's
+    modules load (a long-running command turns it back on), and the objects alive at exit are
+    frozen so the interpreter's last collection does not walk them all.
+    """
+    gc.disable()
+    try:
+        _run_cli()
+    finally:
+        gc.freeze()
+
+
+def _run_cli() -> None:
     try:
         cli.main(standalone_mode=False)
     except click.exceptions.Abort:
