@@ -67,6 +67,9 @@ def ensure_table(conn: psycopg.Connection, tracking_table: str) -> None:
     conn.execute(sql.SQL(_DDL).format(table=table_identifier(table), function=function))
 
 
+_INSERTS: dict[str, bytes] = {}
+
+
 def record(
     conn: psycopg.Connection,
     tracking_table: str,
@@ -82,12 +85,15 @@ def record(
     from psycopg import sql
     from psycopg.types.json import Jsonb
 
-    conn.execute(
-        sql.SQL(
-            "INSERT INTO {table} (service, event, version, actor, reason, details) VALUES (%s, %s, %s, %s, %s, %s)"
-        ).format(table=table_identifier(table_for(tracking_table))),
-        (service, event, version, actor, reason, Jsonb(details or {})),
-    )
+    if tracking_table not in _INSERTS:
+        _INSERTS[tracking_table] = (
+            sql.SQL(
+                "INSERT INTO {table} (service, event, version, actor, reason, details) VALUES (%s, %s, %s, %s, %s, %s)"
+            )
+            .format(table=table_identifier(table_for(tracking_table)))
+            .as_bytes(conn)
+        )
+    conn.execute(_INSERTS[tracking_table], (service, event, version, actor, reason, Jsonb(details or {})))
 
 
 @dataclass(frozen=True, slots=True)

@@ -78,31 +78,31 @@ def connect(url: str, *, application_name: str, service: str, wait_for_db_s: flo
             time.sleep(sleep_s)
 
 
-def abort_when_client_dies(conn: psycopg.Connection) -> None:
-    """Make the server notice a killed client during a long statement (PostgreSQL 14+).
+def _session_settings(conn: psycopg.Connection, lock_timeout_ms: int) -> bytes:
+    """A short lock_timeout, and (PostgreSQL 14+) noticing a dead client during a long statement.
 
-    Without it, the backend of a SIGKILLed pod runs its statement to the end while
-    still holding the migration lock; with it, the statement is cancelled within a
-    second, the transaction rolls back and the next pod takes over.
+    Without the second, the backend of a SIGKILLed pod runs its statement to the end while
+    still holding the migration lock; with it, the statement is cancelled within a second,
+    the transaction rolls back and the next pod takes over.
     """
+    settings = b"SET lock_timeout = %d" % lock_timeout_ms
     if conn.info.server_version >= 140000:
-        conn.execute("SET client_connection_check_interval = 1000")
+        settings += b"; SET client_connection_check_interval = 1000"
+    return settings
 
 
 def prepare_session(conn: psycopg.Connection, lock_timeout_ms: int) -> None:
-    """Session settings for applying: a short lock_timeout, and noticing a dead client."""
-    conn.execute(b"SET lock_timeout = %d" % lock_timeout_ms)
-    abort_when_client_dies(conn)
+    """Session settings for applying migrations, in one round trip."""
+    conn.execute(_session_settings(conn, lock_timeout_ms))
 
 
 def reset_session(conn: psycopg.Connection, lock_timeout_ms: int) -> None:
     """Undo what a migration SET for the session (search_path, role, timeouts) before the next one.
 
     A plain ``SET`` inside a migration outlives its transaction; pg_dump-style files
-    even empty the search_path. Advisory locks are not touched by this.
+    even empty the search_path. Advisory locks are not touched by this. One round trip.
     """
-    conn.execute(b"RESET ALL; RESET ROLE; RESET SESSION AUTHORIZATION")
-    prepare_session(conn, lock_timeout_ms)
+    conn.execute(b"RESET ALL; RESET ROLE; RESET SESSION AUTHORIZATION; " + _session_settings(conn, lock_timeout_ms))
 
 
 def _first_line(exc: BaseException) -> str:

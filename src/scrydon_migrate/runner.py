@@ -17,6 +17,7 @@ statement and its line in the file, before the error leaves the runner.
 
 from __future__ import annotations
 
+import functools
 import logging
 import os
 import random
@@ -153,8 +154,17 @@ def refuse_out_of_order(plan: Plan, allow: bool) -> None:
 
 
 def load_pending(plan: Plan) -> list[Migration]:
-    """Parse every pending migration before running any, so a bad file changes nothing."""
-    return [load(f) for f in plan.pending]
+    """Parse every pending migration before running any, so a bad file changes nothing.
+
+    Parsed once per file content: ``up`` checks the pending files before taking the lock and
+    plans again after it.
+    """
+    return [_load(f) for f in plan.pending]
+
+
+@functools.lru_cache(maxsize=4096)
+def _load(migration_file: MigrationFile) -> Migration:
+    return load(migration_file)
 
 
 def applied_by() -> str:

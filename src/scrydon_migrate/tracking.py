@@ -221,18 +221,33 @@ def read_sql(conn: psycopg.Connection, table: str, version: int) -> str | None:
 
 def upsert(conn: psycopg.Connection, table: str, version: int, values: dict[str, Any]) -> None:
     """Insert or replace the row of ``version`` (fix forward replaces a failed row)."""
-    from psycopg import sql
 
-    names = ["version", *values]
-    query = sql.SQL("INSERT INTO {table} ({cols}) VALUES ({vals}) ON CONFLICT (version) DO UPDATE SET {sets}").format(
-        table=table_identifier(table),
-        cols=sql.SQL(", ").join(sql.Identifier(n) for n in names),
-        vals=sql.SQL(", ").join(sql.Placeholder() for _ in names),
-        sets=sql.SQL(", ").join(sql.SQL("{c} = EXCLUDED.{c}").format(c=sql.Identifier(n)) for n in values),
-    )
-    cur = conn.execute(query, [version, *values.values()])
+    cur = conn.execute(_upsert_query(conn, table, tuple(values)), [version, *values.values()])
     if cur.rowcount != 1:
         raise RuntimeError(f"tracking write for version {version} touched {cur.rowcount} rows, expected 1")
+
+
+_QUERIES: dict[tuple[str, str, tuple[str, ...]], bytes] = {}
+
+
+def _upsert_query(conn: psycopg.Connection, table: str, columns: tuple[str, ...]) -> bytes:
+    """The upsert for these columns, composed once per table and column set (it runs once per migration)."""
+    from psycopg import sql
+
+    key = ("upsert", table, columns)
+    if key not in _QUERIES:
+        names = ("version", *columns)
+        _QUERIES[key] = (
+            sql.SQL("INSERT INTO {table} ({cols}) VALUES ({vals}) ON CONFLICT (version) DO UPDATE SET {sets}")
+            .format(
+                table=table_identifier(table),
+                cols=sql.SQL(", ").join(sql.Identifier(n) for n in names),
+                vals=sql.SQL(", ").join(sql.Placeholder() for _ in names),
+                sets=sql.SQL(", ").join(sql.SQL("{c} = EXCLUDED.{c}").format(c=sql.Identifier(n)) for n in columns),
+            )
+            .as_bytes(conn)
+        )
+    return _QUERIES[key]
 
 
 def update(conn: psycopg.Connection, table: str, version: int, values: dict[str, Any]) -> None:
