@@ -772,6 +772,9 @@ def _chase(run: Run) -> dict[str, Any]:
         "batches_after_all_rows_done": (final.get("batches") or 0) - (done.get("batches") or 0),
         "keys_after_all_rows_done": (final.get("keys_done") or 0) - (done.get("keys_done") or 0),
         "rows_after_all_rows_done": (final.get("rows_done") or 0) - (done.get("rows_done") or 0),
+        "throttled_after_all_rows_done": sum(
+            1 for e in run.events if e.get("event") == "MIGRATION_BACKFILL_THROTTLED" and e["t"] > run.t1 - run.t0
+        ),
         "pause_output": run.pause_output.strip()[-500:] or None,
     }
 
@@ -923,7 +926,8 @@ def verdict(report: dict[str, Any]) -> list[str]:
     if not back.get("finished_by_itself"):
         lines.append(
             "The worker did not finish by itself: " + _finished(back).removeprefix("**no**: ") + ". It completes only "
-            "when a batch finds no key after its checkpoint, and the writers insert new keys faster than that."
+            "when a batch finds no key after its checkpoint: while the writers insert a new key at least once per "
+            "batch cycle (pause_ms + a few ms), it never does."
         )
     return lines
 
@@ -940,9 +944,10 @@ def _finished(summary: dict[str, Any]) -> str:
     if summary.get("finished_by_itself"):
         return "yes"
     return (
-        f"**no**: still walking the writers' new keys ({summary['batches_after_all_rows_done']:,} batches, "
-        f"{summary['keys_after_all_rows_done']:,} keys, {summary['rows_after_all_rows_done']:,} rows after the last "
-        f"loaded row); stopped with `backfill pause` at {summary['paused_after_s']} s"
+        f"**no**: still running after the last loaded row ({summary['batches_after_all_rows_done']:,} more batches "
+        f"over {summary['keys_after_all_rows_done']:,} keys the writers inserted, "
+        f"{summary['rows_after_all_rows_done']:,} rows updated, {summary['throttled_after_all_rows_done']} s held "
+        f"back); stopped with `backfill pause` at {summary['paused_after_s']} s"
     )
 
 
@@ -1099,9 +1104,9 @@ def plot(report: dict[str, Any], runs: dict[str, Run], path: Path) -> None:
     chase = report["results"]["backfill"]
     if not chase.get("finished_by_itself"):
         ax.annotate(
-            f"all rows filled at {back.t1 - back.t0:.1f} s; the worker goes on walking the writers' new keys\n"
-            f"({chase['batches_after_all_rows_done']:,} batches, {chase['keys_after_all_rows_done']:,} keys, "
-            f"{chase['rows_after_all_rows_done']:,} rows) until the bench pauses it",
+            f"all rows filled at {back.t1 - back.t0:.1f} s; the worker does not finish\n"
+            f"({chase['batches_after_all_rows_done']:,} more batches over {chase['keys_after_all_rows_done']:,} new "
+            f"keys, {chase['throttled_after_all_rows_done']} s held back) until the bench pauses it",
             (back.t1 - back.t0, back.rows_updated / 1e6),
             xytext=(-10, -30),
             textcoords="offset points",
