@@ -904,6 +904,15 @@ def verdict(report: dict[str, Any]) -> list[str]:
             "for the single statement."
         )
     vacuums = back.get("autovacuum_runs") or []
+    if not vacuums and not split["throttled_checks"]:
+        lines.append(
+            "No autovacuum started on `events` during this backfill. Whether one does is down to the autovacuum "
+            f"launcher's schedule (each database once per autovacuum_naptime, "
+            f"{report['postgres_settings'].get('autovacuum_naptime')}, against a backfill this long); the worker "
+            "stops while one runs, so when one starts the throughput drops: `--server-setting "
+            "autovacuum_naptime=5s` makes it happen on every run, as it would on a backfill that runs for "
+            "several minutes."
+        )
     if vacuums or split["throttled_checks"]:
         lines.append(
             f"The worker held back for {split['throttled_checks']} s while autovacuum worked on `events` (it waits "
