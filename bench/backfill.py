@@ -5,40 +5,54 @@ What it measures
 A table ``events (id bigint PRIMARY KEY, payload text, amount int)`` of N rows (default
 10,000,000; ``--quick``: 1,000,000) gets a new column ``amount_cents bigint NULL`` that must be
 filled with ``amount * 100``. While a second process writes to the table at a steady pace
-(4 autocommit connections, ~200 writes/s in total, alternating an ``INSERT`` of a new row and
-an ``UPDATE events SET payload = ... WHERE id = <random existing id>``), the column is filled
-twice, each time on a fresh copy of the same loaded database:
+(4 autocommit connections, ~200 writes/s in total, alternating an ``INSERT`` of a new row, which
+writes ``amount_cents`` itself, and an ``UPDATE events SET payload = ... WHERE id = <random
+loaded id>``), the column is filled twice, each time on a fresh copy of the same loaded database:
 
 * **single statement**: ``UPDATE events SET amount_cents = amount * 100 WHERE amount_cents IS NULL``
-  in one transaction (what an operator would type into ``psql``);
+  in one transaction (what an operator would type into ``psql``), timed to its commit;
 * **backfill**: migration ``0002`` adds the column and declares
-  ``-- migrate:backfill events_amount_cents table=events key=id`` with the batch statement
+  ``-- migrate:backfill events_amount_cents table=events key=id <LIMITS>`` with the batch statement
   ``UPDATE events SET amount_cents = amount * 100 WHERE id BETWEEN $1 AND $2 AND amount_cents IS NULL``;
   ``scrydon-migrate up`` registers it, then ``scrydon-migrate backfill run`` (the whole worker
   process, start-up included) fills it in keyed batches, each committed with its checkpoint.
+  Its work is done when the backfill's ``rows_done`` reaches N (the end of that batch); if the
+  worker has not exited ``--chase-s`` later, it is stopped with ``backfill pause`` and the
+  report says so (it completes only when a batch finds no new key, which a steady insert load
+  can prevent).
 
 For each: rows updated per second of wall time, and the writers' p50 / p99 / max latency
 during the work (plus a coordinated-omission-corrected p99). For the backfill, the wall time
-is split, from ``pg_stat_statements`` and the worker's own events, into batch statements,
-key-range queries, commits, the worker's other SQL, the pauses between batches, time held
-back while autovacuum works on the table, and the client-side remainder.
+is split, from ``pg_stat_statements``, the worker's own log events and a 0.2 s monitor, into
+batch statements, key-range queries, commits, the worker's other SQL, the pauses between
+batches, the time it held back while autovacuum worked on the table, and the client-side rest;
+autovacuum runs on the table are taken from the server log (``log_autovacuum_min_duration=0``).
 
 Why
 ---
 The issue's target: the backfill reaches at least half the single statement's throughput
-while the writers' p99 stays under 50 ms. The single statement is the fastest way to do
-the work, but it locks every row it touches until it commits: a writer updating one of
-them waits for the rest of the statement, and with uniformly random updates that is
-nearly every writer within seconds. The backfill holds each row lock only for one batch
-(~``target_batch_ms``) and leaves ``pause_ms`` between batches for everyone else, which
-costs throughput; this benchmark says how much.
+while the writers' p99 stays under 50 ms. The single statement does the work in one pass,
+but it locks every row it touches until it commits: a writer updating one of them waits for
+the rest of the statement, and with uniformly random updates that is nearly every writer
+within seconds. The backfill holds each row lock for one batch (~``target_batch_ms``) and
+leaves ``pause_ms`` between batches, which costs throughput; this benchmark says how much,
+and where the backfill's time goes when the target is missed.
+
+Caveats: the cluster lives in /dev/shm, so a commit's WAL flush costs next to nothing (on a
+disk each batch pays one, the single statement one in all). Whether an autovacuum starts on
+the table during a ~30 s backfill depends on the launcher's schedule (``autovacuum_naptime``
+60 s); ``--server-setting autovacuum_naptime=5s`` makes it start every time. Other jobs on the
+machine skew one case and not the other: each case waits for an idle machine before it starts,
+and the report gives the CPU use before and during each.
 
 Usage::
 
-    python bench/backfill.py [--rows 10000000] [--quick] [--limits "pause_ms=20 max_batch_size=50000"]
+    python bench/backfill.py [--rows 10000000] [--quick] [--limits "pause_ms=20"] [--limits ''] \
+        [--server-setting autovacuum_naptime=5s ...] [--chase-s 10] [--out DIR]
 
-It starts a throwaway durable PostgreSQL (fsync on; the project's embedded launcher) in
-/dev/shm, stops and deletes it at the end, and writes ``bench/results/backfill.{json,md,png}``.
+``--limits`` replaces the directive's limits (``''``: the tool's defaults). It starts a throwaway
+durable PostgreSQL (fsync on; the project's embedded launcher) in /dev/shm, stops and deletes it
+at the end, and writes ``bench/results/backfill.{json,md,png}``.
 """
 
 from __future__ import annotations
