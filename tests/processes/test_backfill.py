@@ -237,3 +237,30 @@ def test_a_fresh_install_completes_its_backfills_at_once(migrations, migrate, db
 
     assert migrate("up").code == 0
     assert _state(db)[0] == "completed"
+
+
+def test_the_backfill_finishes_while_rows_keep_being_inserted(items, migrate, db_url):
+    _slow(items, batch=2000, pause_ms=5)
+    stop = threading.Event()
+
+    def insert() -> None:
+        with psycopg.connect(db_url, autocommit=True) as conn:
+            next_id = ROWS + 1
+            while not stop.is_set():
+                conn.execute("INSERT INTO items (id, v, doubled) VALUES (%s, 1, 2)", (next_id,))
+                next_id += 1
+                time.sleep(0.002)
+
+    writer = threading.Thread(target=insert)
+    writer.start()
+    try:
+        run = migrate("backfill run")
+    finally:
+        stop.set()
+        writer.join()
+
+    assert run.code == 0, run.stderr
+    assert _state(items)[0] == "completed"
+    assert items.execute(
+        "SELECT count(*) FROM items WHERE id <= %s AND doubled IS DISTINCT FROM v * 2", (ROWS,)
+    ).fetchone() == (0,)
