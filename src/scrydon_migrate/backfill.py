@@ -35,7 +35,7 @@ from enum import StrEnum
 from typing import TYPE_CHECKING, Any
 
 from scrydon_migrate import audit, log
-from scrydon_migrate.errors import ConfigError, MigrateError, RefusedError
+from scrydon_migrate.errors import ConfigError, MigrateError, RefusedError, StatementFailed
 from scrydon_migrate.tracking import table_identifier
 
 if TYPE_CHECKING:
@@ -214,17 +214,18 @@ def _relation(name: str) -> Any:
 
 
 def register(conn: psycopg.Connection, tracking_table: str, service: str, migration: Migration, actor: str) -> None:
-    """Record the migration's backfills (inside its transaction). Never runs them."""
+    """Record the migration's backfills (inside its transaction). Never runs them.
+
+    A declaration naming a table or key column that does not exist fails the migration like a
+    failing statement, at the directive's line.
+    """
     from psycopg import sql
 
     if migration.backfills:
         ensure_table(conn, tracking_table)
     for spec in migration.backfills:
-        empty = conn.execute(sql.SQL("SELECT NOT EXISTS (SELECT 1 FROM {})").format(_relation(spec.table))).fetchone()
-        estimate = conn.execute(
-            "SELECT greatest(reltuples, 0)::bigint FROM pg_class WHERE oid = to_regclass(%s)", (spec.table,)
-        ).fetchone()
-        state = State.COMPLETED if empty and empty[0] else State.PENDING
+        empty, estimate = _table_facts(conn, migration, spec)
+        state = State.COMPLETED if empty else State.PENDING
         values = {
             "name": spec.name,
             "version": migration.version,
@@ -232,7 +233,7 @@ def register(conn: psycopg.Connection, tracking_table: str, service: str, migrat
             "key_column": spec.key,
             "batch_sql": spec.batch_sql,
             "state": state.value,
-            "keys_total": estimate[0] if estimate and estimate[0] else None,
+            "keys_total": estimate or None,
             "completed_at": _now() if state is State.COMPLETED else None,
         } | dict(spec.limits)
         inserted = conn.execute(
@@ -254,6 +255,35 @@ def register(conn: psycopg.Connection, tracking_table: str, service: str, migrat
             actor=actor,
             details={"backfill": spec.name, "table": spec.table, "key": spec.key, "state": state.value},
         )
+
+
+def _table_facts(conn: psycopg.Connection, migration: Migration, spec: BackfillSpec) -> tuple[bool, int]:
+    """Whether the backfill's table is empty now, and its estimated rows; checks table and key exist."""
+    import psycopg
+    from psycopg import sql
+
+    query = sql.SQL(
+        "SELECT NOT EXISTS (SELECT {key} FROM {table}),"
+        " (SELECT greatest(reltuples, 0)::bigint FROM pg_class WHERE oid = to_regclass(%s))"
+    ).format(key=sql.Identifier(spec.key), table=_relation(spec.table))
+    try:
+        record = conn.execute(query, (spec.table,)).fetchone()
+    except (psycopg.errors.UndefinedTable, psycopg.errors.UndefinedColumn) as exc:
+        raise StatementFailed(
+            f"migration {migration.file.version_text} ({migration.file.file}) of service "
+            f"{migration.file.service!r} declares backfill {spec.name!r} on {spec.table}.{spec.key}, which does "
+            f"not exist: {str(exc).strip().splitlines()[0]}",
+            hint="fix table= / key= in its -- migrate:backfill directive, then restart: the migration's "
+            "transaction was rolled back",
+            service=migration.file.service,
+            version=migration.file.version_text,
+            file=str(migration.file.path),
+            line=spec.line,
+            sqlstate=exc.diag.sqlstate,
+            error=str(exc).strip().splitlines()[0],
+            statement=f"-- migrate:backfill {spec.name} table={spec.table} key={spec.key}",
+        ) from exc
+    return (bool(record[0]), int(record[1] or 0)) if record else (False, 0)
 
 
 def _read(
@@ -672,7 +702,3 @@ def control(
         updated = _replace(current, changes | {"state": State(changes["state"])})
         _event(conn, tracking_table, service, updated, event, actor, _progress(updated) | {"action": action})
     return updated
-
-
-def describe_spec(spec: BackfillSpec) -> str:
-    return f"{spec.name} ({spec.table}.{spec.key})"

@@ -453,9 +453,6 @@ class Model:
     owner: dict[str, int] = field(default_factory=dict)
     uncertain: set[str] = field(default_factory=set)
 
-    def footprint(self, version: int) -> set[str]:
-        return {k for k, v in self.owner.items() if v == version and k not in self.uncertain}
-
     def footprints(self) -> dict[int, set[str]]:
         """Every version's footprint in one pass over the model."""
         found: dict[int, set[str]] = {}
@@ -618,7 +615,3 @@ _APPLY = {
 def writes(ops: Iterable[Op]) -> set[str]:
     """Tables whose rows a migration changed (INSERT/UPDATE/DELETE/TRUNCATE)."""
     return {op[1] for op in ops if op[0] == "write"}
-
-
-def created_tables(ops: Iterable[Op]) -> set[str]:
-    return {op[1] for op in ops if op[0] in ("create", "create_if_absent") and op[1].startswith("table:")}

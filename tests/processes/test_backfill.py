@@ -264,3 +264,25 @@ def test_the_backfill_finishes_while_rows_keep_being_inserted(items, migrate, db
     assert items.execute(
         "SELECT count(*) FROM items WHERE id <= %s AND doubled IS DISTINCT FROM v * 2", (ROWS,)
     ).fetchone() == (0,)
+
+
+def test_a_backfill_declared_on_a_missing_column_fails_its_migration_clearly(migrations, migrate, db):
+    migrations.write("0001_items.sql", "CREATE TABLE items (id bigint PRIMARY KEY, v int NOT NULL);")
+    migrations.write(
+        "0002_doubled.sql",
+        "ALTER TABLE items ADD COLUMN doubled int NULL;\n"
+        "-- migrate:backfill items_doubled table=items key=item_id\n"
+        "UPDATE items SET doubled = v * 2 WHERE item_id BETWEEN $1 AND $2;",
+    )
+
+    run = migrate("up")
+
+    assert run.code == 5
+    assert "Traceback" not in run.stderr
+    line = run.log_lines("MIGRATION_FAILED")[0]
+    assert "declares backfill 'items_doubled' on items.item_id, which does not exist" in line
+    assert "line=2" in line and "sqlstate=42703" in line
+    assert db.execute("SELECT status FROM platform_migrations WHERE version = 2").fetchone() == ("failed",)
+    assert db.execute(
+        "SELECT count(*) FROM information_schema.columns WHERE table_name = 'items' AND column_name = 'doubled'"
+    ).fetchone() == (0,), "the migration's transaction was rolled back"
