@@ -200,75 +200,62 @@ def _up_service(settings: Settings, svc: ServiceSettings, files: list[source.Mig
 def _up_one(
     conn: psycopg.Connection, settings: Settings, svc: ServiceSettings, files: list[source.MigrationFile]
 ) -> UpResult:
-    rows = tracking.read_rows(conn, svc.tracking_table) or {}
-    plan = runner.make_plan(svc.name, files, rows)
+    state = verify.read(conn, svc.tracking_table)
+    plan = runner.make_plan(svc.name, files, state.rows or {})
     runner.check_unchanged(conn, svc.tracking_table, plan)
-    repair = _check_tracking(conn, settings, svc, files, rows)
-    if not plan.pending and not repair:
+    result = state.classify(files)
+    repair = settings.repair_tracking and result.kind is verify.Kind.REPAIRABLE
+    _warn_repair_flag(settings, svc, result)
+    if not plan.pending and result.kind is verify.Kind.HEALTHY:
         return _finish(svc, plan, (), 0.0, took_lock=False)
     from scrydon_migrate import audit, guard
 
-    runner.refuse_out_of_order(plan, settings.allow_out_of_order)
-    guard.enforce(conn, runner.load_pending(plan), _thresholds(settings))
-    key = tracking.lock_key(svc.tracking_table)
+    if result.kind is verify.Kind.HEALTHY or repair:
+        runner.refuse_out_of_order(plan, settings.allow_out_of_order)
+        guard.enforce(conn, runner.load_pending(plan), _thresholds(settings))
+    table, key = tracking.locate(conn, svc.tracking_table)
     waited = tracking.acquire_lock(
         conn, key, service=svc.name, wait_s=settings.lock_wait_s, report_every_s=settings.lock_report_every_s
     )
     try:
+        state = verify.read(conn, table)
+        result = state.classify(files)
+        if result.kind is not verify.Kind.HEALTHY:
+            if not (settings.repair_tracking and result.kind is verify.Kind.REPAIRABLE):
+                raise verify.desync_error(svc.name, result)
+            _repair_tracking(conn, svc, table, result)
         db.prepare_session(conn, settings.lock_timeout_ms)
-        table = tracking.qualified(conn, svc.tracking_table)
         tracking.ensure_table(conn, table)
         audit.ensure_table(conn, table)
-        if repair:
-            _repair_tracking(conn, settings, svc, table, files)
         plan = runner.make_plan(svc.name, files, tracking.read_rows(conn, table) or {})
         runner.check_unchanged(conn, table, plan)
         runner.refuse_out_of_order(plan, settings.allow_out_of_order)
         if plan.pending and settings.snapshot_to is not None:
             _snapshot_one(conn, svc, settings.snapshot_to)
-        applied = tuple(_apply_all(conn, svc.name, table, plan, settings))
+        applied = tuple(_apply_all(conn, svc.name, table, plan, settings)) if plan.pending else ()
     finally:
         with contextlib.suppress(Exception):
             tracking.release_lock(conn, key)
     return _finish(svc, plan, applied, waited, took_lock=True)
 
 
-def _check_tracking(
-    conn: psycopg.Connection,
-    settings: Settings,
-    svc: ServiceSettings,
-    files: list[source.MigrationFile],
-    rows: dict[int, TrackedRow],
-) -> bool:
-    """The desync check of every run; ``True`` when a repair was asked for and is provably safe."""
-    result = verify.check(conn, svc.tracking_table, files, rows)
-    if result.kind is verify.Kind.HEALTHY:
-        if settings.repair_tracking:
-            log.event(
-                logger,
-                logging.WARNING,
-                "MIGRATE_REPAIR_TRACKING is still on, but tracking is healthy: set it back to false "
-                "(repairTracking: false); leaving it on silences nothing, yet it is a break-glass flag",
-                "REPAIR_TRACKING_LEFT_ON",
-                service=svc.name,
-            )
-        return False
-    if settings.repair_tracking and result.kind is verify.Kind.REPAIRABLE:
-        return True
-    raise verify.desync_error(svc.name, result)
+def _warn_repair_flag(settings: Settings, svc: ServiceSettings, result: verify.Classification) -> None:
+    if settings.repair_tracking and result.kind is verify.Kind.HEALTHY:
+        log.event(
+            logger,
+            logging.WARNING,
+            "MIGRATE_REPAIR_TRACKING is still on, but tracking is healthy: set it back to false "
+            "(repairTracking: false); while it is on, a later repairable desync is repaired without stopping",
+            "REPAIR_TRACKING_LEFT_ON",
+            service=svc.name,
+        )
 
 
-def _repair_tracking(
-    conn: psycopg.Connection, settings: Settings, svc: ServiceSettings, table: str, files: list[source.MigrationFile]
-) -> None:
-    """Under the lock: classify again, then rewind the falsely tracked rows so they are applied again."""
+def _repair_tracking(conn: psycopg.Connection, svc: ServiceSettings, table: str, result: verify.Classification) -> None:
+    """Under the lock, with ``result`` read under it: rewind the falsely tracked rows so they are applied again."""
     from scrydon_migrate import audit
 
-    result = verify.check(conn, table, files, tracking.read_rows(conn, table) or {})
-    if result.kind is not verify.Kind.REPAIRABLE:
-        if result.kind is verify.Kind.HEALTHY:
-            return
-        raise verify.desync_error(svc.name, result)
+    audit.ensure_table(conn, table)
     with conn.transaction():
         rewound = tracking.rewind(conn, table, result.rewind_versions)
         audit.record(
@@ -278,7 +265,7 @@ def _repair_tracking(
             event="MIGRATION_TRACKING_REPAIRED",
             version=result.rewind_from.version if result.rewind_from else None,
             actor=runner.applied_by(),
-            reason="MIGRATE_REPAIR_TRACKING=1: the rewound migrations' objects were all missing",
+            reason="MIGRATE_REPAIR_TRACKING=1: the rewound migrations' recorded objects were all missing",
             details={"rewound": [{k: str(v) if v is not None else None for k, v in r.items()} for r in rewound]},
         )
     log.event(
@@ -326,10 +313,12 @@ def _apply_all(
     conn: psycopg.Connection, service: str, table: str, plan: runner.Plan, settings: Settings
 ) -> Iterator[runner.Applied]:
     from scrydon_migrate import guard
+    from scrydon_migrate.record import Recorder
 
     policy = runner.LockPolicy(timeout_ms=settings.lock_timeout_ms, retries=settings.lock_retries)
     migrations = runner.load_pending(plan)
     guard.enforce(conn, migrations, _thresholds(settings))
+    recorder = Recorder.start(conn, table)
     for migration in migrations:
         if not migration.statements:
             log.event(
@@ -342,7 +331,7 @@ def _apply_all(
                 file=migration.file.file,
             )
         _require_backfills(conn, service, table, migration)
-        done = runner.apply(conn, table, migration, plan.rows.get(migration.version), policy)
+        done = runner.apply(conn, table, migration, plan.rows.get(migration.version), recorder, policy)
         db.reset_session(conn, settings.lock_timeout_ms)
         log.event(
             logger,
@@ -529,8 +518,7 @@ def verify_tracking(settings: Settings) -> list[ServiceVerification]:
     """Classify each service's tracking against its live schema; changes nothing."""
     report = []
     for svc, files, conn in _each_connected(settings, _selected(settings), with_files=True):
-        rows = tracking.read_rows(conn, svc.tracking_table) or {}
-        report.append(ServiceVerification(svc.name, verify.check(conn, svc.tracking_table, files, rows)))
+        report.append(ServiceVerification(svc.name, verify.read(conn, svc.tracking_table).classify(files)))
     return report
 
 
@@ -598,10 +586,9 @@ def _mark(
 ) -> MarkApplied:
     from scrydon_migrate import audit
 
-    key = tracking.lock_key(svc.tracking_table)
+    table, key = tracking.locate(conn, svc.tracking_table)
     tracking.acquire_lock(conn, key, service=svc.name, wait_s=settings.lock_wait_s)
     try:
-        table = tracking.qualified(conn, svc.tracking_table)
         tracking.ensure_table(conn, table)
         audit.ensure_table(conn, table)
         row = (tracking.read_rows(conn, table) or {}).get(version)
@@ -712,7 +699,7 @@ def _snapshot_one(conn: psycopg.Connection, svc: ServiceSettings, target: Path) 
         bytes=manifest.dump_bytes,
     )
     if tracking.read_rows(conn, svc.tracking_table) is not None:
-        table = tracking.qualified(conn, svc.tracking_table)
+        table = tracking.resolve(conn, svc.tracking_table)
         with contextlib.suppress(Exception):
             audit.ensure_table(conn, table)
         audit.record(
@@ -752,7 +739,7 @@ def snapshot_restore(settings: Settings, source_path: Path, *, yes: bool, force:
                     service=svc.name,
                 )
             snapshot.restore(conn, svc.name, current.database_url, dump)
-            table = tracking.qualified(conn, current.tracking_table)
+            table = tracking.resolve(conn, current.tracking_table)
             audit.ensure_table(conn, table)
             audit.record(
                 conn,
@@ -859,7 +846,7 @@ def backfill_control(settings: Settings, name: str, action: str) -> backfill.Bac
     with _databases(settings) as resolved:
         current = resolved.service(svc.name)
         with _connect(resolved, current) as conn:
-            table = tracking.qualified(conn, current.tracking_table)
+            table = tracking.resolve(conn, current.tracking_table)
             return backfill.control(conn, table, svc.name, name, action, operator())
 
 

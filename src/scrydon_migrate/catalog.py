@@ -1,8 +1,27 @@
-"""The catalog snapshot: every schema object the database has now, in one round trip.
+"""The catalog snapshot: every schema object the database has now, as PostgreSQL reports it.
 
-Keys are spelled as in :mod:`scrydon_migrate.effects`. System schemas are left out;
-the query's cost grows with the number of objects, never with the number of
-migrations.
+Each object has an *identity* (its catalog row: ``c<oid>`` for a relation or index, ``a<rel>.<attnum>``
+for a column, ``k`` constraint, ``t`` trigger, ``o`` policy, ``p`` function, ``y`` type, ``e`` enum value,
+``n`` schema, ``x`` extension), a *key* (its name, spelled as the desync check compares it)::
+
+    schema:s   table:s.t   view:s.v   matview:s.m   sequence:s.q   index:s.t.i
+    column:s.t.c   constraint:s.t.c   trigger:s.t.g   policy:s.t.p   function:s.f(int4,s.mytype)
+    type:s.e   enumvalue:s.e.label   extension:e
+
+a *definition* fingerprint (an md5 of the catalog fields that define it, spelled with OIDs and node
+trees so that it does not change with the session's ``search_path``), the ``xmin`` of its catalog
+row (which transaction wrote it last), and its *parent*: the relation of a column, index, constraint,
+trigger or policy, the type of an enum value. Identities survive renames, which is how a rename is
+told from a drop and a create; definitions tell what was altered; ``xmin`` tells whose change it was.
+
+System schemas, temporary schemas, objects that belong to an extension (the extension stands for
+them) and the tool's own objects (the tracking table and its ``<tracking table>_*`` companions in
+its schema, functions named ``scrydon_migrate_*`` there) are left out.
+
+The same query reads the whole catalog (the desync check, the first snapshot of a run) or only the
+*scope* of one migration: the relations, functions and types that the DDL event triggers of
+:mod:`scrydon_migrate.record` saw it touch. The whole read costs a scan per catalog; a scoped one
+a few index probes, whatever the size of the schema.
 """
 
 from __future__ import annotations
@@ -12,51 +31,173 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     import psycopg
 
-_SNAPSHOT = r"""
-WITH ns AS (
-    SELECT oid, nspname FROM pg_namespace
-     WHERE nspname NOT IN ('pg_catalog', 'information_schema', 'pg_toast')
-       AND nspname NOT LIKE 'pg\_temp\_%' AND nspname NOT LIKE 'pg\_toast\_temp\_%'
-), rel AS (
-    SELECT c.oid, c.relname, c.relkind, ns.nspname FROM pg_class c JOIN ns ON ns.oid = c.relnamespace
-     WHERE c.relkind IN ('r', 'p', 'v', 'm', 'S', 'f', 'c')
+_NOT_EXTENSION_MEMBER = (
+    "NOT EXISTS (SELECT 1 FROM pg_depend dep WHERE dep.classid = '{catalog}'::regclass AND dep.objid = {oid}"
+    " AND dep.deptype = 'e')"
 )
-SELECT coalesce(array_agg(k), '{}') FROM (
-    SELECT 'schema:' || nspname FROM ns
-    UNION ALL
-    SELECT CASE relkind WHEN 'v' THEN 'view:' WHEN 'm' THEN 'matview:' WHEN 'S' THEN 'sequence:' ELSE 'table:' END
-           || nspname || '.' || relname FROM rel WHERE relkind <> 'c'
-    UNION ALL
-    SELECT 'column:' || rel.nspname || '.' || rel.relname || '.' || a.attname
-      FROM pg_attribute a JOIN rel ON rel.oid = a.attrelid
-     WHERE a.attnum > 0 AND NOT a.attisdropped AND rel.relkind IN ('r', 'p', 'f')
-    UNION ALL
-    SELECT 'index:' || rel.nspname || '.' || rel.relname || '.' || ic.relname
-      FROM pg_index i JOIN rel ON rel.oid = i.indrelid JOIN pg_class ic ON ic.oid = i.indexrelid
-    UNION ALL
-    SELECT 'constraint:' || rel.nspname || '.' || rel.relname || '.' || k.conname
-      FROM pg_constraint k JOIN rel ON rel.oid = k.conrelid
-    UNION ALL
-    SELECT 'trigger:' || rel.nspname || '.' || rel.relname || '.' || t.tgname
-      FROM pg_trigger t JOIN rel ON rel.oid = t.tgrelid WHERE NOT t.tgisinternal
-    UNION ALL
-    SELECT 'function:' || ns.nspname || '.' || p.proname || '/' || p.pronargs
+
+#: The objects, each ``(identity, key, definition, xmin, relfilenode, parent)``. ``{rel_scope}``,
+#: ``{fn_scope}`` and ``{typ_scope}`` are filled with ``true`` (everything) or a membership test.
+_OBJECTS = r"""
+tool AS (SELECT %(schema)s::text AS schema, %(table)s::text AS name),
+ns AS (
+    SELECT oid, nspname, xmin FROM pg_namespace
+     WHERE nspname NOT IN ('pg_catalog', 'information_schema', 'pg_toast')
+       AND nspname NOT LIKE 'pg\_temp\_%%' AND nspname NOT LIKE 'pg\_toast\_temp\_%%'
+       AND {ns_member}
+), rel AS (
+    SELECT c.oid, c.relname, c.relkind, ns.nspname, c.xmin, c.relfilenode,
+           c.relpersistence::text || coalesce(c.reloptions::text, '') || coalesce(c.relpartbound::text, '')
+           || c.relispartition::text AS def
+      FROM pg_class c JOIN ns ON ns.oid = c.relnamespace
+     WHERE c.relkind IN ('r', 'p', 'v', 'm', 'S', 'f') AND {rel_scope} AND {rel_member}
+       AND NOT (ns.nspname = (SELECT schema FROM tool) AND (c.relname = (SELECT name FROM tool)
+                                                       OR starts_with(c.relname, (SELECT name FROM tool) || '_')))
+), fn AS (
+    SELECT p.oid, p.xmin, ns.nspname || '.' || p.proname || '(' || coalesce((
+               SELECT string_agg(CASE WHEN tn.nspname = 'pg_catalog' THEN t.typname
+                                      ELSE tn.nspname || '.' || t.typname END, ',' ORDER BY a.n)
+                 FROM unnest(p.proargtypes) WITH ORDINALITY AS a(typ, n)
+                 JOIN pg_type t ON t.oid = a.typ JOIN pg_namespace tn ON tn.oid = t.typnamespace), '') || ')' AS name,
+           md5(p.prosrc || coalesce(p.probin, '') || p.prorettype::text || p.provolatile::text || p.prokind::text
+               || p.proretset::text || p.prosecdef::text || coalesce(p.proconfig::text, '')
+               || coalesce(p.proargnames::text, '') || coalesce(p.proargdefaults::text, '')) AS def
       FROM pg_proc p JOIN ns ON ns.oid = p.pronamespace
-    UNION ALL
-    SELECT 'type:' || ns.nspname || '.' || t.typname
+     WHERE {fn_scope} AND {fn_member}
+       AND NOT (ns.nspname = (SELECT schema FROM tool) AND starts_with(p.proname, 'scrydon_migrate_'))
+), typ AS (
+    SELECT t.oid, t.typname, ns.nspname, t.xmin,
+           t.typbasetype::text || t.typtypmod || t.typnotnull::text || coalesce(t.typdefaultbin::text, '') AS def
       FROM pg_type t JOIN ns ON ns.oid = t.typnamespace
-     WHERE t.typtype IN ('e', 'd', 'r', 'm')
-        OR (t.typtype = 'c' AND EXISTS (SELECT 1 FROM rel WHERE rel.oid = t.typrelid AND rel.relkind = 'c'))
-    UNION ALL
-    SELECT 'enumvalue:' || ns.nspname || '.' || t.typname || '.' || e.enumlabel
-      FROM pg_enum e JOIN pg_type t ON t.oid = e.enumtypid JOIN ns ON ns.oid = t.typnamespace
-    UNION ALL
-    SELECT 'extension:' || extname FROM pg_extension
-) AS objects(k)
+     WHERE (t.typtype IN ('e', 'd', 'r', 'm')
+            OR (t.typtype = 'c' AND EXISTS (SELECT 1 FROM pg_class c WHERE c.oid = t.typrelid AND c.relkind = 'c')))
+       AND {typ_scope} AND {typ_member}
+), objects AS (
+SELECT 'n' || oid AS identity, 'schema:' || nspname AS key, '' AS def, xmin::text AS xmin, 0::oid AS fnode,
+       oid AS parent
+  FROM ns
+UNION ALL
+SELECT 'c' || oid,
+       CASE relkind WHEN 'v' THEN 'view:' WHEN 'm' THEN 'matview:' WHEN 'S' THEN 'sequence:' ELSE 'table:' END
+       || nspname || '.' || relname,
+       md5(def || CASE WHEN relkind IN ('v', 'm') THEN coalesce((SELECT string_agg(r.ev_action::text, '')
+                                                             FROM pg_rewrite r WHERE r.ev_class = rel.oid), '')
+                       WHEN relkind = 'S' THEN coalesce((SELECT s.seqtypid::text || s.seqstart || s.seqincrement
+                                                          || s.seqmax || s.seqmin || s.seqcycle::text
+                                                         FROM pg_sequence s WHERE s.seqrelid = rel.oid), '')
+                       ELSE '' END),
+       xmin::text, CASE WHEN relkind IN ('r', 'm') THEN relfilenode ELSE 0::oid END, oid
+  FROM rel
+UNION ALL
+SELECT 'a' || a.attrelid || '.' || a.attnum, 'column:' || rel.nspname || '.' || rel.relname || '.' || a.attname,
+       md5(a.atttypid::text || '/' || a.atttypmod || a.attnotnull::text || a.attidentity::text
+           || a.attgenerated::text || a.attcollation::text || coalesce(d.adbin::text, '')),
+       CASE WHEN d.xmin IS NOT NULL AND d.xmin::text::bigint > a.xmin::text::bigint THEN d.xmin ELSE a.xmin END::text,
+       0::oid, rel.oid
+  FROM pg_attribute a JOIN rel ON rel.oid = a.attrelid
+  LEFT JOIN pg_attrdef d ON d.adrelid = a.attrelid AND d.adnum = a.attnum
+ WHERE a.attnum > 0 AND NOT a.attisdropped AND rel.relkind IN ('r', 'p', 'f', 'v', 'm')
+UNION ALL
+SELECT 'c' || i.indexrelid, 'index:' || rel.nspname || '.' || rel.relname || '.' || ic.relname,
+       md5(i.indkey::text || i.indclass::text || i.indcollation::text || coalesce(i.indexprs::text, '')
+           || coalesce(i.indpred::text, '') || i.indisunique::text || i.indisvalid::text || ic.relam::text),
+       greatest(ic.xmin::text::bigint, i.xmin::text::bigint)::text, 0::oid, rel.oid
+  FROM pg_index i JOIN rel ON rel.oid = i.indrelid JOIN pg_class ic ON ic.oid = i.indexrelid
+UNION ALL
+SELECT 'k' || k.oid, 'constraint:' || rel.nspname || '.' || rel.relname || '.' || k.conname,
+       md5(k.contype::text || k.condeferrable::text || k.condeferred::text || k.convalidated::text
+           || coalesce(k.conkey::text, '') || coalesce(k.confkey::text, '') || k.confrelid::text
+           || k.confupdtype::text || k.confdeltype::text || coalesce(k.conbin::text, '') || k.conindid::text),
+       k.xmin::text, 0::oid, rel.oid
+  FROM pg_constraint k JOIN rel ON rel.oid = k.conrelid
+UNION ALL
+SELECT 'k' || k.oid, 'constraint:' || typ.nspname || '.' || typ.typname || '.' || k.conname,
+       md5(k.contype::text || k.convalidated::text || coalesce(k.conbin::text, '')), k.xmin::text, 0::oid, typ.oid
+  FROM pg_constraint k JOIN typ ON typ.oid = k.contypid
+UNION ALL
+SELECT 't' || t.oid, 'trigger:' || rel.nspname || '.' || rel.relname || '.' || t.tgname,
+       md5(t.tgfoid::text || t.tgtype || t.tgenabled::text || t.tgattr::text || coalesce(t.tgqual::text, '')
+           || t.tgdeferrable::text || t.tginitdeferred::text || encode(t.tgargs, 'hex')),
+       t.xmin::text, 0::oid, rel.oid
+  FROM pg_trigger t JOIN rel ON rel.oid = t.tgrelid WHERE NOT t.tgisinternal
+UNION ALL
+SELECT 'o' || p.oid, 'policy:' || rel.nspname || '.' || rel.relname || '.' || p.polname,
+       md5(p.polcmd::text || p.polpermissive::text || p.polroles::text || coalesce(p.polqual::text, '')
+           || coalesce(p.polwithcheck::text, '')),
+       p.xmin::text, 0::oid, rel.oid
+  FROM pg_policy p JOIN rel ON rel.oid = p.polrelid
+UNION ALL
+SELECT 'p' || oid, 'function:' || name, def, xmin::text, 0::oid, oid FROM fn
+UNION ALL
+SELECT 'y' || oid, 'type:' || nspname || '.' || typname, md5(def), xmin::text, 0::oid, oid FROM typ
+UNION ALL
+SELECT 'e' || e.oid, 'enumvalue:' || typ.nspname || '.' || typ.typname || '.' || e.enumlabel, '', e.xmin::text,
+       0::oid, typ.oid
+  FROM pg_enum e JOIN typ ON typ.oid = e.enumtypid
+UNION ALL
+SELECT 'x' || x.oid, 'extension:' || x.extname, md5(x.extversion || x.extnamespace::text), x.xmin::text, 0::oid, x.oid
+  FROM pg_extension x
+)
 """
 
 
-def snapshot(conn: psycopg.Connection) -> set[str]:
+def _objects(rel_scope: str = "true", fn_scope: str = "true", typ_scope: str = "true") -> str:
+    return _OBJECTS.format(
+        rel_scope=rel_scope,
+        fn_scope=fn_scope,
+        typ_scope=typ_scope,
+        ns_member=_NOT_EXTENSION_MEMBER.format(catalog="pg_namespace", oid="pg_namespace.oid"),
+        rel_member=_NOT_EXTENSION_MEMBER.format(catalog="pg_class", oid="c.oid"),
+        fn_member=_NOT_EXTENSION_MEMBER.format(catalog="pg_proc", oid="p.oid"),
+        typ_member=_NOT_EXTENSION_MEMBER.format(catalog="pg_type", oid="t.oid"),
+    )
+
+
+#: The tracking table's rows (``{columns}`` of ``{table}``, spelled by the caller) and the keys of every
+#: object, in one statement and so one snapshot; the keys ride on the first row only. ``%(schema)s`` and
+#: ``%(table)s`` name the tracking table as it was resolved.
+ROWS_AND_KEYS = (
+    "WITH "
+    + _objects()
+    + ", present AS (SELECT coalesce(array_agg(key), '{{}}') AS keys FROM objects)"
+    + " SELECT CASE WHEN row_number() OVER () = 1 THEN present.keys END, {columns}"
+    + " FROM present LEFT JOIN {table} ON true"
+)
+
+#: Every object: ``(identity, key, definition, xmin, relfilenode, parent)``.
+ALL_OBJECTS = "WITH " + _objects() + "SELECT identity, key, def, xmin, fnode, parent FROM objects"
+
+#: Just the keys, for the desync check: one array.
+ALL_KEYS = "WITH " + _objects() + "SELECT coalesce(array_agg(key), '{}') FROM objects"
+
+
+def whole_objects(extra_ctes: str) -> str:
+    """:data:`ALL_OBJECTS`'s CTEs after ``extra_ctes``, for a caller's own final SELECT."""
+    return "WITH " + extra_ctes + ", " + _objects()
+
+
+def scoped_objects(scope_ctes: str) -> str:
+    """The objects of the relations, functions and types named by ``scope_ctes`` (CTEs ``scope_rel``,
+    ``scope_fn`` and ``scope_typ``, each one ``oid`` column), as :data:`ALL_OBJECTS` spells them."""
+    return (
+        "WITH "
+        + scope_ctes
+        + ", "
+        + _objects(
+            rel_scope="c.oid IN (SELECT oid FROM scope_rel)",
+            fn_scope="p.oid IN (SELECT oid FROM scope_fn)",
+            typ_scope="t.oid IN (SELECT oid FROM scope_typ)",
+        )
+    )
+
+
+def tool_scope(tracking_table: str) -> dict[str, str]:
+    """The query parameters naming the tool's own objects: from the schema-qualified tracking table."""
+    schema, _, table = tracking_table.rpartition(".")
+    return {"schema": schema or "public", "table": table}
+
+
+def snapshot(conn: psycopg.Connection, tracking_table: str) -> set[str]:
     """The keys of every object in the database's non-system schemas."""
-    record = conn.execute(_SNAPSHOT).fetchone()
+    record = conn.execute(ALL_KEYS, tool_scope(tracking_table)).fetchone()
     return set(record[0]) if record else set()

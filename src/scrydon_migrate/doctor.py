@@ -75,7 +75,7 @@ def diagnose(
     if rows is None:
         return list(_no_tracking_table(conn, svc, files, database))
     findings = list(_row_findings(svc, files, rows))
-    result = verify.check(conn, svc.tracking_table, files, rows)
+    result = verify.read(conn, svc.tracking_table).classify(files)
     if result.kind is not verify.Kind.HEALTHY:
         findings.append(
             Finding(
@@ -179,7 +179,7 @@ def _row_findings(
 
 
 def _lock_findings(conn: psycopg.Connection, svc: ServiceSettings) -> Iterator[Finding]:
-    holder = tracking.lock_holder(conn, tracking.lock_key(svc.tracking_table))
+    holder = tracking.lock_holder(conn, tracking.locate(conn, svc.tracking_table)[1])
     if holder is None:
         return
     held = conn.execute("SELECT extract(epoch FROM now() - %s)", (holder.since,)).fetchone()

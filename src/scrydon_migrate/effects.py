@@ -1,4 +1,9 @@
-"""What a migration leaves in the schema: its effects, and replaying them.
+"""What a migration is *predicted* to do to the schema, read statically from its SQL with pglast.
+
+The desync check trusts only what PostgreSQL recorded (:mod:`scrydon_migrate.record`). This
+prediction remains for the rows that older versions of the tool wrote (their ``effects`` column
+holds version 1 of the document below), which :func:`predicted_records` turns into records the
+check reads leniently and that never prove a repair safe.
 
 An *object key* names one schema object the way the catalog snapshot
 (:mod:`scrydon_migrate.catalog`) spells it::
@@ -26,7 +31,10 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from scrydon_migrate.record import Record
 
 Op = tuple[str, ...]
 
@@ -441,11 +449,6 @@ def is_opaque(ops: Iterable[Op]) -> bool:
     return any(op[0] == "opaque" for op in ops)
 
 
-def diff_ops(before: set[str], after: set[str]) -> list[Op]:
-    """Effects recorded by comparing two catalog snapshots around a migration."""
-    return [("drop", k) for k in sorted(before - after)] + [("create", k, "") for k in sorted(after - before)]
-
-
 @dataclass
 class Model:
     """The expected schema while replaying: object key -> the version that created it."""
@@ -615,3 +618,40 @@ _APPLY = {
 def writes(ops: Iterable[Op]) -> set[str]:
     """Tables whose rows a migration changed (INSERT/UPDATE/DELETE/TRUNCATE)."""
     return {op[1] for op in ops if op[0] == "write"}
+
+
+def predicted_records(history: Sequence[tuple[int, Sequence[Op]]], present: set[str]) -> dict[int, Record]:
+    """Records of rows written before effects were recorded: the replayed prediction of each.
+
+    Their function keys (``function:s.f/2``) name an argument count; each becomes the present
+    functions of that name and count, as the catalog spells them now.
+    """
+    from scrydon_migrate.record import Created, Record, Step, Wrote
+
+    model = Model()
+    for version, ops in history:
+        model.apply(version, ops)
+    found = model.footprints()
+    functions = _functions_by_arity(present)
+    records = {}
+    for version, ops in history:
+        keys = sorted(k for old in found.get(version, ()) for k in _spelled_now(old, functions))
+        steps: list[Step] = [Created(k) for k in keys]
+        steps += [Wrote(t) for t in sorted(writes(ops))]
+        records[version] = Record(tuple(steps), "predicted", complete=False)
+    return records
+
+
+def _functions_by_arity(present: set[str]) -> dict[str, list[str]]:
+    by_arity: dict[str, list[str]] = {}
+    for k in present:
+        if k.startswith("function:") and k.endswith(")"):
+            name, _, args = k[:-1].partition("(")
+            by_arity.setdefault(f"{name}/{len(args.split(',')) if args else 0}", []).append(k)
+    return by_arity
+
+
+def _spelled_now(old_key: str, functions: dict[str, list[str]]) -> list[str]:
+    if old_key.startswith("function:") and "/" in old_key:
+        return functions.get(old_key, [old_key])
+    return [old_key]

@@ -27,7 +27,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
-from scrydon_migrate import audit, catalog, db, effects, log, tracking
+from scrydon_migrate import audit, db, log, record, tracking
 from scrydon_migrate.errors import (
     ChecksumMismatch,
     DatabaseUnavailable,
@@ -242,13 +242,14 @@ def apply(
     table: str,
     migration: Migration,
     row: TrackedRow | None,
+    recorder: record.Recorder,
     policy: LockPolicy | None = None,
 ) -> Applied:
-    """Apply one migration and record it; raises StatementFailed / DatabaseUnavailable."""
+    """Apply one migration and record what PostgreSQL says it did; raises StatementFailed / DatabaseUnavailable."""
     import psycopg
 
     try:
-        return _apply(conn, table, migration, row, policy or LockPolicy())
+        return _apply(conn, table, migration, row, recorder, policy or LockPolicy())
     except psycopg.OperationalError as exc:
         if not db.is_connection_lost(conn, exc):
             raise
@@ -270,15 +271,23 @@ def _connection_lost(migration: Migration, statement: Statement | None, exc: Bas
 
 
 def _apply(
-    conn: psycopg.Connection, table: str, migration: Migration, row: TrackedRow | None, policy: LockPolicy
+    conn: psycopg.Connection,
+    table: str,
+    migration: Migration,
+    row: TrackedRow | None,
+    recorder: record.Recorder,
+    policy: LockPolicy,
 ) -> Applied:
     resume_at = _resume_point(conn, table, migration, row)
     started = time.monotonic()
     retrying = row is not None and row.status in (Status.RUNNING, Status.FAILED)
     if migration.transactional and resume_at == 0:
-        lock_held_ms = _apply_in_transaction(conn, table, migration, started, policy)
+        lock_held_ms = _apply_in_transaction(conn, table, migration, started, recorder, policy)
     else:
-        lock_held_ms = _apply_journaled(conn, table, migration, resume_at, started, policy, retrying=retrying)
+        done_so_far = _recorded_so_far(row) if resume_at else record.Record(())
+        lock_held_ms = _apply_journaled(
+            conn, table, migration, resume_at, started, recorder, done_so_far, policy, retrying=retrying
+        )
     return Applied(
         version=migration.file.version_text,
         file=migration.file.file,
@@ -329,27 +338,14 @@ def _base_values(migration: Migration) -> dict[str, Any]:
     }
 
 
-class _EffectsRecorder:
-    """Effects of a migration: from its SQL, or from catalog snapshots around it when the SQL is opaque."""
+def _recorded_so_far(row: TrackedRow | None) -> record.Record:
+    """What the committed statements of an interrupted journaled migration did, as its row recorded it."""
+    found = record.Record.from_json(row.effects) if row is not None else None
+    return found if found is not None else record.Record((), complete=False)
 
-    def __init__(self, conn: psycopg.Connection, table: str, migration: Migration) -> None:
-        self.conn = conn
-        schema = table.split(".", 1)[0] if "." in table else "public"
-        self.static = effects.derive_sql([s.text for s in migration.runnable], schema)
-        self.opaque = effects.is_opaque(self.static)
-        self.before: set[str] | None = None
 
-    def start(self) -> None:
-        if self.opaque:
-            self.before = catalog.snapshot(self.conn)
-
-    def document(self) -> Any:
-        from psycopg.types.json import Jsonb
-
-        if self.before is not None:
-            recorded = effects.diff_ops(self.before, catalog.snapshot(self.conn))
-            return Jsonb(effects.to_json(recorded, recorded=True))
-        return Jsonb(effects.to_json(self.static, recorded=False))
+def _may_write(statements: Sequence[Statement]) -> bool:
+    return record.may_write(s.kind for s in statements)
 
 
 def _audit_applied(
@@ -386,7 +382,12 @@ def _blocks_writes(statement: Statement, created: set[Relation]) -> bool:
 
 
 def _apply_in_transaction(
-    conn: psycopg.Connection, table: str, migration: Migration, started: float, policy: LockPolicy
+    conn: psycopg.Connection,
+    table: str,
+    migration: Migration,
+    started: float,
+    recorder: record.Recorder,
+    policy: LockPolicy,
 ) -> int | None:
     """Run the migration and its tracking row in one transaction, retrying it whole on lock timeouts.
 
@@ -399,15 +400,16 @@ def _apply_in_transaction(
         attempt += 1
         created: set[Relation] = set()
         first_blocking: float | None = None
-        recorder = _EffectsRecorder(conn, table, migration)
+        may_write = _may_write(migration.runnable)
         try:
-            with conn.transaction():
-                recorder.start()
+            with recorder.transaction(), conn.transaction():
+                recorder.begin()
                 for statement in migration.runnable:
                     if first_blocking is None and _blocks_writes(statement, created):
                         first_blocking = time.monotonic()
                     _execute(conn, migration, statement)
                     created.update(statement.locks.creates)
+                effects = recorder.finish(in_transaction=True, may_write=may_write)
                 held = _longest(worst, first_blocking)
                 tracking.upsert(
                     conn,
@@ -420,7 +422,7 @@ def _apply_in_transaction(
                         "duration_ms": _ms(time.monotonic() - started),
                         "statements_done": len(migration.statements),
                         "lock_held_ms": held,
-                        "effects": recorder.document(),
+                        "effects": record.as_column(effects),
                     },
                 )
                 _register_backfills(conn, table, migration)
@@ -519,17 +521,25 @@ def _apply_journaled(
     migration: Migration,
     resume_at: int,
     started: float,
+    recorder: record.Recorder,
+    so_far: record.Record,
     policy: LockPolicy,
     *,
     retrying: bool,
 ) -> int | None:
-    """Run statement by statement in autocommit, journaling each; concurrent steps wait as long as needed."""
+    """Run statement by statement in autocommit, journaling each with what it did; concurrent steps wait."""
     tracking.upsert(
         conn,
         table,
         migration.version,
         _base_values(migration)
-        | {"status": Status.RUNNING.value, "applied_at": now(), "statements_done": resume_at, "lock_held_ms": None},
+        | {
+            "status": Status.RUNNING.value,
+            "applied_at": now(),
+            "statements_done": resume_at,
+            "lock_held_ms": None,
+            "effects": record.as_column(so_far),
+        },
     )
     if retrying:
         log.event(
@@ -544,8 +554,7 @@ def _apply_journaled(
             statements=len(migration.statements),
         )
     created: set[Relation] = {c for s in migration.statements[:resume_at] for c in s.locks.creates}
-    recorder = _EffectsRecorder(conn, table, migration)
-    recorder.start()
+    journal = _Journal(recorder, so_far)
     longest: int | None = None
     done = resume_at
     for statement in migration.statements[resume_at:]:
@@ -553,7 +562,7 @@ def _apply_journaled(
             continue
         first_retried = retrying and statement.index == resume_at
         held = _run_journaled_statement(
-            conn, table, migration, statement, created, started, policy, done, first_retried=first_retried
+            conn, table, migration, statement, created, started, policy, done, journal, first_retried=first_retried
         )
         longest = held if longest is None or (held is not None and held > longest) else longest
         created.update(statement.locks.creates)
@@ -568,7 +577,6 @@ def _apply_journaled(
                 "applied_at": now(),
                 "duration_ms": _ms(time.monotonic() - started),
                 "lock_held_ms": longest,
-                "effects": recorder.document(),
             },
         )
         _register_backfills(conn, table, migration)
@@ -585,6 +593,7 @@ def _run_journaled_statement(
     started: float,
     policy: LockPolicy,
     done: int,
+    journal: _Journal,
     *,
     first_retried: bool = False,
 ) -> int | None:
@@ -594,20 +603,44 @@ def _run_journaled_statement(
         began = time.monotonic()
         try:
             if statement.transactional:
-                with conn.transaction():
+                with journal.recorder.transaction(), conn.transaction():
+                    journal.recorder.begin()
                     _execute(conn, migration, statement)
-                    tracking.update(conn, table, migration.version, {"statements_done": statement.index + 1})
+                    journal.update(conn, table, migration, statement, in_transaction=True)
             else:
-                if not (first_retried and _already_done(conn, migration, statement)):
-                    _drop_invalid_index(conn, migration, statement)
-                    _execute_without_lock_timeout(conn, migration, statement, policy)
-                tracking.update(conn, table, migration.version, {"statements_done": statement.index + 1})
+                with journal.recorder.transaction():
+                    journal.recorder.begin()
+                    if not (first_retried and _already_done(conn, migration, statement)):
+                        _drop_invalid_index(conn, migration, statement)
+                        _execute_without_lock_timeout(conn, migration, statement, policy)
+                    journal.update(conn, table, migration, statement, in_transaction=False)
             return _ms(time.monotonic() - began) if _blocks_writes(statement, created) else None
         except _LockNotGranted as waited:
             _after_lock_timeout(conn, table, migration, waited, attempt, policy, started, statements_done=done)
         except StatementFailed as failure:
             _record_failure(conn, table, migration, failure, started, statements_done=done)
             raise
+
+
+@dataclass
+class _Journal:
+    """The record of a journaled migration so far: each committed statement's record is added to its row."""
+
+    recorder: record.Recorder
+    so_far: record.Record
+
+    def update(
+        self, conn: psycopg.Connection, table: str, migration: Migration, statement: Statement, *, in_transaction: bool
+    ) -> None:
+        """Record the statement's effects with the journal entry that says it is done (one write)."""
+        found = self.recorder.finish(in_transaction=in_transaction, may_write=_may_write([statement]))
+        self.so_far = self.so_far.merged(found)
+        tracking.update(
+            conn,
+            table,
+            migration.version,
+            {"statements_done": statement.index + 1, "effects": record.as_column(self.so_far)},
+        )
 
 
 def _execute_without_lock_timeout(

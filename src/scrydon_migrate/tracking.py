@@ -20,7 +20,7 @@ import hashlib
 import logging
 import random
 import time
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
@@ -154,13 +154,39 @@ def table_identifier(name: str) -> sql.Identifier:
     return sql.Identifier(*parts)
 
 
-def qualified(conn: psycopg.Connection, table: str) -> str:
-    """``table`` qualified with the session's current schema, so a migration's SET search_path can't move it."""
+def resolve(conn: psycopg.Connection, table: str) -> str:
+    """The tracking table's schema-qualified name: where it is, never where ``current_schema()`` moved.
+
+    A qualified name is taken as written. An unqualified one is the existing table of that name
+    first on the search path, else the only one in another schema (a migration may have changed the
+    search path since), else a new table in the current schema.
+    """
     if "." in table:
+        table_identifier(table)
         return table
-    record = conn.execute("SELECT current_schema()").fetchone()
-    schema = record[0] if record and record[0] else "public"
-    return table if "." in schema else f"{schema}.{table}"
+    records = conn.execute(_WHERE_IS, {"table": table}).fetchall()
+    on_path = [r[0] for r in records if r[1]]
+    elsewhere = [r[0] for r in records if not r[1]]
+    if on_path:
+        return f"{on_path[0]}.{table}"
+    if len(elsewhere) == 1:
+        return f"{elsewhere[0]}.{table}"
+    if elsewhere:
+        raise ConfigError(
+            f"tracking table {table!r} is not on the search path, and schemas {', '.join(elsewhere)} each have one",
+            hint="name the tracking table with its schema (tracking_table = 'schema.table' in the configuration)",
+        )
+    current = conn.execute("SELECT current_schema()").fetchone()
+    return f"{current[0] if current and current[0] else 'public'}.{table}"
+
+
+_WHERE_IS = """
+SELECT n.nspname, array_position(current_schemas(false), n.nspname::text) IS NOT NULL
+  FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+ WHERE c.relname = %(table)s AND c.relkind IN ('r', 'p')
+   AND EXISTS (SELECT 1 FROM pg_attribute a WHERE a.attrelid = c.oid AND a.attname = 'checksum')
+ ORDER BY array_position(current_schemas(false), n.nspname::text) NULLS LAST, n.nspname
+"""
 
 
 def ensure_table(conn: psycopg.Connection, table: str) -> None:
@@ -201,6 +227,11 @@ def read_rows(conn: psycopg.Connection, table: str) -> dict[int, TrackedRow] | N
             records = cur.fetchall()
     except psycopg.errors.UndefinedTable:
         return None
+    return rows_from(records)
+
+
+def rows_from(records: Iterable[Sequence[Any]]) -> dict[int, TrackedRow]:
+    """Tracking rows by version from records holding :data:`COLUMNS` in order."""
     rows = {}
     for record in records:
         values = dict(zip(COLUMNS, record, strict=True))
@@ -295,10 +326,20 @@ def history(conn: psycopg.Connection, table: str, limit: int) -> list[dict[str, 
         return None
 
 
-def lock_key(table: str) -> int:
-    """The advisory-lock key of a tracking table: a stable signed 64-bit number."""
-    digest = hashlib.sha256(f"scrydon-migrate:{table}".encode()).digest()
+def lock_key(table: str, database: str) -> int:
+    """The advisory-lock key of a resolved (schema-qualified) tracking table in ``database``: a signed 64-bit number.
+
+    Two pods that spell the table ``platform_migrations`` and ``public.platform_migrations`` resolve it
+    to the same name, so they take the same lock.
+    """
+    digest = hashlib.sha256(f"scrydon-migrate:{database}:{table}".encode()).digest()
     return int.from_bytes(digest[:8], "big", signed=True)
+
+
+def locate(conn: psycopg.Connection, table: str) -> tuple[str, int]:
+    """The resolved tracking table and its migration-lock key, for the database ``conn`` is in."""
+    resolved = resolve(conn, table)
+    return resolved, lock_key(resolved, conn.info.dbname)
 
 
 def lock_holder(conn: psycopg.Connection, key: int) -> LockHolder | None:

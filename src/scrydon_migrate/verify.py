@@ -1,18 +1,27 @@
 """Tracking desync: does the schema contain what the tracking table says was applied?
 
-:func:`classify` is pure. It replays the effects of the applied migrations (skipped
-and failed ones take no part), compares each migration's expected objects with
-the catalog snapshot, and classifies the whole as
+The evidence is the effects record of each tracking row (:mod:`scrydon_migrate.record`): what
+PostgreSQL reported the migration created, dropped, renamed, altered and wrote. Replaying the
+records in version order gives each migration's *footprint*, the objects it created that no later
+migration dropped or renamed; the footprints are compared with the catalog, read in the same
+snapshot as the tracking rows (one statement). The whole is classified as
 
 * ``healthy`` — nothing expected is missing;
-* ``repairable`` — the migrations whose objects are all gone form a contiguous
-  tail of the applied sequence, none is partly present, and nothing in that tail
-  wrote to rows of a table that still exists, so re-applying them cannot conflict
-  with existing data;
-* ``partial`` — some migration's objects partly exist, or the tail cannot be proven
-  harmless to re-apply;
-* ``non-contiguous`` — a migration whose objects are gone is followed by one whose
-  objects exist.
+* ``repairable`` — the migrations whose objects are all gone form a contiguous tail, and the record
+  proves that re-applying the tail cannot conflict with what exists: every tail migration was
+  recorded completely, did nothing but create objects (or change objects the tail itself created),
+  all of those objects are absent now, and it wrote rows only to tables the tail created;
+* ``partial`` — some migration's objects partly exist, or the tail is not provably safe to re-apply
+  (the reasons name the migration and the recorded step);
+* ``non-contiguous`` — a migration whose objects are gone is followed by one whose objects exist.
+
+Rows applied, or journaled and ``running``/``failed`` with some statements committed, take part;
+skipped rows (the runbook's manual skip) never do. Rows written before effects were recorded hold
+a static *prediction* (record version 1, :mod:`scrydon_migrate.effects`): they are checked leniently
+(a prediction that is partly present is taken as present, since the prediction, not the schema, may
+be wrong) and never prove a repair safe. What the check cannot see: a migration that only changed
+data (its rows are not objects), and objects outside the catalog module's vocabulary (grants,
+comments, roles, publications).
 
 Only ``repairable`` is ever repaired, and only with ``MIGRATE_REPAIR_TRACKING=1``.
 """
@@ -25,8 +34,8 @@ from enum import StrEnum
 from typing import TYPE_CHECKING
 
 from scrydon_migrate import catalog, effects, tracking
-from scrydon_migrate.effects import Op
 from scrydon_migrate.errors import TrackingDesync
+from scrydon_migrate.record import Altered, Created, Dropped, Record, Renamed, Step, Wrote
 from scrydon_migrate.tracking import Status, TrackedRow
 
 if TYPE_CHECKING:
@@ -56,12 +65,12 @@ class Kind(StrEnum):
 
 @dataclass(frozen=True, slots=True)
 class AppliedMigration:
-    """An applied migration and what it did (``known`` is False when no record of its effects exists)."""
+    """A migration the tracking table counts as (partly) done, and its record (``None``: none exists)."""
 
     version: int
     label: str
-    ops: tuple[Op, ...]
-    known: bool = True
+    record: Record | None
+    status: Status = Status.APPLIED
 
 
 @dataclass(frozen=True, slots=True)
@@ -87,6 +96,24 @@ class Classification:
         return tuple(v.version for v in self.verdicts if v.version >= self.rewind_from.version)
 
 
+def footprints(applied: Sequence[AppliedMigration]) -> dict[int, set[str]]:
+    """Each migration's objects that should exist now: created by it, not dropped or renamed since."""
+    owner: dict[str, int] = {}
+    for migration in applied:
+        for step in migration.record.steps if migration.record else ():
+            if isinstance(step, Created):
+                owner[step.key] = migration.version
+            elif isinstance(step, Dropped):
+                owner.pop(step.key, None)
+            elif isinstance(step, Renamed):
+                owner.pop(step.old, None)
+                owner[step.new] = migration.version
+    found: dict[int, set[str]] = {}
+    for key, version in owner.items():
+        found.setdefault(version, set()).add(key)
+    return found
+
+
 def _verdict(migration: AppliedMigration, expected: set[str], present: set[str]) -> Verdict:
     missing = expected - present
     if not expected:
@@ -95,19 +122,18 @@ def _verdict(migration: AppliedMigration, expected: set[str], present: set[str])
         state = State.PRESENT
     elif missing == expected:
         state = State.ABSENT
+    elif migration.record is not None and migration.record.source == "predicted":
+        state, missing = State.PRESENT, set()
     else:
         state = State.PARTIAL
     return Verdict(migration.version, migration.label, state, frozenset(expected), frozenset(missing))
 
 
 def classify(applied: Sequence[AppliedMigration], present: set[str]) -> Classification:
-    """Classify the applied migrations (in version order) against the keys ``present`` in the catalog."""
+    """Classify the migrations (in version order) against the keys ``present`` in the catalog."""
     ordered = sorted(applied, key=lambda m: m.version)
-    model = effects.Model()
-    for migration in ordered:
-        model.apply(migration.version, migration.ops)
-    footprints = model.footprints()
-    verdicts = tuple(_verdict(m, footprints.get(m.version, set()), present) for m in ordered)
+    expected = footprints(ordered)
+    verdicts = tuple(_verdict(m, expected.get(m.version, set()), present) for m in ordered)
     partial = [v for v in verdicts if v.state is State.PARTIAL]
     absent = [i for i, v in enumerate(verdicts) if v.state is State.ABSENT]
     if not partial and not absent:
@@ -125,33 +151,74 @@ def classify(applied: Sequence[AppliedMigration], present: set[str]) -> Classifi
                 for v in later_present[:3]
             ),
         )
-    unsafe = _unsafe_to_reapply(ordered[first:], present, model)
+    unsafe = unsafe_to_reapply(ordered[first:], present)
     if unsafe:
         return Classification(Kind.PARTIAL, verdicts, reasons=tuple(unsafe))
     return Classification(Kind.REPAIRABLE, verdicts, rewind_from=verdicts[first])
 
 
-def _unsafe_to_reapply(tail: Sequence[AppliedMigration], present: set[str], model: effects.Model) -> list[str]:
-    """Why re-applying the tail could conflict with what exists; empty when it provably cannot.
-
-    A write is harmless only to a table that a tail migration really created (it owns the
-    table in the replayed model), not one a ``CREATE TABLE IF NOT EXISTS`` found existing.
-    """
-    tail_versions = {m.version for m in tail}
-    created_in_tail = {k for k, v in model.owner.items() if v in tail_versions and k.startswith("table:")}
-    reasons = []
+def unsafe_to_reapply(tail: Sequence[AppliedMigration], present: set[str]) -> list[str]:
+    """Why re-applying ``tail`` is not proven safe by its record; empty when it is."""
+    reasons: list[str] = []
+    created: set[str] = set()
     for migration in tail:
-        if not migration.known:
-            reasons.append(f"{migration.label} has no record of what it did, so re-applying it is not provably safe")
-            continue
-        if effects.is_opaque(migration.ops):
-            reasons.append(f"{migration.label} ran code whose effects were not recorded (a DO block or function call)")
-        surviving = sorted(t for t in effects.writes(migration.ops) if t in present and t not in created_in_tail)
-        if surviving:
-            reasons.append(
-                f"{migration.label} wrote to rows of {', '.join(_plain(t) for t in surviving)}, which still exists"
-            )
+        reason = _unprovable(migration) or _first_unsafe_step(migration, created, present)
+        if reason:
+            reasons.append(reason)
     return reasons
+
+
+def _unprovable(migration: AppliedMigration) -> str:
+    record = migration.record
+    if migration.status is not Status.APPLIED:
+        return f"{migration.label} is {migration.status.value}: only part of it ran"
+    if record is None:
+        return f"{migration.label} has no record of what it did, so re-applying it is not provably safe"
+    if record.source != "recorded":
+        return (
+            f"{migration.label} was applied before effects were recorded from PostgreSQL ({record.source}), "
+            "so re-applying it is not provably safe"
+        )
+    if not record.complete:
+        return f"{migration.label} ran statements outside a transaction whose row writes could not be recorded"
+    return ""
+
+
+def _first_unsafe_step(migration: AppliedMigration, created: set[str], present: set[str]) -> str:
+    """The first recorded step that makes re-applying unsafe; ``created`` gathers the tail's creations."""
+    assert migration.record is not None
+    for step in migration.record.steps:
+        problem = _step_problem(step, created, present)
+        if problem:
+            return f"{migration.label} {problem}"
+        if isinstance(step, Created):
+            created.add(step.key)
+        elif isinstance(step, Renamed):
+            created.add(step.new)
+    return ""
+
+
+def _step_problem(step: Step, created: set[str], present: set[str]) -> str:
+    if isinstance(step, Created):
+        return f"created {_plain(step.key)}, which exists now" if step.key in present else ""
+    if isinstance(step, Dropped):
+        return "" if step.key in created else f"dropped {_plain(step.key)}, which an earlier migration created"
+    if isinstance(step, Renamed):
+        if step.old not in created:
+            return f"renamed {_plain(step.old)} (created by an earlier migration) to {step.new.partition(':')[2]}"
+        return (
+            f"renamed {_plain(step.old)} to {step.new.partition(':')[2]}, which exists now"
+            if (step.new in present)
+            else ""
+        )
+    if isinstance(step, Altered):
+        return "" if step.key in created else f"altered {_plain(step.key)}, which an earlier migration created"
+    if isinstance(step, Wrote):
+        what = "replaced the rows of" if step.replaced else "wrote to rows of"
+        if step.table in present:
+            return f"{what} {_plain(step.table)}, which still exists"
+        return "" if step.table in created else f"{what} {_plain(step.table)}, which it did not create"
+    return ""
 
 
 def _plain(object_key: str) -> str:
@@ -171,22 +238,31 @@ _KIND_ORDER = (
     "index",
     "constraint",
     "trigger",
+    "policy",
     "column",
     "enumvalue",
 )
 
 
+def _parent_table(object_key: str) -> str | None:
+    kind, _, rest = object_key.partition(":")
+    if kind not in ("column", "constraint", "index", "trigger", "policy"):
+        return None
+    parts = rest.split(".")
+    return f"table:{parts[0]}.{parts[1]}" if len(parts) >= 3 else None
+
+
 def _some(keys: frozenset[str] | set[str], limit: int = 4) -> str:
     """The most telling keys first: a table, not its columns (which are counted with it)."""
     tables = {k for k in keys if k.startswith("table:")}
-    children = {k for k in keys if effects.parent_table(k) in tables}
+    children = {k for k in keys if _parent_table(k) in tables}
     shown_keys = sorted(
         keys - children,
         key=lambda k: (_KIND_ORDER.index(k.partition(":")[0]) if k.partition(":")[0] in _KIND_ORDER else 99, k),
     )
     parts = []
     for k in shown_keys[:limit]:
-        owned = sum(1 for c in children if effects.parent_table(c) == k)
+        owned = sum(1 for c in children if _parent_table(c) == k)
         parts.append(_plain(k) + (f" (with its {owned} columns, constraints and indexes)" if owned else ""))
     extra = len(shown_keys) - limit
     return ", ".join(parts) + (f" (+{extra} more)" if extra > 0 else "")
@@ -213,62 +289,76 @@ def advice(result: Classification) -> str:
     )
 
 
+@dataclass(frozen=True, slots=True)
+class TrackedState:
+    """The tracking rows and the catalog's keys, read in one snapshot."""
+
+    table: str
+    rows: dict[int, TrackedRow] | None
+    present: set[str]
+
+    def classify(self, files: Sequence[MigrationFile]) -> Classification:
+        applied = applied_migrations(files, self.rows or {}, self.present)
+        if not applied:
+            return Classification(Kind.HEALTHY, ())
+        return classify(applied, self.present)
+
+
+def read(conn: psycopg.Connection, table: str) -> TrackedState:
+    """The tracking rows of ``table`` and the catalog, in one statement (so one snapshot)."""
+    import psycopg
+    from psycopg import sql
+    from psycopg.rows import tuple_row
+
+    schema, _, name = table.rpartition(".")
+    query = sql.SQL(catalog.ROWS_AND_KEYS).format(
+        columns=sql.SQL(", ").join(sql.Identifier("t", c) for c in tracking.COLUMNS),
+        table=sql.SQL("{} AS t").format(tracking.table_identifier(table)),
+    )
+    tool = {"schema": schema or _schema_of(conn, table), "table": name}
+    try:
+        with conn.cursor(row_factory=tuple_row) as cur:
+            cur.execute(query, tool)
+            records = cur.fetchall()
+    except psycopg.errors.UndefinedTable:
+        return TrackedState(table, None, set())
+    present = set(records[0][0]) if records and records[0][0] is not None else set()
+    rows = tracking.rows_from(record[1:] for record in records if record[1] is not None)
+    return TrackedState(table, rows, present)
+
+
+def _schema_of(conn: psycopg.Connection, table: str) -> str:
+    """The schema an unqualified tracking table name resolves to (not where a migration points search_path)."""
+    return tracking.resolve(conn, table).rpartition(".")[0]
+
+
 def applied_migrations(
-    conn: psycopg.Connection,
-    table: str,
-    files: Sequence[MigrationFile],
-    rows: Mapping[int, TrackedRow],
+    files: Sequence[MigrationFile], rows: Mapping[int, TrackedRow], present: set[str]
 ) -> list[AppliedMigration]:
-    """The applied rows with their effects: as recorded, else derived from the file or the stored SQL."""
+    """The rows that claim objects, with their records: recorded, or predicted for older rows."""
     by_version = {f.version: f for f in files}
     applied = []
-    schema: str | None = None
+    legacy: list[tuple[int, tuple[effects.Op, ...]]] = []
     for version, row in sorted(rows.items()):
-        if row.status is not Status.APPLIED:
+        if not _takes_part(row):
             continue
         migration_file = by_version.get(version)
         label = f"{migration_file.version_text if migration_file else version} ({row.file or 'no file'})"
-        ops = effects.from_json(row.effects)
-        if ops is None:
-            schema = schema or _tracking_schema(conn, table)
-            ops = _derived(conn, table, row, migration_file, schema)
-        applied.append(AppliedMigration(version, label, ops or (), known=ops is not None))
+        record = Record.from_json(row.effects)
+        ops = effects.from_json(row.effects) if record is None else None
+        if ops is not None:
+            legacy.append((version, ops))
+        applied.append(AppliedMigration(version, label, record, row.status))
+    if legacy:
+        predicted = effects.predicted_records(legacy, present)
+        applied = [AppliedMigration(m.version, m.label, predicted.get(m.version, m.record), m.status) for m in applied]
     return applied
 
 
-def _tracking_schema(conn: psycopg.Connection, table: str) -> str:
-    return tracking.qualified(conn, table).split(".", 1)[0]
-
-
-def _derived(
-    conn: psycopg.Connection, table: str, row: TrackedRow, migration_file: MigrationFile | None, schema: str
-) -> tuple[Op, ...] | None:
-    """Effects of a row applied without a record (older rows): from its SQL, parsed now."""
-    from scrydon_migrate.analysis import ParseFailure, parse_statements
-
-    text = tracking.read_sql(conn, table, row.version)
-    if text is None and migration_file is not None and migration_file.content_sha256 == row.content_sha256:
-        text = migration_file.path.read_text(encoding="utf-8", errors="replace")
-    if text is None:
-        return None
-    try:
-        statements = [s.text for s in parse_statements(text) if not s.transaction_control]
-    except ParseFailure:
-        return None
-    return tuple(effects.derive_sql(statements, schema))
-
-
-def check(
-    conn: psycopg.Connection,
-    table: str,
-    files: Sequence[MigrationFile],
-    rows: Mapping[int, TrackedRow],
-) -> Classification:
-    """Classify the service's tracking against its live schema: one catalog round trip."""
-    applied = applied_migrations(conn, table, files, rows)
-    if not applied:
-        return Classification(Kind.HEALTHY, ())
-    return classify(applied, catalog.snapshot(conn))
+def _takes_part(row: TrackedRow) -> bool:
+    if row.status is Status.APPLIED:
+        return True
+    return row.status in (Status.RUNNING, Status.FAILED) and bool(row.statements_done) and row.effects is not None
 
 
 def desync_error(service: str, result: Classification) -> TrackingDesync:

@@ -9,7 +9,7 @@ from scrydon_migrate import tracking
 
 def test_waiting_pod_reports_the_holder_and_gives_up_after_lock_wait(migrations, migrate, db_url):
     migrations.write("0001_create.sql", "CREATE TABLE organisations (id bigint PRIMARY KEY);")
-    key = tracking.lock_key("platform_migrations")
+    key = tracking.lock_key("public.platform_migrations", psycopg.conninfo.conninfo_to_dict(db_url)["dbname"])
     with psycopg.connect(db_url, autocommit=True, application_name="stuck-upgrade") as holder:
         holder.execute("SELECT pg_advisory_lock(%s)", (key,))
         holder_pid = holder.info.backend_pid
@@ -28,7 +28,7 @@ def test_waiting_pod_reports_the_holder_and_gives_up_after_lock_wait(migrations,
 def test_nothing_pending_answers_without_taking_the_lock(migrations, migrate, db_url):
     migrations.write("0001_create.sql", "CREATE TABLE organisations (id bigint PRIMARY KEY);")
     assert migrate("up").code == 0
-    key = tracking.lock_key("platform_migrations")
+    key = tracking.lock_key("public.platform_migrations", psycopg.conninfo.conninfo_to_dict(db_url)["dbname"])
     with psycopg.connect(db_url, autocommit=True) as holder:
         holder.execute("SELECT pg_advisory_lock(%s)", (key,))
 

@@ -1,0 +1,580 @@
+"""What a migration did, as PostgreSQL reports it: the effects record of a tracking row.
+
+The desync check trusts only this record, so it is read from the server inside the migration's own
+transaction (per committed statement for journaled migrations), never predicted from the SQL:
+
+* **objects** — every object the catalog module knows (:mod:`scrydon_migrate.catalog`) has an
+  identity that survives renames. A run reads the whole catalog once (the *baseline*); after each
+  migration the objects in its *scope* are read again and compared with the baseline: an identity
+  that is new was **created**, one that is gone was **dropped** (implicit and cascaded drops
+  included: PostgreSQL removed the row, whatever the SQL said), one whose name changed was
+  **renamed** (recorded as a step of its own, and counted as drop + create), one whose definition
+  fingerprint changed was **altered**.
+* **scope** — where the role may have them, two DDL event triggers (``ddl_command_end`` and
+  ``sql_drop``) note the objects each DDL command of this session touched and dropped, into a
+  temporary table, while a session setting says a migration is being recorded; the scope is those
+  relations (with their columns, indexes, constraints, triggers and policies), functions and types.
+  Schemas and extensions are always read whole (they are few). A renamed schema or type (whose name
+  is part of other keys) widens the read to the whole catalog. Without event triggers (the role is
+  not a superuser and nobody installed them) every migration's scope is the whole catalog: the same
+  record, at the cost of one catalog scan per migration. Measured in ``bench/desync_record.py``.
+* **whose change** — in a whole-catalog read, an object counts as the migration's only when its
+  catalog row was written by the migration's own transaction or one of its subtransactions (its
+  ``xmin``), so another service migrating the same database at the same time is not recorded here.
+* **row writes** — ``pg_stat_xact_user_tables`` counts the rows each table had inserted, updated or
+  deleted by this backend, DO blocks, functions and triggers included. Its counters also hold writes
+  of earlier transactions that were not flushed yet, so they are read at the start and at the end of
+  the migration and the difference is the record. A table whose storage was replaced (TRUNCATE, a
+  rewrite) is recorded as written too. A statement run outside a transaction has no such counters:
+  its record is marked *incomplete* unless it cannot write rows (index builds and the like).
+
+The record is a small typed vocabulary, stored as versioned JSON (``{"v": 2, ...}``) in the tracking
+row's ``effects`` column. Rows written by older versions hold version 1 (static predictions): they are
+read by :mod:`scrydon_migrate.effects` and never prove a repair safe.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, ClassVar, Literal
+
+from scrydon_migrate import catalog
+
+if TYPE_CHECKING:
+    import psycopg
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class Created:
+    key: str
+
+
+@dataclass(frozen=True, slots=True)
+class Dropped:
+    key: str
+
+
+@dataclass(frozen=True, slots=True)
+class Renamed:
+    old: str
+    new: str
+
+
+@dataclass(frozen=True, slots=True)
+class Altered:
+    key: str
+
+
+@dataclass(frozen=True, slots=True)
+class Wrote:
+    """The migration changed rows of ``table`` (``replaced``: TRUNCATE or a rewrite replaced its storage).
+
+    A DML statement counts even when it changed no row then: run again, it may change rows that exist now.
+    """
+
+    table: str
+    replaced: bool = False
+
+
+Step = Created | Dropped | Renamed | Altered | Wrote
+Source = Literal["recorded", "predicted", "rebaselined", "adopted"]
+
+
+@dataclass(frozen=True, slots=True)
+class Record:
+    """The effects of one migration. ``complete`` is False when something it did could not be read."""
+
+    steps: tuple[Step, ...]
+    source: Source = "recorded"
+    complete: bool = True
+
+    VERSION: ClassVar[int] = 2
+
+    def created(self) -> list[str]:
+        return [s.key for s in self.steps if isinstance(s, Created)]
+
+    def written(self) -> list[Wrote]:
+        return [s for s in self.steps if isinstance(s, Wrote)]
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "v": self.VERSION,
+            "source": self.source,
+            "complete": self.complete,
+            "steps": [_step_json(s) for s in self.steps],
+        }
+
+    @classmethod
+    def from_json(cls, document: object) -> Record | None:
+        """The record of a stored document; ``None`` when it is not a version-2 record."""
+        if not isinstance(document, dict) or document.get("v") != cls.VERSION:
+            return None
+        steps = tuple(_step(s) for s in document.get("steps", ()) if isinstance(s, dict))
+        source = document.get("source", "recorded")
+        return cls(
+            steps=tuple(s for s in steps if s is not None),
+            source=source if source in ("recorded", "predicted", "rebaselined", "adopted") else "predicted",
+            complete=bool(document.get("complete", False)) and None not in steps,
+        )
+
+    def merged(self, later: Record) -> Record:
+        """This record followed by ``later`` (the next committed statement of a journaled migration)."""
+        return Record(self.steps + later.steps, self.source, self.complete and later.complete)
+
+
+def _step_json(step: Step) -> dict[str, Any]:
+    if isinstance(step, Created):
+        return {"op": "create", "key": step.key}
+    if isinstance(step, Dropped):
+        return {"op": "drop", "key": step.key}
+    if isinstance(step, Renamed):
+        return {"op": "rename", "old": step.old, "new": step.new}
+    if isinstance(step, Altered):
+        return {"op": "alter", "key": step.key}
+    return {"op": "write", "table": step.table, "replaced": step.replaced}
+
+
+def _step(document: dict[str, Any]) -> Step | None:
+    op = document.get("op")
+    try:
+        if op == "create":
+            return Created(str(document["key"]))
+        if op == "drop":
+            return Dropped(str(document["key"]))
+        if op == "rename":
+            return Renamed(str(document["old"]), str(document["new"]))
+        if op == "alter":
+            return Altered(str(document["key"]))
+        if op == "write":
+            return Wrote(str(document["table"]), bool(document.get("replaced", False)))
+    except (KeyError, TypeError, ValueError):
+        return None
+    return None
+
+
+def as_column(record: Record) -> Any:
+    """``record`` as the value of the tracking row's ``effects`` column."""
+    from psycopg.types.json import Jsonb
+
+    return Jsonb(record.to_json())
+
+
+#: Statement kinds (pglast node names) that change no rows: DDL. Anything else (DML, COPY, TRUNCATE,
+#: DO, CALL, SELECT, CREATE TABLE AS, REFRESH, an unknown kind) has its row writes read.
+_ROW_FREE = frozenset(
+    {
+        "AlterDefaultPrivilegesStmt",
+        "AlterDomainStmt",
+        "AlterEnumStmt",
+        "AlterExtensionStmt",
+        "AlterFunctionStmt",
+        "AlterObjectSchemaStmt",
+        "AlterOwnerStmt",
+        "AlterPolicyStmt",
+        "AlterRoleStmt",
+        "AlterSeqStmt",
+        "AlterStatsStmt",
+        "AlterTableStmt",
+        "AlterTypeStmt",
+        "CommentStmt",
+        "CompositeTypeStmt",
+        "CreateCastStmt",
+        "CreateDomainStmt",
+        "CreateEnumStmt",
+        "CreateEventTrigStmt",
+        "CreateExtensionStmt",
+        "CreateFunctionStmt",
+        "CreateOpClassStmt",
+        "CreatePolicyStmt",
+        "CreateRangeStmt",
+        "CreateRoleStmt",
+        "CreateSchemaStmt",
+        "CreateSeqStmt",
+        "CreateStatsStmt",
+        "CreateStmt",
+        "CreateTrigStmt",
+        "DefineStmt",
+        "DropStmt",
+        "GrantRoleStmt",
+        "GrantStmt",
+        "IndexStmt",
+        "LockStmt",
+        "ReindexStmt",
+        "RenameStmt",
+        "RuleStmt",
+        "SecLabelStmt",
+        "VacuumStmt",
+        "VariableSetStmt",
+        "ViewStmt",
+    }
+)
+
+
+def may_write(kinds: Iterable[str]) -> bool:
+    """Whether statements of these kinds may change rows (so the record reads the row counters)."""
+    return any(kind not in _ROW_FREE for kind in kinds)
+
+
+# --- recording ---------------------------------------------------------------------------------------
+
+_EVENTS_TABLE = "scrydon_migrate_events"
+
+_INSTALL = """
+CREATE OR REPLACE FUNCTION {schema}.scrydon_migrate_record_ddl() RETURNS event_trigger
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog AS $body$
+BEGIN
+    IF current_setting('scrydon_migrate.recording', true) IS DISTINCT FROM 'on' THEN
+        RETURN;
+    END IF;
+    IF to_regclass('pg_temp.scrydon_migrate_events') IS NULL THEN
+        PERFORM set_config('scrydon_migrate.recording', 'lost', false);
+        RETURN;
+    END IF;
+    IF TG_EVENT = 'sql_drop' THEN
+        INSERT INTO pg_temp.scrydon_migrate_events (classid, objid, objsubid, dropped)
+        SELECT classid, objid, objsubid, true FROM pg_event_trigger_dropped_objects() WHERE classid IS NOT NULL;
+    ELSE
+        INSERT INTO pg_temp.scrydon_migrate_events (classid, objid, objsubid, dropped)
+        SELECT classid, objid, objsubid, false FROM pg_event_trigger_ddl_commands() WHERE classid IS NOT NULL;
+    END IF;
+END
+$body$;
+CREATE EVENT TRIGGER scrydon_migrate_record_ddl ON ddl_command_end
+    EXECUTE FUNCTION {schema}.scrydon_migrate_record_ddl();
+CREATE EVENT TRIGGER scrydon_migrate_record_drop ON sql_drop
+    EXECUTE FUNCTION {schema}.scrydon_migrate_record_ddl();
+"""
+
+#: Relations this transaction holds a lock on that only DML (RowExclusiveLock) or TRUNCATE and table
+#: rewrites (AccessExclusiveLock) take; locks last to the end of the transaction, so code in DO blocks,
+#: functions and triggers is seen too.
+_LOCKED = """
+locked AS (
+    SELECT relation AS oid, mode FROM pg_locks
+     WHERE pid = pg_backend_pid() AND locktype = 'relation' AND granted
+       AND mode IN ('RowExclusiveLock', 'AccessExclusiveLock')
+)"""
+
+_SCOPE = (
+    """
+ev AS (SELECT classid, objid, objsubid, dropped FROM pg_temp.scrydon_migrate_events),
+cleared AS (DELETE FROM pg_temp.scrydon_migrate_events RETURNING 1),
+touched AS (SELECT DISTINCT classid, objid FROM ev WHERE NOT dropped),"""
+    + _LOCKED
+    + """,
+scope_rel AS (
+    SELECT objid AS oid FROM touched WHERE classid = 'pg_class'::regclass
+    UNION SELECT oid FROM locked
+    UNION SELECT i.indrelid FROM pg_index i JOIN touched ON touched.classid = 'pg_class'::regclass
+                                                      AND i.indexrelid = touched.objid
+    UNION SELECT g.tgrelid FROM pg_trigger g JOIN touched ON touched.classid = 'pg_trigger'::regclass
+                                                          AND g.oid = touched.objid
+    UNION SELECT p.polrelid FROM pg_policy p JOIN touched ON touched.classid = 'pg_policy'::regclass
+                                                          AND p.oid = touched.objid
+    UNION SELECT r.ev_class FROM pg_rewrite r JOIN touched ON touched.classid = 'pg_rewrite'::regclass
+                                                           AND r.oid = touched.objid
+    UNION SELECT k.conrelid FROM pg_constraint k JOIN touched ON touched.classid = 'pg_constraint'::regclass
+                                                              AND k.oid = touched.objid WHERE k.conrelid <> 0
+    UNION SELECT d.adrelid FROM pg_attrdef d JOIN touched ON touched.classid = 'pg_attrdef'::regclass
+                                                          AND d.oid = touched.objid
+    UNION SELECT t.typrelid FROM pg_type t JOIN touched ON touched.classid = 'pg_type'::regclass
+                                                        AND t.oid = touched.objid WHERE t.typrelid <> 0
+),
+scope_fn AS (SELECT objid AS oid FROM touched WHERE classid = 'pg_proc'::regclass),
+scope_typ AS (
+    SELECT objid AS oid FROM touched WHERE classid = 'pg_type'::regclass
+    UNION SELECT k.contypid FROM pg_constraint k JOIN touched ON touched.classid = 'pg_constraint'::regclass
+                                                              AND k.oid = touched.objid WHERE k.contypid <> 0
+)"""
+)
+
+_DROPPED_IDENTITY = """
+CASE classid
+    WHEN 'pg_class'::regclass THEN CASE WHEN objsubid > 0 THEN 'a' || objid || '.' || objsubid ELSE 'c' || objid END
+    WHEN 'pg_constraint'::regclass THEN 'k' || objid
+    WHEN 'pg_trigger'::regclass THEN 't' || objid
+    WHEN 'pg_policy'::regclass THEN 'o' || objid
+    WHEN 'pg_proc'::regclass THEN 'p' || objid
+    WHEN 'pg_type'::regclass THEN 'y' || objid
+    WHEN 'pg_enum'::regclass THEN 'e' || objid
+    WHEN 'pg_namespace'::regclass THEN 'n' || objid
+    WHEN 'pg_extension'::regclass THEN 'x' || objid
+END"""
+
+#: Rows that say what the migration wrote (``w``) and whose transaction it is (``x``); recording stops.
+_STATE = """
+SELECT 'w', 'c' || oid, NULL, NULL, NULL, 0::oid, oid FROM locked WHERE mode = 'RowExclusiveLock'
+UNION ALL
+SELECT 'x', pg_current_xact_id()::text, coalesce(current_setting('scrydon_migrate.recording', true), ''),
+       set_config('scrydon_migrate.recording', 'off', false), NULL, 0::oid, 0::oid"""
+
+_OUTPUT = "SELECT 'o', identity, key, def, xmin, fnode, parent FROM objects"
+
+_AFTER_SCOPED = (
+    catalog.scoped_objects(_SCOPE)
+    + _OUTPUT
+    + """
+UNION ALL SELECT 'r', 'c' || oid, NULL, NULL, NULL, 0::oid, oid FROM scope_rel
+UNION ALL SELECT 'f', 'p' || oid, NULL, NULL, NULL, 0::oid, oid FROM scope_fn
+UNION ALL SELECT 'y', 'y' || oid, NULL, NULL, NULL, 0::oid, oid FROM scope_typ
+UNION ALL SELECT 'd', """
+    + _DROPPED_IDENTITY
+    + """, NULL, NULL, NULL, 0::oid, 0::oid FROM ev WHERE dropped
+UNION ALL SELECT 's', 'n' || objid, NULL, NULL, NULL, 0::oid, objid FROM touched
+           WHERE classid = 'pg_namespace'::regclass
+UNION ALL """
+    + _STATE
+)
+
+_AFTER_WHOLE = catalog.whole_objects(_LOCKED) + _OUTPUT + " UNION ALL " + _STATE
+
+_SETTLE = b"SET LOCAL statement_timeout = 0; SET LOCAL ROLE NONE"
+_START_RECORDING = b"SELECT set_config('scrydon_migrate.recording', 'on', false)"
+
+
+@dataclass(frozen=True, slots=True)
+class _Object:
+    key: str
+    definition: str
+    fnode: int
+    parent: int
+
+
+@dataclass
+class Recorder:
+    """Records the migrations of one ``up`` run of one service, on its applying connection."""
+
+    conn: psycopg.Connection
+    tracking_table: str
+    baseline: dict[str, _Object] = field(default_factory=dict)
+    event_triggers: bool = False
+    _undo: list[tuple[str, _Object | None]] = field(default_factory=list)
+
+    @classmethod
+    def start(cls, conn: psycopg.Connection, tracking_table: str) -> Recorder:
+        """Set the session up (event triggers where possible) and read the baseline: once per run."""
+        recorder = cls(conn, tracking_table)
+        recorder.event_triggers = _prepare_event_triggers(conn, tracking_table)
+        rows = conn.execute(catalog.ALL_OBJECTS, catalog.tool_scope(tracking_table)).fetchall()
+        recorder.baseline = {r[0]: _Object(r[1], r[2], int(r[4]), int(r[5])) for r in rows}
+        return recorder
+
+    @contextlib.contextmanager
+    def transaction(self) -> Iterator[None]:
+        """Keep the baseline in step with the database: what a rolled-back transaction recorded is undone."""
+        self._undo.clear()
+        try:
+            yield
+        except BaseException:
+            for identity, previous in reversed(self._undo):
+                if previous is None:
+                    self.baseline.pop(identity, None)
+                else:
+                    self.baseline[identity] = previous
+            raise
+        finally:
+            self._undo.clear()
+
+    def begin(self) -> None:
+        """Before the migration's statements (or a journaled statement): the event triggers note them."""
+        if self.event_triggers:
+            with self._settled():
+                self.conn.execute(_START_RECORDING, prepare=True)
+
+    def finish(self, *, in_transaction: bool, may_write: bool) -> Record:
+        """The record of what ran since :meth:`begin`, read before the transaction commits.
+
+        ``may_write``: the statements include DML, TRUNCATE or code; outside a transaction their
+        writes cannot be read (the locks that show them are gone), so the record is incomplete.
+        """
+        with self._settled():
+            params: dict[str, Any] = catalog.tool_scope(self.tracking_table)
+            whole = not self.event_triggers
+            rows = self.conn.execute(_AFTER_WHOLE if whole else _AFTER_SCOPED, params, prepare=True).fetchall()
+            state = next((r for r in rows if r[0] == "x"), None)
+            if not whole and (state is None or state[2] != "on" or any(r[0] == "s" for r in rows)):
+                whole, rows = True, self._read_whole(params, rows)
+            steps = self._object_steps(rows, whole=whole, in_transaction=in_transaction)
+            if not whole and any(isinstance(s, Renamed) and s.old.startswith("type:") for s in steps):
+                steps += self._object_steps(self._read_whole(params, rows), whole=True, in_transaction=False)
+            steps += self._writes(rows)
+        return Record(tuple(steps), "recorded", complete=in_transaction or not may_write)
+
+    def _read_whole(self, params: dict[str, Any], scoped: list[tuple[Any, ...]]) -> list[tuple[Any, ...]]:
+        """The whole catalog, when a scoped read cannot be trusted to cover what changed."""
+        rows = self.conn.execute(_AFTER_WHOLE, params, prepare=True).fetchall()
+        return [r for r in rows if r[0] != "x"] + [r for r in scoped if r[0] in ("d", "x")]
+
+    @contextlib.contextmanager
+    def _settled(self) -> Iterator[None]:
+        """The recorder's reads run as the session's own role and without the migration's timeouts.
+
+        A migration may ``SET statement_timeout`` or ``SET ROLE`` for its own statements; inside its
+        transaction these are undone for the rest of it only, outside one a short transaction is opened.
+        """
+        from psycopg import pq
+
+        if self.conn.info.transaction_status is pq.TransactionStatus.IDLE:
+            with self.conn.transaction():
+                self.conn.execute(_SETTLE)
+                yield
+        else:
+            self.conn.execute(_SETTLE)
+            yield
+
+    def _set(self, identity: str, value: _Object | None) -> None:
+        self._undo.append((identity, self.baseline.get(identity)))
+        if value is None:
+            self.baseline.pop(identity, None)
+        else:
+            self.baseline[identity] = value
+
+    def _object_steps(self, rows: list[tuple[Any, ...]], *, whole: bool, in_transaction: bool) -> list[Step]:
+        objects = {r[1]: (_Object(r[2], r[3], int(r[5]), int(r[6])), str(r[4])) for r in rows if r[0] == "o"}
+        scope = {int(r[6]) for r in rows if r[0] in ("r", "f", "y")}
+        dropped_ids = {r[1] for r in rows if r[0] == "d" and r[1]}
+        state = next((r for r in rows if r[0] == "x"), None)
+        ours = _Ownership(self.conn, int(state[1]) if state else 0, whole and in_transaction)
+        steps: list[Step] = []
+        renamed_parents: set[int] = set()
+        renamed_containers: set[str] = set()
+        for identity, (now, xmin) in sorted(objects.items(), key=lambda item: _creation_order(item[1][0].key)):
+            before = self.baseline.get(identity)
+            self._set(identity, now)
+            if before is None:
+                if ours.wrote(xmin):
+                    steps.append(Created(now.key))
+                continue
+            mine = (
+                ours.wrote(xmin)
+                or now.parent in renamed_parents
+                or _container(before.key) in renamed_containers
+                or (before.key.startswith("function:") and "type" in renamed_containers)
+            )
+            if before.key != now.key and mine:
+                steps.append(Renamed(before.key, now.key))
+                renamed_parents.add(now.parent)
+                renamed_containers.add(before.key.partition(":")[2] if before.key.startswith("schema:") else "")
+                if before.key.startswith("type:"):
+                    renamed_containers.add("type")
+            elif before.definition != now.definition and mine:
+                steps.append(Altered(now.key))
+            if before.fnode != now.fnode and mine:
+                steps.append(Wrote(now.key, replaced=True))
+        return steps + self._drops(objects, scope, dropped_ids, whole)
+
+    def _drops(self, objects: Mapping[str, Any], scope: set[int], dropped_ids: set[str], whole: bool) -> list[Step]:
+        """Objects of the baseline that are gone: reported dropped, or missing from a read that covers them."""
+        dropped_parents = {int(i[1:]) for i in dropped_ids if i[0] in "cy" and i[1:].isdigit()}
+        gone = [
+            (identity, before)
+            for identity, before in self.baseline.items()
+            if identity not in objects
+            and (
+                whole
+                or identity in dropped_ids
+                or before.parent in scope
+                or before.parent in dropped_parents
+                or identity[0] in "nx"
+            )
+        ]
+        for identity, _ in gone:
+            self._set(identity, None)
+        ordered = sorted((before for _, before in gone), key=lambda b: _creation_order(b.key), reverse=True)
+        return [Dropped(before.key) for before in ordered]
+
+    def _writes(self, rows: Iterable[tuple[Any, ...]]) -> list[Step]:
+        """Tables the migration holds a DML lock on (the tool's own tables are not in the baseline)."""
+        tables = {self.baseline[r[1]].key for r in rows if r[0] == "w" and r[1] in self.baseline}
+        return [Wrote(key) for key in sorted(tables) if key.startswith(("table:", "matview:"))]
+
+
+class _Ownership:
+    """Whether a catalog row was written by this transaction (or one of its subtransactions)."""
+
+    def __init__(self, conn: psycopg.Connection, top_xid8: int, check: bool) -> None:
+        self.conn = conn
+        self.top = top_xid8 % 2**32
+        self.epoch_base = top_xid8 - self.top
+        self.check = check
+        self.known: dict[str, bool] = {}
+
+    def wrote(self, xmin: str) -> bool:
+        if not self.check:
+            return True
+        if xmin not in self.known:
+            self.known[xmin] = self._in_progress(int(xmin))
+        return self.known[xmin]
+
+    def _in_progress(self, xid: int) -> bool:
+        if xid == self.top:
+            return True
+        if (xid - self.top) % 2**32 >= 2**31:
+            return False
+        full = self.epoch_base + xid if xid >= self.top else self.epoch_base + 2**32 + xid
+        record = self.conn.execute("SELECT pg_xact_status(%s::text::xid8)", (str(full),)).fetchone()
+        return record is not None and record[0] == "in progress"
+
+
+_ORDER = ("schema", "extension", "type", "sequence", "table", "view", "matview", "function", "column", "enumvalue")
+
+
+def _container(key: str) -> str:
+    """The schema a key's object lives in ("" for schemas and extensions)."""
+    kind, _, rest = key.partition(":")
+    return rest.split(".", 1)[0] if kind not in ("schema", "extension") else ""
+
+
+def _creation_order(key: str) -> int:
+    kind = key.partition(":")[0]
+    return _ORDER.index(kind) if kind in _ORDER else len(_ORDER)
+
+
+def _prepare_event_triggers(conn: psycopg.Connection, tracking_table: str) -> bool:
+    """The session's events table, and the event triggers: installed when the role may, else used if present."""
+    from psycopg import sql
+
+    conn.execute(
+        sql.SQL("CREATE TEMP TABLE IF NOT EXISTS {} (classid oid, objid oid, objsubid int, dropped bool)").format(
+            sql.Identifier(_EVENTS_TABLE)
+        )
+    )
+    record = conn.execute(
+        "SELECT count(*) FILTER (WHERE evtname IN ('scrydon_migrate_record_ddl', 'scrydon_migrate_record_drop')"
+        " AND evtenabled <> 'D'), (SELECT rolsuper FROM pg_roles WHERE rolname = current_user)"
+        " FROM pg_event_trigger"
+    ).fetchone()
+    installed, superuser = (record[0], record[1]) if record else (0, False)
+    if installed < 2 and superuser:
+        installed = _install(conn, tracking_table)
+    return installed >= 2
+
+
+def _install(conn: psycopg.Connection, tracking_table: str) -> int:
+    """Create the event triggers once per database (several services may race to do it)."""
+    import psycopg
+    from psycopg import sql
+
+    schema = catalog.tool_scope(tracking_table)["schema"]
+    try:
+        with conn.transaction():
+            conn.execute("SELECT pg_advisory_xact_lock(%s)", (_INSTALL_LOCK,))
+            present = conn.execute(
+                "SELECT count(*) FROM pg_event_trigger"
+                " WHERE evtname IN ('scrydon_migrate_record_ddl', 'scrydon_migrate_record_drop')"
+            ).fetchone()
+            if present and present[0] >= 2:
+                return int(present[0])
+            conn.execute(sql.SQL(_INSTALL).format(schema=sql.Identifier(schema)))
+    except psycopg.Error as exc:
+        logger.info("DDL event triggers not installed (%s): each migration's record reads the whole catalog", exc)
+        return 0
+    return 2
+
+
+_INSTALL_LOCK = 0x5C7D0E7E
