@@ -77,7 +77,8 @@ def test_a_held_migration_lock_names_its_holder(migrations, migrate, db_url):
     migrations.write("0001_create.sql", "CREATE TABLE organisations (id bigint PRIMARY KEY);")
     assert migrate("up").code == 0
     with psycopg.connect(db_url, autocommit=True, application_name="api-platform-stuck") as holder:
-        holder.execute("SELECT pg_advisory_lock(%s)", (tracking.lock_key("public.platform_migrations", psycopg.conninfo.conninfo_to_dict(db_url)["dbname"]),))
+        key = tracking.lock_key("public.platform_migrations", psycopg.conninfo.conninfo_to_dict(db_url)["dbname"])
+        holder.execute("SELECT pg_advisory_lock(%s)", (key,))
         holder_pid = holder.info.backend_pid
 
         finding = _findings(migrate("doctor", "--json"))["MIGRATION_LOCK_HELD"]
