@@ -220,6 +220,7 @@ def _up_one(
     try:
         state = verify.read(conn, table)
         result = state.classify(files)
+        _store_confirmed_predictions(conn, svc, state, files)
         if result.kind is not verify.Kind.HEALTHY:
             if not (settings.repair_tracking and result.kind is verify.Kind.REPAIRABLE):
                 raise verify.desync_error(svc.name, result)
@@ -237,6 +238,23 @@ def _up_one(
         with contextlib.suppress(Exception):
             tracking.release_lock(conn, key)
     return _finish(svc, plan, applied, waited, took_lock=True)
+
+
+def _store_confirmed_predictions(
+    conn: psycopg.Connection, svc: ServiceSettings, state: verify.TrackedState, files: list[source.MigrationFile]
+) -> None:
+    """Rows of releases that predicted effects get the record the schema confirms, once (under the lock)."""
+    with conn.transaction():
+        stored = verify.store_confirmed_predictions(conn, state, files)
+    if stored:
+        log.event(
+            logger,
+            logging.INFO,
+            "stored the effects that the schema confirms for rows an older release wrote with predicted effects",
+            "TRACKING_RECORDS_CONFIRMED",
+            service=svc.name,
+            rows=stored,
+        )
 
 
 def _warn_repair_flag(settings: Settings, svc: ServiceSettings, result: verify.Classification) -> None:

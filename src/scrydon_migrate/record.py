@@ -122,6 +122,11 @@ class Record:
             complete=bool(document.get("complete", False)) and None not in steps,
         )
 
+    def confirmed_by(self, present: set[str]) -> Record:
+        """This record without the creations of objects that do not exist (for predictions only)."""
+        steps = tuple(s for s in self.steps if not isinstance(s, Created) or s.key in present)
+        return Record(steps, self.source, self.complete)
+
     def merged(self, later: Record) -> Record:
         """This record followed by ``later`` (the next committed statement of a journaled migration)."""
         return Record(self.steps + later.steps, self.source, self.complete and later.complete)

@@ -17,9 +17,10 @@ snapshot as the tracking rows (one statement). The whole is classified as
 
 Rows applied, or journaled and ``running``/``failed`` with some statements committed, take part;
 skipped rows (the runbook's manual skip) never do. Rows written before effects were recorded hold
-a static *prediction* (record version 1, :mod:`scrydon_migrate.effects`): they are checked leniently
-(a prediction that is partly present is taken as present, since the prediction, not the schema, may
-be wrong) and never prove a repair safe. What the check cannot see: a migration that only changed
+a static *prediction* (record version 1, :mod:`scrydon_migrate.effects`), which missed what
+PostgreSQL drops and renames implicitly: such a row is trusted only as far as the schema confirms it
+(its predicted objects that exist), and the first ``up`` that takes the lock stores exactly that as
+its record (source ``predicted``), checked from then on like any other; it never proves a repair safe. What the check cannot see: a migration that only changed
 data (its rows are not objects), and objects outside the catalog module's vocabulary (grants,
 comments, roles, publications).
 
@@ -35,7 +36,7 @@ from typing import TYPE_CHECKING
 
 from scrydon_migrate import catalog, effects, tracking
 from scrydon_migrate.errors import TrackingDesync
-from scrydon_migrate.record import Altered, Created, Dropped, Record, Renamed, Step, Wrote
+from scrydon_migrate.record import Altered, Created, Dropped, Record, Renamed, Step, Wrote, as_column
 from scrydon_migrate.tracking import Status, TrackedRow
 
 if TYPE_CHECKING:
@@ -122,8 +123,6 @@ def _verdict(migration: AppliedMigration, expected: set[str], present: set[str])
         state = State.PRESENT
     elif missing == expected:
         state = State.ABSENT
-    elif migration.record is not None and migration.record.source == "predicted":
-        state, missing = State.PRESENT, set()
     else:
         state = State.PARTIAL
     return Verdict(migration.version, migration.label, state, frozenset(expected), frozenset(missing))
@@ -350,9 +349,20 @@ def applied_migrations(
             legacy.append((version, ops))
         applied.append(AppliedMigration(version, label, record, row.status))
     if legacy:
-        predicted = effects.predicted_records(legacy, present)
+        predicted = {v: r.confirmed_by(present) for v, r in effects.predicted_records(legacy, present).items()}
         applied = [AppliedMigration(m.version, m.label, predicted.get(m.version, m.record), m.status) for m in applied]
     return applied
+
+
+def store_confirmed_predictions(conn: psycopg.Connection, state: TrackedState, files: Sequence[MigrationFile]) -> int:
+    """Replace the rows' version-1 predictions by the records the schema confirms (under the lock)."""
+    legacy = {v for v, row in (state.rows or {}).items() if Record.from_json(row.effects) is None and row.effects}
+    if not legacy:
+        return 0
+    for migration in applied_migrations(files, state.rows or {}, state.present):
+        if migration.version in legacy and migration.record is not None:
+            tracking.update(conn, state.table, migration.version, {"effects": as_column(migration.record)})
+    return len(legacy)
 
 
 def _takes_part(row: TrackedRow) -> bool:

@@ -95,12 +95,6 @@ def test_a_gap_followed_by_present_migrations_is_non_contiguous():
     assert result.kind is Kind.NON_CONTIGUOUS
 
 
-def test_a_predicted_record_that_is_partly_present_is_not_a_false_alarm():
-    legacy = _m(1, Created("table:public.orgs"), Created("index:public.orgs.gone"), source="predicted", complete=False)
-
-    assert classify([legacy], {"table:public.orgs"}).kind is Kind.HEALTHY
-
-
 def test_the_record_round_trips_through_its_versioned_json():
     original = Record(
         (Created("table:s.t"), Dropped("index:s.t.i"), Renamed("a", "b"), Altered("c"), Wrote("table:s.t", True)),
