@@ -18,7 +18,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from scrydon_migrate import db, log, runner, source, tracking, verify
+from scrydon_migrate import db, log, record, runner, source, tracking, verify
 from scrydon_migrate.config import ServiceSettings, Settings
 from scrydon_migrate.errors import ConfigError, DatabaseUnavailable, RefusedError, SourceError
 from scrydon_migrate.tracking import Status, TrackedRow
@@ -563,6 +563,57 @@ def operator() -> str:
     except (KeyError, OSError):
         user = str(os.getuid())
     return f"{user}@{socket.gethostname()}"
+
+
+@dataclass(frozen=True, slots=True)
+class Rebaselined:
+    service: str
+    versions: dict[int, int]
+
+
+def rebaseline(settings: Settings, *, versions: tuple[int, ...], reason: str) -> Rebaselined:
+    """Support's audited way out of a desync after a person inspected it: record what exists now as expected.
+
+    Never automatic and never suggested by ``up``; the runbook's "contact support" stays the operator's path.
+    """
+    svc = _one_service(settings, "tracking rebaseline")
+    if not reason.strip():
+        raise ConfigError("tracking rebaseline needs a --reason", hint='say what was inspected: --reason "..."')
+    from scrydon_migrate import audit
+
+    files = _scan(svc)
+    with _databases(settings) as resolved:
+        current = resolved.service(svc.name)
+        with _connect(resolved, current) as conn:
+            table, key = tracking.locate(conn, current.tracking_table)
+            tracking.acquire_lock(conn, key, service=svc.name, wait_s=settings.lock_wait_s)
+            try:
+                audit.ensure_table(conn, table)
+                state = verify.read(conn, table)
+                records = verify.rebaselined(state, files, versions)
+                with conn.transaction():
+                    for version, found in records.items():
+                        tracking.update(conn, table, version, {"effects": record.as_column(found)})
+                    audit.record(
+                        conn,
+                        table,
+                        service=svc.name,
+                        event="MIGRATION_TRACKING_REBASELINED",
+                        actor=operator(),
+                        reason=reason.strip(),
+                        details={"versions": {str(v): len(r.steps) for v, r in records.items()}},
+                    )
+            finally:
+                tracking.release_lock(conn, key)
+    log.event(
+        logger,
+        logging.WARNING,
+        "tracking rebaselined: these migrations now expect what exists of their objects",
+        "MIGRATION_TRACKING_REBASELINED",
+        service=svc.name,
+        versions=",".join(str(v) for v in records),
+    )
+    return Rebaselined(svc.name, {v: len(r.steps) for v, r in records.items()})
 
 
 @dataclass(frozen=True, slots=True)

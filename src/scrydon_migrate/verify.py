@@ -20,7 +20,9 @@ skipped rows (the runbook's manual skip) never do. Rows written before effects w
 a static *prediction* (record version 1, :mod:`scrydon_migrate.effects`), which missed what
 PostgreSQL drops and renames implicitly: such a row is trusted only as far as the schema confirms it
 (its predicted objects that exist), and the first ``up`` that takes the lock stores exactly that as
-its record (source ``predicted``), checked from then on like any other; it never proves a repair safe. What the check cannot see: a migration that only changed
+its record (source ``predicted``), checked from then on like any other; it never proves a repair safe.
+
+What the check cannot see: a migration that only changed
 data (its rows are not objects), and objects outside the catalog module's vocabulary (grants,
 comments, roles, publications).
 
@@ -35,7 +37,7 @@ from enum import StrEnum
 from typing import TYPE_CHECKING
 
 from scrydon_migrate import catalog, effects, tracking
-from scrydon_migrate.errors import TrackingDesync
+from scrydon_migrate.errors import RefusedError, TrackingDesync
 from scrydon_migrate.record import Altered, Created, Dropped, Record, Renamed, Step, Wrote, as_column
 from scrydon_migrate.tracking import Status, TrackedRow
 
@@ -363,6 +365,31 @@ def store_confirmed_predictions(conn: psycopg.Connection, state: TrackedState, f
         if migration.version in legacy and migration.record is not None:
             tracking.update(conn, state.table, migration.version, {"effects": as_column(migration.record)})
     return len(legacy)
+
+
+def rebaselined(state: TrackedState, files: Sequence[MigrationFile], versions: Sequence[int]) -> dict[int, Record]:
+    """Records for ``versions`` that expect exactly what exists of their footprint now (support's way out).
+
+    A migration with no record at all (a row adopted or inserted by hand) gets every object that
+    exists and that no other migration's footprint holds. The records never prove a repair safe.
+    """
+    applied = applied_migrations(files, state.rows or {}, state.present)
+    expected = footprints(applied)
+    by_version = {m.version: m for m in applied}
+    owned = {k for keys in expected.values() for k in keys}
+    found = {}
+    for version in versions:
+        migration = by_version.get(version)
+        if migration is None:
+            raise RefusedError(
+                f"migration {version} is not applied in {state.table}: there is nothing to rebaseline",
+                hint="name applied versions (scrydon-migrate status)",
+                version=version,
+            )
+        keys = expected.get(version, set()) & state.present if migration.record else state.present - owned
+        owned |= keys
+        found[version] = Record(tuple(Created(k) for k in sorted(keys)), "rebaselined", complete=False)
+    return found
 
 
 def _takes_part(row: TrackedRow) -> bool:

@@ -160,3 +160,34 @@ def test_skipped_migrations_take_no_part_in_the_check(migrations, migrate, db):
 
     assert migrate("up").code == 0
     assert migrate("verify").code == 0
+
+
+def test_support_rebaselines_an_inspected_partial_desync_and_it_is_audited(migrations, migrate, db):
+    migrations.write(
+        "0001_create.sql", "CREATE TABLE orgs (id int PRIMARY KEY, slug text);\nCREATE INDEX orgs_slug ON orgs (slug);"
+    )
+    assert migrate("up").code == 0
+    db.execute("DROP INDEX orgs_slug")
+    assert migrate("up").code == 6
+
+    done = migrate("tracking rebaseline", "--version", "1", "--reason", "ticket 7: the DBA dropped the index")
+
+    assert done.code == 0, done.stderr
+    assert migrate("up").code == 0
+    event = db.execute(
+        "SELECT reason FROM platform_migrations_audit WHERE event = 'MIGRATION_TRACKING_REBASELINED'"
+    ).fetchone()
+    assert event == ("ticket 7: the DBA dropped the index",)
+
+
+def test_up_never_suggests_a_rebaseline(migrations, migrate, db):
+    migrations.write(
+        "0001_create.sql", "CREATE TABLE orgs (id int PRIMARY KEY, slug text);\nCREATE INDEX orgs_slug ON orgs (slug);"
+    )
+    assert migrate("up").code == 0
+    db.execute("DROP INDEX orgs_slug")
+
+    run = migrate("up")
+
+    assert run.code == 6 and "rebaseline" not in run.stderr
+    assert "contact support" in run.stderr

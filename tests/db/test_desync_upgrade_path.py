@@ -50,9 +50,7 @@ def _rewrite_as_previous_release(db, migrations_path):
 
 
 @pytest.mark.parametrize("history", sorted(PREDICTION_WAS_WRONG))
-def test_rows_of_the_previous_release_verify_healthy_where_its_prediction_was_wrong(
-    history, migrations, migrate, db
-):
+def test_rows_of_the_previous_release_verify_healthy_where_its_prediction_was_wrong(history, migrations, migrate, db):
     first, second = PREDICTION_WAS_WRONG[history]
     migrations.write("0001_first.sql", first)
     migrations.write("0002_second.sql", second)

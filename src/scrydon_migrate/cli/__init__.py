@@ -242,6 +242,30 @@ def mark_applied(version: int, reason: str, force: bool, **kwargs: Any) -> None:
     render.mark_applied(result, as_json=_State.json_output)
 
 
+@cli.group("tracking")
+def tracking_group() -> None:
+    """Support's tools for the tracking table (never needed by an operator following the runbook)."""
+
+
+@tracking_group.command("rebaseline")
+@_service_options
+@click.option("--version", "versions", type=click.IntRange(min=0), multiple=True, required=True, help="Repeatable.")
+@click.option("--reason", required=True, help="What was inspected and why this is right (recorded and audited).")
+def tracking_rebaseline(versions: tuple[int, ...], reason: str, **kwargs: Any) -> None:
+    """Make applied migrations expect exactly what exists of their objects now, after a person inspected them.
+
+    For support, on a desync that `up` reports as partial or non-contiguous and that was found to be
+    harmless. Audited as MIGRATION_TRACKING_REBASELINED; `up` never suggests or does it.
+
+    Example: scrydon-migrate tracking rebaseline --service platform --version 41 --reason "ticket 123: DBA dropped it"
+    """
+    from scrydon_migrate import api
+    from scrydon_migrate.cli import render
+
+    result = api.rebaseline(_settings(**kwargs), versions=versions, reason=reason)
+    render.rebaselined(result, as_json=_State.json_output)
+
+
 @cli.command("audit")
 @_service_options
 @click.option("--event", "events", multiple=True, metavar="NAME", help="Only this event (repeatable; * wildcard).")

@@ -16,6 +16,7 @@ import click
 if TYPE_CHECKING:
     from scrydon_migrate.api import (
         MarkApplied,
+        Rebaselined,
         ServiceAudit,
         ServiceBackfills,
         ServiceHistory,
@@ -168,6 +169,14 @@ def mark_applied(result: MarkApplied, *, as_json: bool) -> None:
         return
     state = "marked applied (skipped)" if result.changed else "was already skipped; nothing changed"
     click.echo(f"{result.service} {result.version} ({result.file or 'no file'}): {state}")
+
+
+def rebaselined(result: Rebaselined, *, as_json: bool) -> None:
+    if as_json:
+        document({"service": result.service, "versions": {str(v): n for v, n in result.versions.items()}})
+        return
+    for version, objects in result.versions.items():
+        click.echo(f"{result.service} {version}: now expects the {objects} objects of it that exist")
 
 
 def audit(report: Sequence[ServiceAudit], *, as_json: bool) -> None:
