@@ -9,7 +9,10 @@ for a column, ``k`` constraint, ``t`` trigger, ``o`` policy, ``p`` function, ``y
     type:s.e   enumvalue:s.e.label   extension:e
 
 a *definition* fingerprint (an md5 of the catalog fields that define it, spelled with OIDs and node
-trees so that it does not change with the session's ``search_path``), the ``xmin`` of its catalog
+trees so that it does not change with the session's ``search_path``), a *shape* (a short fingerprint
+of the facts an ALTER can change in place — a column's type and NOT NULL, a constraint's validation,
+a function's body — spelled with names only, so that it survives a dump and restore: the desync
+check compares it with what a recorded alteration left), the ``xmin`` of its catalog
 row (which transaction wrote it last), and its *parent*: the relation of a column, index, constraint,
 trigger or policy, the type of an enum value. Identities survive renames, which is how a rename is
 told from a drop and a create; definitions tell what was altered; ``xmin`` tells whose change it was.
@@ -48,7 +51,12 @@ ns AS (
 ), rel AS (
     SELECT c.oid, c.relname, c.relkind, ns.nspname, c.xmin, c.relfilenode,
            c.relpersistence::text || coalesce(c.reloptions::text, '') || coalesce(c.relpartbound::text, '')
-           || c.relispartition::text AS def
+           || c.relispartition::text AS def,
+           c.relpersistence::text || coalesce(c.reloptions::text, '') || coalesce((
+               SELECT (SELECT tn.nspname || '.' || ty.typname FROM pg_type ty
+                 JOIN pg_namespace tn ON tn.oid = ty.typnamespace WHERE ty.oid = s.seqtypid)
+                      || s.seqstart || s.seqincrement || s.seqmax || s.seqmin || s.seqcycle::text
+                 FROM pg_sequence s WHERE s.seqrelid = c.oid), '') AS shape
       FROM pg_class c JOIN ns ON ns.oid = c.relnamespace
      WHERE c.relkind IN ('r', 'p', 'v', 'm', 'S', 'f') AND {rel_scope} AND {rel_member}
        AND NOT (ns.nspname = (SELECT schema FROM tool) AND (c.relname = (SELECT name FROM tool)
@@ -61,19 +69,26 @@ ns AS (
                  JOIN pg_type t ON t.oid = a.typ JOIN pg_namespace tn ON tn.oid = t.typnamespace), '') || ')' AS name,
            md5(p.prosrc || coalesce(p.probin, '') || p.prorettype::text || p.provolatile::text || p.prokind::text
                || p.proretset::text || p.prosecdef::text || coalesce(p.proconfig::text, '')
-               || coalesce(p.proargnames::text, '') || coalesce(p.proargdefaults::text, '')) AS def
+               || coalesce(p.proargnames::text, '') || coalesce(p.proargdefaults::text, '')) AS def,
+           md5(md5(p.prosrc) || p.provolatile::text || p.prokind::text || p.prosecdef::text || p.proretset::text
+               || coalesce(p.proconfig::text, '') || coalesce((SELECT tn.nspname || '.' || ty.typname FROM pg_type ty
+                 JOIN pg_namespace tn ON tn.oid = ty.typnamespace WHERE ty.oid = p.prorettype), '')) AS shape
       FROM pg_proc p JOIN ns ON ns.oid = p.pronamespace
      WHERE {fn_scope} AND {fn_member}
        AND NOT (ns.nspname = (SELECT schema FROM tool) AND starts_with(p.proname, 'scrydon_migrate_'))
 ), typ AS (
     SELECT t.oid, t.typname, ns.nspname, t.xmin,
-           t.typbasetype::text || t.typtypmod || t.typnotnull::text || coalesce(t.typdefaultbin::text, '') AS def
+           t.typbasetype::text || t.typtypmod || t.typnotnull::text || coalesce(t.typdefaultbin::text, '') AS def,
+           coalesce((SELECT tn.nspname || '.' || ty.typname FROM pg_type ty
+                 JOIN pg_namespace tn ON tn.oid = ty.typnamespace WHERE ty.oid = t.typbasetype), '')
+           || t.typtypmod || t.typnotnull::text AS shape
       FROM pg_type t JOIN ns ON ns.oid = t.typnamespace
      WHERE (t.typtype IN ('e', 'd', 'r', 'm')
             OR (t.typtype = 'c' AND EXISTS (SELECT 1 FROM pg_class c WHERE c.oid = t.typrelid AND c.relkind = 'c')))
        AND {typ_scope} AND {typ_member}
 ), objects AS (
-SELECT 'n' || oid AS identity, 'schema:' || nspname AS key, '' AS def, xmin::text AS xmin, 0::oid AS fnode,
+SELECT 'n' || oid AS identity, 'schema:' || nspname AS key, '' AS def, '' AS shape, xmin::text AS xmin,
+       0::oid AS fnode,
        oid AS parent
   FROM ns
 UNION ALL
@@ -86,12 +101,16 @@ SELECT 'c' || oid,
                                                           || s.seqmax || s.seqmin || s.seqcycle::text
                                                          FROM pg_sequence s WHERE s.seqrelid = rel.oid), '')
                        ELSE '' END),
-       xmin::text, CASE WHEN relkind IN ('r', 'm') THEN relfilenode ELSE 0::oid END, oid
+       left(md5(shape), 8), xmin::text, CASE WHEN relkind IN ('r', 'm') THEN relfilenode ELSE 0::oid END, oid
   FROM rel
 UNION ALL
 SELECT 'a' || a.attrelid || '.' || a.attnum, 'column:' || rel.nspname || '.' || rel.relname || '.' || a.attname,
        md5(a.atttypid::text || '/' || a.atttypmod || a.attnotnull::text || a.attidentity::text
            || a.attgenerated::text || a.attcollation::text || coalesce(d.adbin::text, '')),
+       left(md5((SELECT tn.nspname || '.' || ty.typname FROM pg_type ty
+                 JOIN pg_namespace tn ON tn.oid = ty.typnamespace WHERE ty.oid = a.atttypid)
+                || '/' || a.atttypmod || a.attnotnull::text || a.attidentity::text
+                || a.attgenerated::text || (d.adbin IS NOT NULL)::text), 8),
        CASE WHEN d.xmin IS NOT NULL AND d.xmin::text::bigint > a.xmin::text::bigint THEN d.xmin ELSE a.xmin END::text,
        0::oid, rel.oid
   FROM pg_attribute a JOIN rel ON rel.oid = a.attrelid
@@ -101,41 +120,45 @@ UNION ALL
 SELECT 'c' || i.indexrelid, 'index:' || rel.nspname || '.' || rel.relname || '.' || ic.relname,
        md5(i.indkey::text || i.indclass::text || i.indcollation::text || coalesce(i.indexprs::text, '')
            || coalesce(i.indpred::text, '') || i.indisunique::text || i.indisvalid::text || ic.relam::text),
-       greatest(ic.xmin::text::bigint, i.xmin::text::bigint)::text, 0::oid, rel.oid
+       '', greatest(ic.xmin::text::bigint, i.xmin::text::bigint)::text, 0::oid, rel.oid
   FROM pg_index i JOIN rel ON rel.oid = i.indrelid JOIN pg_class ic ON ic.oid = i.indexrelid
 UNION ALL
 SELECT 'k' || k.oid, 'constraint:' || rel.nspname || '.' || rel.relname || '.' || k.conname,
        md5(k.contype::text || k.condeferrable::text || k.condeferred::text || k.convalidated::text
            || coalesce(k.conkey::text, '') || coalesce(k.confkey::text, '') || k.confrelid::text
            || k.confupdtype::text || k.confdeltype::text || coalesce(k.conbin::text, '') || k.conindid::text),
+       left(md5(k.contype::text || k.condeferrable::text || k.condeferred::text || k.convalidated::text), 8),
        k.xmin::text, 0::oid, rel.oid
   FROM pg_constraint k JOIN rel ON rel.oid = k.conrelid
 UNION ALL
 SELECT 'k' || k.oid, 'constraint:' || typ.nspname || '.' || typ.typname || '.' || k.conname,
-       md5(k.contype::text || k.convalidated::text || coalesce(k.conbin::text, '')), k.xmin::text, 0::oid, typ.oid
+       md5(k.contype::text || k.convalidated::text || coalesce(k.conbin::text, '')),
+       left(md5(k.contype::text || k.convalidated::text), 8), k.xmin::text, 0::oid, typ.oid
   FROM pg_constraint k JOIN typ ON typ.oid = k.contypid
 UNION ALL
 SELECT 't' || t.oid, 'trigger:' || rel.nspname || '.' || rel.relname || '.' || t.tgname,
        md5(t.tgfoid::text || t.tgtype || t.tgenabled::text || t.tgattr::text || coalesce(t.tgqual::text, '')
            || t.tgdeferrable::text || t.tginitdeferred::text || encode(t.tgargs, 'hex')),
-       t.xmin::text, 0::oid, rel.oid
+       left(md5(t.tgenabled::text), 8), t.xmin::text, 0::oid, rel.oid
   FROM pg_trigger t JOIN rel ON rel.oid = t.tgrelid WHERE NOT t.tgisinternal
 UNION ALL
 SELECT 'o' || p.oid, 'policy:' || rel.nspname || '.' || rel.relname || '.' || p.polname,
        md5(p.polcmd::text || p.polpermissive::text || p.polroles::text || coalesce(p.polqual::text, '')
            || coalesce(p.polwithcheck::text, '')),
-       p.xmin::text, 0::oid, rel.oid
+       '', p.xmin::text, 0::oid, rel.oid
   FROM pg_policy p JOIN rel ON rel.oid = p.polrelid
 UNION ALL
-SELECT 'p' || oid, 'function:' || name, def, xmin::text, 0::oid, oid FROM fn
+SELECT 'p' || oid, 'function:' || name, def, left(shape, 8), xmin::text, 0::oid, oid FROM fn
 UNION ALL
-SELECT 'y' || oid, 'type:' || nspname || '.' || typname, md5(def), xmin::text, 0::oid, oid FROM typ
+SELECT 'y' || oid, 'type:' || nspname || '.' || typname, md5(def), left(md5(shape), 8), xmin::text, 0::oid, oid
+  FROM typ
 UNION ALL
-SELECT 'e' || e.oid, 'enumvalue:' || typ.nspname || '.' || typ.typname || '.' || e.enumlabel, '', e.xmin::text,
-       0::oid, typ.oid
+SELECT 'e' || e.oid, 'enumvalue:' || typ.nspname || '.' || typ.typname || '.' || e.enumlabel, '', '',
+       e.xmin::text, 0::oid, typ.oid
   FROM pg_enum e JOIN typ ON typ.oid = e.enumtypid
 UNION ALL
-SELECT 'x' || x.oid, 'extension:' || x.extname, md5(x.extversion || x.extnamespace::text), x.xmin::text, 0::oid, x.oid
+SELECT 'x' || x.oid, 'extension:' || x.extname, md5(x.extversion || x.extnamespace::text),
+       left(md5(x.extversion), 8), x.xmin::text, 0::oid, x.oid
   FROM pg_extension x
 )
 """
@@ -153,22 +176,29 @@ def _objects(rel_scope: str = "true", fn_scope: str = "true", typ_scope: str = "
     )
 
 
+#: Every key, and ``key#shape`` for each object with a shape (what a recorded alteration left).
+_STATED = (
+    "coalesce(array_agg(key), '{{}}') || coalesce(array_agg(key || '#' || shape) FILTER (WHERE shape <> ''), '{{}}')"
+)
+
 #: The tracking table's rows (``{columns}`` of ``{table}``, spelled by the caller) and the keys of every
 #: object, in one statement and so one snapshot; the keys ride on the first row only. ``%(schema)s`` and
 #: ``%(table)s`` name the tracking table as it was resolved.
 ROWS_AND_KEYS = (
     "WITH "
     + _objects()
-    + ", present AS (SELECT coalesce(array_agg(key), '{{}}') AS keys FROM objects)"
+    + ", present AS (SELECT "
+    + _STATED
+    + " AS keys FROM objects)"
     + " SELECT CASE WHEN row_number() OVER () = 1 THEN present.keys END, {columns}"
     + " FROM present LEFT JOIN {table} ON true"
 )
 
-#: Every object: ``(identity, key, definition, xmin, relfilenode, parent)``.
-ALL_OBJECTS = "WITH " + _objects() + "SELECT identity, key, def, xmin, fnode, parent FROM objects"
+#: Every object: ``(identity, key, definition, shape, xmin, relfilenode, parent)``.
+ALL_OBJECTS = "WITH " + _objects() + "SELECT identity, key, def, shape, xmin, fnode, parent FROM objects"
 
-#: Just the keys, for the desync check: one array.
-ALL_KEYS = "WITH " + _objects() + "SELECT coalesce(array_agg(key), '{}') FROM objects"
+#: Just the keys (and shapes, as in :data:`ROWS_AND_KEYS`), for the desync check: one array.
+ALL_KEYS = "WITH " + _objects() + "SELECT " + _STATED.replace("{{}}", "{}") + " FROM objects"
 
 
 def whole_objects(extra_ctes: str) -> str:

@@ -51,7 +51,10 @@ logger = logging.getLogger(__name__)
 
 @dataclass(frozen=True, slots=True)
 class Created:
+    """``key`` was created; ``shape`` (if any) is how it was left (see :mod:`scrydon_migrate.catalog`)."""
+
     key: str
+    shape: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,7 +70,10 @@ class Renamed:
 
 @dataclass(frozen=True, slots=True)
 class Altered:
+    """``key`` (made by an earlier step or migration) was changed in place and left with ``shape``."""
+
     key: str
+    shape: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -134,13 +140,13 @@ class Record:
 
 def _step_json(step: Step) -> dict[str, Any]:
     if isinstance(step, Created):
-        return {"op": "create", "key": step.key}
+        return {"op": "create", "key": step.key, "shape": step.shape}
     if isinstance(step, Dropped):
         return {"op": "drop", "key": step.key}
     if isinstance(step, Renamed):
         return {"op": "rename", "old": step.old, "new": step.new}
     if isinstance(step, Altered):
-        return {"op": "alter", "key": step.key}
+        return {"op": "alter", "key": step.key, "shape": step.shape}
     return {"op": "write", "table": step.table, "replaced": step.replaced}
 
 
@@ -148,13 +154,13 @@ def _step(document: dict[str, Any]) -> Step | None:
     op = document.get("op")
     try:
         if op == "create":
-            return Created(str(document["key"]))
+            return Created(str(document["key"]), str(document.get("shape", "")))
         if op == "drop":
             return Dropped(str(document["key"]))
         if op == "rename":
             return Renamed(str(document["old"]), str(document["new"]))
         if op == "alter":
-            return Altered(str(document["key"]))
+            return Altered(str(document["key"]), str(document.get("shape", "")))
         if op == "write":
             return Wrote(str(document["table"]), bool(document.get("replaced", False)))
     except (KeyError, TypeError, ValueError):
@@ -275,6 +281,10 @@ touched AS (SELECT DISTINCT classid, objid FROM ev WHERE NOT dropped),"""
 scope_rel AS (
     SELECT objid AS oid FROM touched WHERE classid = 'pg_class'::regclass
     UNION SELECT oid FROM locked
+    UNION SELECT h.inhrelid FROM pg_inherits h JOIN touched ON touched.classid = 'pg_class'::regclass
+                                                           AND h.inhparent = touched.objid
+    UNION SELECT h.inhparent FROM pg_inherits h JOIN touched ON touched.classid = 'pg_class'::regclass
+                                                            AND h.inhrelid = touched.objid
     UNION SELECT i.indrelid FROM pg_index i JOIN touched ON touched.classid = 'pg_class'::regclass
                                                       AND i.indexrelid = touched.objid
     UNION SELECT g.tgrelid FROM pg_trigger g JOIN touched ON touched.classid = 'pg_trigger'::regclass
@@ -313,24 +323,24 @@ END"""
 
 #: Rows that say what the migration wrote (``w``) and whose transaction it is (``x``); recording stops.
 _STATE = """
-SELECT 'w', 'c' || oid, NULL, NULL, NULL, 0::oid, oid FROM locked WHERE mode = 'RowExclusiveLock'
+SELECT 'w', 'c' || oid, NULL, NULL, NULL, NULL, 0::oid, oid FROM locked WHERE mode = 'RowExclusiveLock'
 UNION ALL
 SELECT 'x', pg_current_xact_id()::text, coalesce(current_setting('scrydon_migrate.recording', true), ''),
-       set_config('scrydon_migrate.recording', 'off', false), NULL, 0::oid, 0::oid"""
+       set_config('scrydon_migrate.recording', 'off', false), NULL, NULL, 0::oid, 0::oid"""
 
-_OUTPUT = "SELECT 'o', identity, key, def, xmin, fnode, parent FROM objects"
+_OUTPUT = "SELECT 'o', identity, key, def, shape, xmin, fnode, parent FROM objects"
 
 _AFTER_SCOPED = (
     catalog.scoped_objects(_SCOPE)
     + _OUTPUT
     + """
-UNION ALL SELECT 'r', 'c' || oid, NULL, NULL, NULL, 0::oid, oid FROM scope_rel
-UNION ALL SELECT 'f', 'p' || oid, NULL, NULL, NULL, 0::oid, oid FROM scope_fn
-UNION ALL SELECT 'y', 'y' || oid, NULL, NULL, NULL, 0::oid, oid FROM scope_typ
+UNION ALL SELECT 'r', 'c' || oid, NULL, NULL, NULL, NULL, 0::oid, oid FROM scope_rel
+UNION ALL SELECT 'f', 'p' || oid, NULL, NULL, NULL, NULL, 0::oid, oid FROM scope_fn
+UNION ALL SELECT 'y', 'y' || oid, NULL, NULL, NULL, NULL, 0::oid, oid FROM scope_typ
 UNION ALL SELECT 'd', """
     + _DROPPED_IDENTITY
-    + """, NULL, NULL, NULL, 0::oid, 0::oid FROM ev WHERE dropped
-UNION ALL SELECT 's', 'n' || objid, NULL, NULL, NULL, 0::oid, objid FROM touched
+    + """, NULL, NULL, NULL, NULL, 0::oid, 0::oid FROM ev WHERE dropped
+UNION ALL SELECT 's', 'n' || objid, NULL, NULL, NULL, NULL, 0::oid, objid FROM touched
            WHERE classid = 'pg_namespace'::regclass
 UNION ALL """
     + _STATE
@@ -346,6 +356,7 @@ _START_RECORDING = b"SELECT set_config('scrydon_migrate.recording', 'on', false)
 class _Object:
     key: str
     definition: str
+    shape: str
     fnode: int
     parent: int
 
@@ -366,7 +377,7 @@ class Recorder:
         recorder = cls(conn, tracking_table)
         recorder.event_triggers = _prepare_event_triggers(conn, tracking_table)
         rows = conn.execute(catalog.ALL_OBJECTS, catalog.tool_scope(tracking_table)).fetchall()
-        recorder.baseline = {r[0]: _Object(r[1], r[2], int(r[4]), int(r[5])) for r in rows}
+        recorder.baseline = {r[0]: _Object(r[1], r[2], r[3], int(r[5]), int(r[6])) for r in rows}
         return recorder
 
     @contextlib.contextmanager
@@ -440,8 +451,8 @@ class Recorder:
             self.baseline[identity] = value
 
     def _object_steps(self, rows: list[tuple[Any, ...]], *, whole: bool, in_transaction: bool) -> list[Step]:
-        objects = {r[1]: (_Object(r[2], r[3], int(r[5]), int(r[6])), str(r[4])) for r in rows if r[0] == "o"}
-        scope = {int(r[6]) for r in rows if r[0] in ("r", "f", "y")}
+        objects = {r[1]: (_Object(r[2], r[3], r[4], int(r[6]), int(r[7])), str(r[5])) for r in rows if r[0] == "o"}
+        scope = {int(r[7]) for r in rows if r[0] in ("r", "f", "y")}
         dropped_ids = {r[1] for r in rows if r[0] == "d" and r[1]}
         state = next((r for r in rows if r[0] == "x"), None)
         ours = _Ownership(self.conn, int(state[1]) if state else 0, whole and in_transaction)
@@ -453,7 +464,7 @@ class Recorder:
             self._set(identity, now)
             if before is None:
                 if ours.wrote(xmin):
-                    steps.append(Created(now.key))
+                    steps.append(Created(now.key, now.shape))
                 continue
             mine = (
                 ours.wrote(xmin)
@@ -467,8 +478,8 @@ class Recorder:
                 renamed_containers.add(before.key.partition(":")[2] if before.key.startswith("schema:") else "")
                 if before.key.startswith("type:"):
                     renamed_containers.add("type")
-            elif before.definition != now.definition and mine:
-                steps.append(Altered(now.key))
+            elif (before.definition != now.definition or before.shape != now.shape) and mine:
+                steps.append(Altered(now.key, now.shape))
             if before.fnode != now.fnode and mine:
                 steps.append(Wrote(now.key, replaced=True))
         return steps + self._drops(objects, scope, dropped_ids, whole)

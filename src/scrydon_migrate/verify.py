@@ -100,20 +100,30 @@ class Classification:
 
 
 def footprints(applied: Sequence[AppliedMigration]) -> dict[int, set[str]]:
-    """Each migration's objects that should exist now: created by it, not dropped or renamed since."""
+    """What each migration left that should still be there: the objects it created, not dropped or
+    renamed since, and (as ``key#shape``) the state it left an object in, not changed since."""
     owner: dict[str, int] = {}
+    shaped: dict[str, tuple[int, str]] = {}
     for migration in applied:
         for step in migration.record.steps if migration.record else ():
-            if isinstance(step, Created):
-                owner[step.key] = migration.version
+            if isinstance(step, Created | Altered):
+                if isinstance(step, Created):
+                    owner[step.key] = migration.version
+                shaped.pop(step.key, None)
+                if step.shape:
+                    shaped[step.key] = (migration.version, step.shape)
             elif isinstance(step, Dropped):
                 owner.pop(step.key, None)
+                shaped.pop(step.key, None)
             elif isinstance(step, Renamed):
                 owner.pop(step.old, None)
+                shaped.pop(step.old, None)
                 owner[step.new] = migration.version
     found: dict[int, set[str]] = {}
     for key, version in owner.items():
         found.setdefault(version, set()).add(key)
+    for key, (version, shape) in shaped.items():
+        found.setdefault(version, set()).add(f"{key}#{shape}")
     return found
 
 
@@ -223,8 +233,10 @@ def _step_problem(step: Step, created: set[str], present: set[str]) -> str:
 
 
 def _plain(object_key: str) -> str:
+    """``table public.t``; a ``key#shape`` expectation reads as the object in the state a migration left it."""
     kind, _, name = object_key.partition(":")
-    return f"{kind} {name}"
+    name, shaped, _ = name.partition("#")
+    return f"{kind} {name}" + (" as that migration left it" if shaped else "")
 
 
 _KIND_ORDER = (

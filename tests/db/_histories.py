@@ -135,6 +135,12 @@ def fresh(prefix: str) -> str:
     return f"{prefix}{next(_names)}"
 
 
+def restart_names() -> None:
+    """Each history names its objects n1, n2, ... so that hypothesis can replay it exactly."""
+    global _names
+    _names = itertools.count(1)
+
+
 def _pick(draw: Draw, items: list[Any]) -> Any:
     return draw(st.sampled_from(items)) if items else None
 
