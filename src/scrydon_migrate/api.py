@@ -26,7 +26,7 @@ from scrydon_migrate.tracking import Status, TrackedRow
 if TYPE_CHECKING:
     import psycopg
 
-    from scrydon_migrate import audit, backfill, doctor, guard, snapshot
+    from scrydon_migrate import audit, backfill, doctor, guard, snapshot, watchdog
     from scrydon_migrate import lint as lint_module
 
 logger = logging.getLogger(__name__)
@@ -325,11 +325,34 @@ def _thresholds(settings: Settings) -> guard.Thresholds:
 def _apply_all(
     conn: psycopg.Connection, service: str, table: str, plan: runner.Plan, settings: Settings
 ) -> Iterator[runner.Applied]:
-    from scrydon_migrate import guard
+    from scrydon_migrate import guard, watchdog
 
-    policy = runner.LockPolicy(timeout_ms=settings.lock_timeout_ms, retries=settings.lock_retries)
+    policy = runner.LockPolicy(
+        timeout_ms=settings.lock_timeout_ms,
+        retries=settings.lock_retries,
+        statement_timeout_ms=settings.statement_timeout_ms,
+    )
     migrations = runner.load_pending(plan)
     guard.enforce(conn, migrations, _thresholds(settings))
+    url = settings.service(service).database_url
+    assert url is not None
+    limits = watchdog.Limits(settings.lock_budget_ms, settings.large_table_rows, settings.large_table_bytes)
+    with watchdog.watching(
+        url, conn.info.backend_pid, limits, service=service, application_name=settings.application_name
+    ) as dog:
+        yield from _apply_each(conn, service, table, plan, settings, migrations, policy, dog)
+
+
+def _apply_each(
+    conn: psycopg.Connection,
+    service: str,
+    table: str,
+    plan: runner.Plan,
+    settings: Settings,
+    migrations: list[source.Migration],
+    policy: runner.LockPolicy,
+    dog: watchdog.Watchdog | None,
+) -> Iterator[runner.Applied]:
     for migration in migrations:
         if not migration.statements:
             log.event(
@@ -342,7 +365,7 @@ def _apply_all(
                 file=migration.file.file,
             )
         _require_backfills(conn, service, table, migration)
-        done = runner.apply(conn, table, migration, plan.rows.get(migration.version), policy)
+        done = runner.apply(conn, table, migration, plan.rows.get(migration.version), policy, dog)
         db.reset_session(conn, settings.lock_timeout_ms)
         log.event(
             logger,

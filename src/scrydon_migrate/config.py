@@ -24,6 +24,10 @@ from scrydon_migrate.errors import ConfigError
 DEFAULT_LOCK_WAIT_S = 600.0
 DEFAULT_LOCK_TIMEOUT_MS = 2000
 DEFAULT_LOCK_RETRIES = 6
+#: Longest a statement may hold a write-blocking lock while writers wait (see watchdog.py).
+DEFAULT_LOCK_BUDGET_MS = 5000
+#: Longest a transactional migration statement may run; concurrent index builds are exempt.
+DEFAULT_STATEMENT_TIMEOUT_MS = 3_600_000
 DEFAULT_LARGE_TABLE_ROWS = 1_000_000
 DEFAULT_LARGE_TABLE_BYTES = 512 * 1024 * 1024
 DEFAULT_WAIT_FOR_DB_S = 0.0
@@ -134,6 +138,8 @@ class Settings:
     snapshot_to: Path | None = None
     lock_timeout_ms: int = DEFAULT_LOCK_TIMEOUT_MS
     lock_retries: int = DEFAULT_LOCK_RETRIES
+    lock_budget_ms: int = DEFAULT_LOCK_BUDGET_MS
+    statement_timeout_ms: int = DEFAULT_STATEMENT_TIMEOUT_MS
     large_table_rows: int = DEFAULT_LARGE_TABLE_ROWS
     large_table_bytes: int = DEFAULT_LARGE_TABLE_BYTES
     embedded_dir: Path = Path(DEFAULT_EMBEDDED_DIR)
@@ -163,6 +169,8 @@ class Settings:
             "repair_tracking": self.repair_tracking,
             "lock_timeout_ms": self.lock_timeout_ms,
             "lock_retries": self.lock_retries,
+            "lock_budget_ms": self.lock_budget_ms,
+            "statement_timeout_ms": self.statement_timeout_ms,
             "large_table_rows": self.large_table_rows,
             "large_table_bytes": self.large_table_bytes,
             "embedded_dir": str(self.embedded_dir),
@@ -196,6 +204,8 @@ _TOP_KEYS = {
     "wait_for_db_s",
     "lock_timeout_ms",
     "lock_retries",
+    "lock_budget_ms",
+    "statement_timeout_ms",
     "large_table_rows",
     "large_table_bytes",
     "embedded_dir",
@@ -301,6 +311,8 @@ def load_settings(
     snapshot_to: str | Path | None = None,
     lock_timeout_ms: int | None = None,
     lock_retries: int | None = None,
+    lock_budget_ms: int | None = None,
+    statement_timeout_ms: int | None = None,
     large_table_rows: int | None = None,
     large_table_bytes: int | None = None,
     embedded_dir: str | Path | None = None,
@@ -352,6 +364,17 @@ def load_settings(
         ),
         lock_retries=_resolve_int(
             "lock_retries", lock_retries, env, "MIGRATE_LOCK_RETRIES", toml, DEFAULT_LOCK_RETRIES
+        ),
+        lock_budget_ms=_resolve_int(
+            "lock_budget_ms", lock_budget_ms, env, "MIGRATE_LOCK_BUDGET_MS", toml, DEFAULT_LOCK_BUDGET_MS
+        ),
+        statement_timeout_ms=_resolve_int(
+            "statement_timeout_ms",
+            statement_timeout_ms,
+            env,
+            "MIGRATE_STATEMENT_TIMEOUT_MS",
+            toml,
+            DEFAULT_STATEMENT_TIMEOUT_MS,
         ),
         large_table_rows=_resolve_int(
             "large_table_rows", large_table_rows, env, "MIGRATE_LARGE_TABLE_ROWS", toml, DEFAULT_LARGE_TABLE_ROWS

@@ -31,11 +31,12 @@ from scrydon_migrate import audit, catalog, db, effects, log, tracking
 from scrydon_migrate.errors import (
     ChecksumMismatch,
     DatabaseUnavailable,
+    LockBudgetExceeded,
     LockTimeoutExhausted,
     RefusedError,
     StatementFailed,
 )
-from scrydon_migrate.source import Migration, MigrationFile, load
+from scrydon_migrate.source import LOCK_BUDGET_RULE, Migration, MigrationFile, load
 from scrydon_migrate.tracking import Status, TrackedRow
 
 if TYPE_CHECKING:
@@ -43,6 +44,7 @@ if TYPE_CHECKING:
 
     from scrydon_migrate.analysis import Statement
     from scrydon_migrate.relations import Relation
+    from scrydon_migrate.watchdog import Watchdog
 
 logger = logging.getLogger(__name__)
 
@@ -175,12 +177,17 @@ def applied_by() -> str:
 
 @dataclass(frozen=True, slots=True)
 class LockPolicy:
-    """How long a statement may wait for a table lock, and how often to try again."""
+    """How long a statement may wait for a table lock, how often to try again, and how long it may run.
+
+    ``statement_timeout_ms`` bounds every transactional statement (``None``: the server's
+    setting); concurrent index builds are exempt, they block no writer however long they take.
+    """
 
     timeout_ms: int = 2000
     retries: int = 6
     first_sleep_s: float = 0.5
     max_sleep_s: float = 30.0
+    statement_timeout_ms: int | None = None
 
     def sleep_s(self, attempt: int) -> float:
         """Exponential backoff with jitter before retry number ``attempt`` (1-based).
@@ -243,12 +250,16 @@ def apply(
     migration: Migration,
     row: TrackedRow | None,
     policy: LockPolicy | None = None,
+    watchdog: Watchdog | None = None,
 ) -> Applied:
-    """Apply one migration and record it; raises StatementFailed / DatabaseUnavailable."""
+    """Apply one migration and record it; raises StatementFailed / DatabaseUnavailable.
+
+    With a ``watchdog``, every statement runs under the runtime lock budget.
+    """
     import psycopg
 
     try:
-        return _apply(conn, table, migration, row, policy or LockPolicy())
+        return _apply(conn, table, migration, row, policy or LockPolicy(), watchdog)
     except psycopg.OperationalError as exc:
         if not db.is_connection_lost(conn, exc):
             raise
@@ -270,15 +281,25 @@ def _connection_lost(migration: Migration, statement: Statement | None, exc: Bas
 
 
 def _apply(
-    conn: psycopg.Connection, table: str, migration: Migration, row: TrackedRow | None, policy: LockPolicy
+    conn: psycopg.Connection,
+    table: str,
+    migration: Migration,
+    row: TrackedRow | None,
+    policy: LockPolicy,
+    watchdog: Watchdog | None,
 ) -> Applied:
     resume_at = _resume_point(conn, table, migration, row)
     started = time.monotonic()
     retrying = row is not None and row.status in (Status.RUNNING, Status.FAILED)
+    if policy.statement_timeout_ms is not None:
+        conn.execute(b"SET statement_timeout = " + _statement_timeout(policy))
+    if watchdog is not None:
+        watchdog.reset_held()
+    run = _Run(policy, watchdog)
     if migration.transactional and resume_at == 0:
-        lock_held_ms = _apply_in_transaction(conn, table, migration, started, policy)
+        lock_held_ms = _apply_in_transaction(conn, table, migration, started, run)
     else:
-        lock_held_ms = _apply_journaled(conn, table, migration, resume_at, started, policy, retrying=retrying)
+        lock_held_ms = _apply_journaled(conn, table, migration, resume_at, started, run, retrying=retrying)
     return Applied(
         version=migration.file.version_text,
         file=migration.file.file,
@@ -368,6 +389,7 @@ def _audit_applied(
             "duration_ms": _ms(time.monotonic() - started),
             "statements": len(migration.statements),
             "lock_held_ms": lock_held_ms,
+            "allows": [{"rule": a.rule, "reason": a.reason, "line": a.line} for a in migration.allows] or None,
         },
     )
 
@@ -380,13 +402,21 @@ def _ms(seconds: float) -> int:
     return int(seconds * 1000)
 
 
+@dataclass(frozen=True, slots=True)
+class _Run:
+    """What every statement of one ``apply`` runs under: the lock policy and the lock-budget watchdog."""
+
+    policy: LockPolicy
+    watchdog: Watchdog | None
+
+
 def _blocks_writes(statement: Statement, created: set[Relation]) -> bool:
-    """Whether ``statement`` locks an existing table against writes until its transaction ends."""
-    return any(r not in created for r in statement.locks.write_locks)
+    """Whether ``statement`` locks an existing table, or rows of it, against writes until its transaction ends."""
+    return any(r not in created for r in (*statement.locks.write_locks, *statement.locks.row_writes))
 
 
 def _apply_in_transaction(
-    conn: psycopg.Connection, table: str, migration: Migration, started: float, policy: LockPolicy
+    conn: psycopg.Connection, table: str, migration: Migration, started: float, run: _Run
 ) -> int | None:
     """Run the migration and its tracking row in one transaction, retrying it whole on lock timeouts.
 
@@ -406,9 +436,9 @@ def _apply_in_transaction(
                 for statement in migration.runnable:
                     if first_blocking is None and _blocks_writes(statement, created):
                         first_blocking = time.monotonic()
-                    _execute(conn, migration, statement)
+                    _execute(conn, migration, statement, run)
                     created.update(statement.locks.creates)
-                held = _longest(worst, first_blocking)
+                held = _observed(run, _longest(worst, first_blocking))
                 tracking.upsert(
                     conn,
                     table,
@@ -428,7 +458,7 @@ def _apply_in_transaction(
             return held
         except _LockNotGranted as waited:
             worst = _longest(worst, first_blocking)
-            _after_lock_timeout(conn, table, migration, waited, attempt, policy, started, statements_done=0)
+            _after_lock_timeout(conn, table, migration, waited, attempt, run.policy, started, statements_done=0)
         except StatementFailed as failure:
             _record_failure(conn, table, migration, failure, started, statements_done=0)
             raise
@@ -448,6 +478,14 @@ def _where(migration: Migration) -> dict[str, str]:
         "version": migration.file.version_text,
         "file": migration.file.file,
     }
+
+
+def _observed(run: _Run, predicted: int | None) -> int | None:
+    """The longer of the predicted lock window and what the watchdog saw held (DO blocks, functions)."""
+    seen = run.watchdog.held_ms() if run.watchdog is not None else None
+    if seen is None:
+        return predicted
+    return seen if predicted is None else max(seen, predicted)
 
 
 def _longest(worst: int | None, window_start: float | None) -> int | None:
@@ -519,7 +557,7 @@ def _apply_journaled(
     migration: Migration,
     resume_at: int,
     started: float,
-    policy: LockPolicy,
+    run: _Run,
     *,
     retrying: bool,
 ) -> int | None:
@@ -553,7 +591,7 @@ def _apply_journaled(
             continue
         first_retried = retrying and statement.index == resume_at
         held = _run_journaled_statement(
-            conn, table, migration, statement, created, started, policy, done, first_retried=first_retried
+            conn, table, migration, statement, created, started, run, done, first_retried=first_retried
         )
         longest = held if longest is None or (held is not None and held > longest) else longest
         created.update(statement.locks.creates)
@@ -583,7 +621,7 @@ def _run_journaled_statement(
     statement: Statement,
     created: set[Relation],
     started: float,
-    policy: LockPolicy,
+    run: _Run,
     done: int,
     *,
     first_retried: bool = False,
@@ -595,34 +633,35 @@ def _run_journaled_statement(
         try:
             if statement.transactional:
                 with conn.transaction():
-                    _execute(conn, migration, statement)
+                    _execute(conn, migration, statement, run)
                     tracking.update(conn, table, migration.version, {"statements_done": statement.index + 1})
             else:
                 if not (first_retried and _already_done(conn, migration, statement)):
                     _drop_invalid_index(conn, migration, statement)
-                    _execute_without_lock_timeout(conn, migration, statement, policy)
+                    _execute_without_lock_timeout(conn, migration, statement, run)
                 tracking.update(conn, table, migration.version, {"statements_done": statement.index + 1})
-            return _ms(time.monotonic() - began) if _blocks_writes(statement, created) else None
+            return _observed(run, _ms(time.monotonic() - began) if _blocks_writes(statement, created) else None)
         except _LockNotGranted as waited:
-            _after_lock_timeout(conn, table, migration, waited, attempt, policy, started, statements_done=done)
+            _after_lock_timeout(conn, table, migration, waited, attempt, run.policy, started, statements_done=done)
         except StatementFailed as failure:
             _record_failure(conn, table, migration, failure, started, statements_done=done)
             raise
 
 
 def _execute_without_lock_timeout(
-    conn: psycopg.Connection, migration: Migration, statement: Statement, policy: LockPolicy
+    conn: psycopg.Connection, migration: Migration, statement: Statement, run: _Run
 ) -> None:
-    """Concurrent index builds never block writers, so they may wait for old transactions."""
+    """Concurrent index builds never block writers, so they may wait for old transactions and run long."""
     if statement.locks.write_locks:
-        _execute(conn, migration, statement)
+        _execute(conn, migration, statement, run)
         return
-    conn.execute("SET lock_timeout = 0")
+    conn.execute("SET lock_timeout = 0; SET statement_timeout = 0")
     try:
-        _execute(conn, migration, statement)
+        _execute(conn, migration, statement, run)
     finally:
         if not conn.closed:
-            conn.execute(b"SET lock_timeout = %d" % policy.timeout_ms)
+            restore = b"SET lock_timeout = %d; SET statement_timeout = " % run.policy.timeout_ms
+            conn.execute(restore + _statement_timeout(run.policy))
 
 
 def _already_done(conn: psycopg.Connection, migration: Migration, statement: Statement) -> bool:
@@ -684,18 +723,81 @@ def _drop_invalid_index(conn: psycopg.Connection, migration: Migration, statemen
     )
 
 
-def _execute(conn: psycopg.Connection, migration: Migration, statement: Statement) -> None:
-    """Run one statement; the one place a server error becomes a StatementFailed."""
+def _statement_timeout(policy: LockPolicy) -> bytes:
+    return b"DEFAULT" if policy.statement_timeout_ms is None else b"%d" % policy.statement_timeout_ms
+
+
+def _execute(conn: psycopg.Connection, migration: Migration, statement: Statement, run: _Run) -> None:
+    """Run one statement under the lock budget; the one place a server error becomes a StatementFailed."""
     import psycopg
 
+    watchdog = run.watchdog
     try:
-        conn.execute(statement.text.encode())
+        if watchdog is None:
+            conn.execute(statement.text.encode())
+        else:
+            with watchdog.watch(allowed=_budget_allowed(migration, statement)):
+                conn.execute(statement.text.encode())
     except psycopg.errors.LockNotAvailable as exc:
         raise _LockNotGranted(statement, _first_line(exc)) from exc
     except psycopg.Error as exc:
         if db.is_connection_lost(conn, exc):
             raise _connection_lost(migration, statement, exc) from exc
+        if watchdog is not None and watchdog.tripped is not None and isinstance(exc, psycopg.errors.QueryCanceled):
+            raise _budget_exceeded(migration, statement, watchdog) from exc
         raise _statement_failed(migration, statement, exc) from exc
+    if watchdog is not None and watchdog.tripped is not None and not conn.autocommit:
+        raise _budget_exceeded(migration, statement, watchdog)
+
+
+def _budget_allowed(migration: Migration, statement: Statement) -> bool:
+    """``-- migrate:allow lock-budget reason="..."`` lifts the budget for that statement (audited when applied)."""
+    allow = migration.allowed(LOCK_BUDGET_RULE, statement.index)
+    if allow is None:
+        return False
+    log.event(
+        logger,
+        logging.WARNING,
+        "lock budget lifted for this statement by an allow",
+        "LOCK_BUDGET_LIFTED",
+        **_where(migration),
+        line=statement.line,
+        reason=allow.reason,
+    )
+    return True
+
+
+def _budget_exceeded(migration: Migration, statement: Statement, watchdog: Watchdog) -> LockBudgetExceeded:
+    trip = watchdog.tripped
+    assert trip is not None
+    risk = next((r for r in statement.locks.risks if r.table is not None), None)
+    instead = (
+        f"Instead, use: {risk.instead}"
+        if risk is not None
+        else "Instead, split it across releases: add the column or constraint alone (NOT VALID), fill rows "
+        "with a declared backfill (-- migrate:backfill), build indexes CONCURRENTLY in a "
+        "-- migrate:no-transaction file, and keep each step's lock short."
+    )
+    return LockBudgetExceeded(
+        f"migration {migration.file.version_text} ({migration.file.file}) of service {migration.file.service!r}: "
+        f"the statement at line {statement.line} {trip.describe()}, past the lock budget of "
+        f"{watchdog.limits.budget_ms:,} ms; it was cancelled",
+        hint=f"{instead} If holding it is deliberate, put above the statement: "
+        f'-- migrate:allow lock-budget reason="...", or raise --lock-budget-ms.',
+        service=migration.file.service,
+        version=migration.file.version_text,
+        file=str(migration.file.path),
+        line=statement.line,
+        statement_index=statement.index + 1,
+        sqlstate="57014",
+        error=f"cancelled by the lock budget: {trip.describe()}",
+        statement=statement.text,
+        table=trip.table,
+        lock_mode=trip.mode,
+        held_ms=trip.held_ms,
+        budget_ms=watchdog.limits.budget_ms,
+        waiting_pids=[w.pid for w in trip.waiters] or None,
+    )
 
 
 def _first_line(exc: BaseException) -> str:
@@ -781,5 +883,10 @@ def _record_failure(
         if statements_done
         else "none of its statements is applied"
     )
-    failure.hint = done_note + ". " + RECOVERY_PATHS.format(service=migration.file.service, version=migration.version)
+    failure.hint = (
+        done_note
+        + ". "
+        + (failure.hint + " " if failure.hint else "")
+        + RECOVERY_PATHS.format(service=migration.file.service, version=migration.version)
+    )
     failure.fields["statements_done"] = statements_done

@@ -67,6 +67,10 @@ class Directive:
     line: int
 
 
+#: The allow that lifts the runtime lock budget for one statement: no static rule, so lint never calls it unused.
+LOCK_BUDGET_RULE = "lock-budget"
+
+
 @dataclass(frozen=True, slots=True)
 class Allow:
     """``-- migrate:allow <rule-id> reason="..."``: a deliberate exception to a safety rule.

@@ -177,6 +177,21 @@ def cli(ctx: click.Context, log_format: str, quiet: bool) -> None:
     help="Retries after a lock timeout, with exponential backoff. Default: 6. [env: MIGRATE_LOCK_RETRIES]",
 )
 @click.option(
+    "--lock-budget-ms",
+    type=click.IntRange(min=0),
+    metavar="MS",
+    help="Longest a statement may hold a lock that blocks writes while writers wait, or at all on a large "
+    "table: past it the statement is cancelled and its migration rolled back. 0 turns it off. "
+    "Default: 5000. [env: MIGRATE_LOCK_BUDGET_MS]",
+)
+@click.option(
+    "--statement-timeout-ms",
+    type=click.IntRange(min=0),
+    metavar="MS",
+    help="Longest a migration statement may run (concurrent index builds are exempt). 0 turns it off. "
+    "Default: 3600000 (1 hour). [env: MIGRATE_STATEMENT_TIMEOUT_MS]",
+)
+@click.option(
     "--large-table-rows",
     type=click.IntRange(min=0),
     metavar="ROWS",
