@@ -38,6 +38,7 @@ from scrydon_migrate.errors import (
 )
 from scrydon_migrate.source import LOCK_BUDGET_RULE, Migration, MigrationFile, load
 from scrydon_migrate.tracking import Status, TrackedRow
+from scrydon_migrate.watchdog import Blocker
 
 if TYPE_CHECKING:
     import psycopg
@@ -202,27 +203,12 @@ class LockPolicy:
 class _LockNotGranted(Exception):
     """A statement hit lock_timeout (SQLSTATE 55P03); the caller rolls back and retries."""
 
-    def __init__(self, statement: Statement, message: str) -> None:
+    def __init__(self, statement: Statement, message: str, began: datetime, blockers: list[Blocker] | None) -> None:
         super().__init__(message)
         self.statement = statement
         self.message = message
-
-
-@dataclass(frozen=True, slots=True)
-class Blocker:
-    pid: int
-    application_name: str
-    state: str | None
-    since: datetime | None
-    query: str
-    mode: str
-
-    def describe(self) -> str:
-        since = self.since.strftime("%Y-%m-%dT%H:%M:%SZ") if self.since else "?"
-        return (
-            f"pid {self.pid} ({self.application_name or 'no application_name'}, {self.state or '?'}, "
-            f"{self.mode} held since {since}: {self.query!r})"
-        )
+        self.began = began
+        self.blockers = blockers
 
 
 _BLOCKERS = """
@@ -231,17 +217,22 @@ SELECT DISTINCT ON (a.pid) a.pid, coalesce(a.application_name, ''), a.state,
   FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid
  WHERE l.granted AND l.pid <> pg_backend_pid()
    AND l.relation IN (SELECT to_regclass(n) FROM unnest(%s::text[]) AS n)
+   AND coalesce(a.xact_start, a.query_start) < %s
  ORDER BY a.pid, l.mode DESC
  LIMIT 5
 """
 
 
-def find_blockers(conn: psycopg.Connection, statement: Statement) -> list[Blocker]:
-    """Sessions holding a lock on the tables of ``statement`` (asked right after its lock wait expired)."""
+def find_blockers(conn: psycopg.Connection, statement: Statement, began: datetime) -> list[Blocker]:
+    """Without a watchdog: sessions whose transaction, older than our attempt, holds a lock on its tables.
+
+    Asked after the rollback, when the writers that queued behind the attempt hold their locks
+    too; only a transaction that started before the attempt can have blocked it.
+    """
     names = [r.regclass for r in statement.locks.relations]
     if not names:
         return []
-    return [Blocker(*record) for record in conn.execute(_BLOCKERS, (names,)).fetchall()]
+    return [Blocker(*record) for record in conn.execute(_BLOCKERS, (names, began)).fetchall()]
 
 
 def apply(
@@ -508,7 +499,7 @@ def _after_lock_timeout(
 ) -> None:
     """Log and sleep before the next attempt, or fail naming the blockers when retries ran out."""
     statement = waited.statement
-    blockers = find_blockers(conn, statement)
+    blockers = waited.blockers if waited.blockers is not None else find_blockers(conn, statement, waited.began)
     targets = ",".join(r.display for r in statement.locks.relations)
     if attempt > policy.retries:
         failure = LockTimeoutExhausted(
@@ -528,8 +519,12 @@ def _after_lock_timeout(
         )
         _record_failure(conn, table, migration, failure, started, statements_done=statements_done)
         failure.hint = (
-            "a long transaction holds a lock on the table: let it finish or end it "
-            + (f"(SELECT pg_terminate_backend({blockers[0].pid})) " if blockers else "")
+            (
+                f"{blockers[0].describe()} holds the lock it needs: let that transaction finish or end it "
+                f"(SELECT pg_terminate_backend({blockers[0].pid})) "
+                if blockers
+                else "a long transaction held a lock on the table: let it finish "
+            )
             + "and restart; writers were never blocked longer than the lock timeout. "
             "Raise --lock-timeout-ms / --lock-retries if such waits are expected. " + failure.hint
         )
@@ -732,6 +727,7 @@ def _execute(conn: psycopg.Connection, migration: Migration, statement: Statemen
     import psycopg
 
     watchdog = run.watchdog
+    began = now()
     try:
         if watchdog is None:
             conn.execute(statement.text.encode())
@@ -739,7 +735,8 @@ def _execute(conn: psycopg.Connection, migration: Migration, statement: Statemen
             with watchdog.watch(allowed=_budget_allowed(migration, statement)):
                 conn.execute(statement.text.encode())
     except psycopg.errors.LockNotAvailable as exc:
-        raise _LockNotGranted(statement, _first_line(exc)) from exc
+        blockers = watchdog.blockers() if watchdog is not None else None
+        raise _LockNotGranted(statement, _first_line(exc), began, blockers) from exc
     except psycopg.Error as exc:
         if db.is_connection_lost(conn, exc):
             raise _connection_lost(migration, statement, exc) from exc

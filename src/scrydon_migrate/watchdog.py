@@ -33,7 +33,7 @@ import threading
 import time
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
 from scrydon_migrate import log
@@ -125,6 +125,39 @@ class Waiter:
 
 
 @dataclass(frozen=True, slots=True)
+class Blocker:
+    """A session the migration's backend waits for: from ``pg_blocking_pids()`` of that backend."""
+
+    pid: int
+    application_name: str
+    state: str | None
+    since: datetime | None
+    query: str
+    mode: str
+
+    def describe(self) -> str:
+        since = self.since.strftime("%Y-%m-%dT%H:%M:%SZ") if self.since else "?"
+        age = f", for {(datetime.now(UTC) - self.since).total_seconds():,.0f} s" if self.since else ""
+        return (
+            f"pid {self.pid} ({self.application_name or 'no application_name'}, {self.state or '?'}, "
+            f"{self.mode or 'queued ahead'} held since {since}{age}: {self.query!r})"
+        )
+
+
+_BLOCKED_BY = """
+SELECT b.pid, coalesce(b.application_name, ''), b.state, coalesce(b.xact_start, b.query_start),
+       left(coalesce(b.query, ''), 200),
+       coalesce((SELECT string_agg(DISTINCT h.mode, ',') FROM pg_locks h
+                  JOIN pg_locks w ON w.relation = h.relation AND w.pid = %(pid)s AND NOT w.granted
+                 WHERE h.pid = b.pid AND h.granted), '')
+  FROM pg_stat_activity b
+ WHERE b.pid = ANY(pg_blocking_pids(%(pid)s))
+ ORDER BY coalesce(b.xact_start, b.query_start)
+ LIMIT 5
+"""
+
+
+@dataclass(frozen=True, slots=True)
 class Trip:
     """Why the watchdog cancelled a statement: which lock, on what, for how long, who waited."""
 
@@ -210,6 +243,7 @@ class Watchdog:
         self._armed = False
         self._allowed = False
         self._tripped: Trip | None = None
+        self._blockers: list[Blocker] = []
         self._first_seen: dict[tuple[int, str, datetime | None], float] = {}
         self._last_seen: dict[tuple[int, str, datetime | None], float] = {}
         self._stop = threading.Event()
@@ -233,6 +267,7 @@ class Watchdog:
         """Arm around one statement; an allowed one runs unbudgeted and its locks' clocks restart after it."""
         with self._mutex:
             self._tripped = None
+            self._blockers = []
             self._armed = True
             self._allowed = allowed
         try:
@@ -243,6 +278,11 @@ class Watchdog:
                 if allowed:
                     restart = time.monotonic()
                     self._first_seen = dict.fromkeys(self._first_seen, restart)
+
+    def blockers(self) -> list[Blocker] | None:
+        """Who the statement last waited for, seen while it waited; ``None`` if it was never seen waiting."""
+        with self._mutex:
+            return list(self._blockers) or None
 
     def held_ms(self) -> int | None:
         """The longest write-blocking table lock seen held since :meth:`reset_held` (sampled)."""
@@ -280,6 +320,12 @@ class Watchdog:
             for lock in held:
                 self._first_seen.setdefault(lock.key, now)
                 self._last_seen[lock.key] = now
+            if not self._armed:
+                return
+        blockers = [Blocker(*r) for r in self.conn.execute(_BLOCKED_BY, {"pid": self.pid}).fetchall()]
+        with self._mutex:
+            if blockers and self._armed:
+                self._blockers = blockers
             if not self._armed or self._allowed or self._tripped is not None:
                 return
         waiters = [Waiter(*r) for r in self.conn.execute(_WAITERS, {"pid": self.pid}).fetchall()]

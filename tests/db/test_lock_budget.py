@@ -53,16 +53,18 @@ def test_add_column_then_a_long_update_is_cancelled_while_writers_wait(orders, m
     )
 
     with writers(db_url, "INSERT INTO orders (id, note) VALUES ((random() * 1e12)::bigint + 10000, 'app')"):
-        run = migrate("up", *BUDGET)
+        run = migrate("up", *BUDGET, "--json")
 
     assert run.code == 5, run.stderr
-    line = run.log_lines("MIGRATION_LOCK_BUDGET_EXCEEDED")[-1]
-    assert "the statement at line 2 held an ACCESS EXCLUSIVE lock on 'public.orders'" in line
-    assert "session" in line and "waited" in line
-    assert "past the lock budget of 500 ms; it was cancelled" in line
-    assert "nothing of it is applied" in line
-    assert "split it across releases" in line and "-- migrate:backfill" in line
-    assert '-- migrate:allow lock-budget reason=\\"...\\"' in line
+    assert run.log_lines("MIGRATION_LOCK_BUDGET_EXCEEDED")
+    error = run.json()
+    assert "the statement at line 2 held an ACCESS EXCLUSIVE lock on 'public.orders'" in error["message"]
+    assert "while 1 session (longest" in error["message"]
+    assert error["message"].endswith("past the lock budget of 500 ms; it was cancelled")
+    assert (error["table"], error["lock_mode"], error["line"]) == ("public.orders", "ACCESS EXCLUSIVE", 2)
+    assert error["hint"].startswith("the migration's transaction was rolled back: nothing of it is applied")
+    assert "Instead, use: declare a background backfill: -- migrate:backfill" in error["hint"]
+    assert '-- migrate:allow lock-budget reason="..."' in error["hint"]
     columns = db.execute("SELECT count(*) FROM pg_attribute WHERE attrelid = 'orders'::regclass AND attname = 'region'")
     assert columns.fetchone() == (0,)
     assert db.execute("SELECT status, failed_line FROM platform_migrations WHERE version = 2").fetchone() == (
