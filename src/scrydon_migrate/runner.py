@@ -633,7 +633,7 @@ def _run_journaled_statement(
             else:
                 if not (first_retried and _already_done(conn, migration, statement)):
                     _drop_invalid_index(conn, migration, statement)
-                    _execute_without_lock_timeout(conn, migration, statement, run)
+                    _build_concurrently(conn, migration, statement, run)
                 tracking.update(conn, table, migration.version, {"statements_done": statement.index + 1})
             return _observed(run, _ms(time.monotonic() - began) if _blocks_writes(statement, created) else None)
         except _LockNotGranted as waited:
@@ -690,6 +690,69 @@ def _already_done(conn: psycopg.Connection, migration: Migration, statement: Sta
             line=statement.line,
         )
     return done
+
+
+_CONCURRENT_BUILDS = frozenset({"IndexStmt", "ReindexStmt"})
+
+#: Indexes of the tables a statement names (an index counts as its table), and whether each is valid.
+_TABLE_INDEXES = """
+SELECT i.indexrelid::bigint, i.indexrelid::regclass::text, i.indisvalid, i.indisunique AND i.indisready
+  FROM pg_index i
+ WHERE i.indrelid IN (SELECT coalesce(x.indrelid, to_regclass(n))
+                        FROM unnest(%s::text[]) AS n
+                        LEFT JOIN pg_index x ON x.indexrelid = to_regclass(n))
+"""
+
+
+def _build_concurrently(conn: psycopg.Connection, migration: Migration, statement: Statement, run: _Run) -> None:
+    """Run a non-transactional step; a concurrent build that fails leaves no INVALID index behind.
+
+    CREATE [UNIQUE] INDEX CONCURRENTLY and REINDEX ... CONCURRENTLY, named or not, leave an INVALID
+    index when they fail (a unique one keeps rejecting duplicates). The indexes of the table are read
+    before the build; any new INVALID one after a failure is the build's, and is dropped before the
+    failure is reported.
+    """
+    if statement.kind not in _CONCURRENT_BUILDS:
+        _execute_without_lock_timeout(conn, migration, statement, run)
+        return
+    names = [r.regclass for r in statement.locks.relations]
+    before = {row[0] for row in conn.execute(_TABLE_INDEXES, (names,)).fetchall()}
+    try:
+        _execute_without_lock_timeout(conn, migration, statement, run)
+    except StatementFailed as failure:
+        if not conn.closed and not conn.broken:
+            _drop_left_behind(conn, migration, statement, names, before, failure)
+        raise
+
+
+def _drop_left_behind(
+    conn: psycopg.Connection,
+    migration: Migration,
+    statement: Statement,
+    names: list[str],
+    before: set[int],
+    failure: StatementFailed,
+) -> None:
+    from psycopg import sql
+
+    left = [(name, unique) for oid, name, valid, unique in conn.execute(_TABLE_INDEXES, (names,)).fetchall()
+            if oid not in before and not valid]  # fmt: skip
+    for name, unique in left:
+        conn.execute(sql.SQL("DROP INDEX CONCURRENTLY IF EXISTS {}").format(sql.SQL(name)))
+        log.event(
+            logger,
+            logging.WARNING,
+            "dropped the INVALID index the failed concurrent build left"
+            + (" (it was already rejecting duplicate rows)" if unique else ""),
+            "INVALID_INDEX_DROPPED",
+            **_where(migration),
+            line=statement.line,
+            index=name,
+        )
+    if left:
+        listed = ", ".join(repr(name) for name, _ in left)
+        failure.hint = f"the failed build left the INVALID index {listed}, now dropped: nothing of it remains."
+        failure.fields["invalid_indexes_dropped"] = [name for name, _ in left]
 
 
 def _drop_invalid_index(conn: psycopg.Connection, migration: Migration, statement: Statement) -> None:
