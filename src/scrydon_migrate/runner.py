@@ -795,7 +795,9 @@ def _execute(conn: psycopg.Connection, migration: Migration, statement: Statemen
         if watchdog is None:
             conn.execute(statement.text.encode())
         else:
-            with watchdog.watch(allowed=_budget_allowed(migration, statement)):
+            building = not statement.transactional and statement.kind in _CONCURRENT_BUILDS
+            progress = _where(migration) | {"line": str(statement.line)} if building else None
+            with watchdog.watch(allowed=_budget_allowed(migration, statement), progress=progress):
                 conn.execute(statement.text.encode())
     except psycopg.errors.LockNotAvailable as exc:
         blockers = watchdog.blockers() if watchdog is not None else None

@@ -157,6 +157,16 @@ SELECT b.pid, coalesce(b.application_name, ''), b.state, coalesce(b.xact_start, 
 """
 
 
+PROGRESS_EVERY_S = 5.0
+_PROGRESS = """
+SELECT p.command, p.phase, p.relid::regclass::text, nullif(p.index_relid, 0)::regclass::text,
+       p.blocks_done, p.blocks_total, p.tuples_done, p.tuples_total,
+       p.lockers_done, p.lockers_total, nullif(p.current_locker_pid, 0)
+  FROM pg_stat_progress_create_index p
+ WHERE p.pid = %(pid)s
+"""
+
+
 @dataclass(frozen=True, slots=True)
 class Trip:
     """Why the watchdog cancelled a statement: which lock, on what, for how long, who waited."""
@@ -244,6 +254,8 @@ class Watchdog:
         self._allowed = False
         self._tripped: Trip | None = None
         self._blockers: list[Blocker] = []
+        self._progress: dict[str, str] | None = None
+        self._progress_at = 0.0
         self._first_seen: dict[tuple[int, str, datetime | None], float] = {}
         self._last_seen: dict[tuple[int, str, datetime | None], float] = {}
         self._stop = threading.Event()
@@ -263,11 +275,17 @@ class Watchdog:
         return self._tripped
 
     @contextlib.contextmanager
-    def watch(self, *, allowed: bool) -> Iterator[None]:
-        """Arm around one statement; an allowed one runs unbudgeted and its locks' clocks restart after it."""
+    def watch(self, *, allowed: bool, progress: dict[str, str] | None = None) -> Iterator[None]:
+        """Arm around one statement; an allowed one runs unbudgeted and its locks' clocks restart after it.
+
+        With ``progress`` (the log fields naming a concurrent index build), the build's progress is
+        logged every few seconds while it runs.
+        """
         with self._mutex:
             self._tripped = None
             self._blockers = []
+            self._progress = progress
+            self._progress_at = time.monotonic()
             self._armed = True
             self._allowed = allowed
         try:
@@ -313,6 +331,28 @@ class Watchdog:
                 )
                 return
 
+    def _log_progress(self, where: dict[str, str]) -> None:
+        """One CONCURRENT_INDEX_PROGRESS line from pg_stat_progress_create_index."""
+        row = self.conn.execute(_PROGRESS, {"pid": self.pid}).fetchone()
+        if row is None:
+            return
+        command, phase, table, index, blocks, blocks_total, tuples, tuples_total, lockers, lockers_total, locker = row
+        log.event(
+            logger,
+            logging.INFO,
+            "concurrent index build in progress",
+            "CONCURRENT_INDEX_PROGRESS",
+            **where,
+            command=command,
+            phase=phase,
+            table=table,
+            index=index,
+            blocks=f"{blocks}/{blocks_total}",
+            tuples=f"{tuples}/{tuples_total}",
+            waiting_for_pid=locker,
+            lockers=f"{lockers}/{lockers_total}",
+        )
+
     def _poll(self) -> None:
         held = [HeldLock(*r) for r in self.conn.execute(_HELD, {"pid": self.pid}).fetchall()]
         now = time.monotonic()
@@ -322,6 +362,10 @@ class Watchdog:
                 self._last_seen[lock.key] = now
             if not self._armed:
                 return
+            progress = self._progress if now - self._progress_at >= PROGRESS_EVERY_S else None
+        if progress is not None:
+            self._log_progress(progress)
+            self._progress_at = now
         blockers = [Blocker(*r) for r in self.conn.execute(_BLOCKED_BY, {"pid": self.pid}).fetchall()]
         with self._mutex:
             if blockers and self._armed:
