@@ -69,11 +69,27 @@ def test_blocked_ddl_retries_then_fails_naming_the_blocker_while_writers_keep_go
     assert writer.longest_s < 2.0, "writers waited at most about the 200 ms lock timeout, not for the reader"
 
 
+def _end_once_the_migration_waited(url: str, reader: psycopg.Connection) -> None:
+    """End the blocking transaction once the migration has been seen waiting for its lock in two attempts."""
+    attempts: set[object] = set()
+    with psycopg.connect(url, autocommit=True) as watcher:
+        while len(attempts) < 2:
+            attempts.update(
+                row[0]
+                for row in watcher.execute(
+                    "SELECT query_start FROM pg_stat_activity WHERE application_name LIKE 'scrydon-migrate%' "
+                    "AND wait_event_type = 'Lock'"
+                )
+            )
+            time.sleep(0.02)
+    reader.rollback()
+
+
 def test_ddl_succeeds_once_the_blocking_transaction_ends_during_the_retries(orders, migrations, migrate, db_url):
     migrations.write("0002_column.sql", "ALTER TABLE orders ADD COLUMN region text NULL;")
     reader = psycopg.connect(db_url)
     reader.execute("SELECT count(*) FROM orders")
-    release = threading.Timer(1.0, reader.rollback)
+    release = threading.Thread(target=_end_once_the_migration_waited, args=(db_url, reader), daemon=True)
     release.start()
     try:
         run = migrate("up", "--lock-timeout-ms", "200", "--lock-retries", "8")
