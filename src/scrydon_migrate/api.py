@@ -766,7 +766,8 @@ def snapshot_restore(settings: Settings, source_path: Path, *, yes: bool, force:
         current = resolved.service(svc.name)
         assert current.database_url is not None
         with _connect(resolved, current) as conn:
-            others = snapshot.other_services_in(conn, svc.name)
+            tables = {s.name: s.default_tracking_table for s in settings.declared}
+            others = snapshot.other_services_in(conn, svc.name, tables | {svc.name: svc.tracking_table})
             if others and not force:
                 raise RefusedError(
                     f"the database of service {svc.name!r} also holds the tracking tables of {', '.join(others)}; "

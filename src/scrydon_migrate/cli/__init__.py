@@ -39,7 +39,8 @@ def _service_options(func: F) -> F:
             multiple=True,
             metavar="NAME",
             help="Service to act on (repeatable): platform (auth), agentic, analytics, ontology "
-            "(apiOntology), cortex. Default: every service with a migrations folder. [env: MIGRATE_SERVICE]",
+            "(apiOntology), cortex, or the [[service]] tables of the config file. Default: every service "
+            "with a migrations folder. [env: MIGRATE_SERVICE]",
         ),
         click.option(
             "--database-url",
@@ -623,7 +624,7 @@ def embedded_url(embedded_dir: Path | None, service: str | None) -> None:
     Example: psql "$(scrydon-migrate embedded url --service platform)"
     """
     from scrydon_migrate import embedded as pg
-    from scrydon_migrate.config import find_service
+    from scrydon_migrate.config import load_settings
     from scrydon_migrate.errors import EmbeddedError
 
     data_dir = pg.data_dir_for(_embedded_dir(embedded_dir))
@@ -633,7 +634,7 @@ def embedded_url(embedded_dir: Path | None, service: str | None) -> None:
             f"the embedded PostgreSQL in {str(data_dir)!r} is not running",
             hint="start it with: scrydon-migrate embedded start",
         )
-    database = find_service(service).database_name if service else "postgres"
+    database = load_settings(services=[service]).services[0].spec.database_name if service else "postgres"
     click.echo(f"postgresql://{pg.SUPERUSER}@127.0.0.1:{port}/{database}")
 
 
