@@ -358,8 +358,10 @@ def _apply_each(
             log.event(
                 logger,
                 logging.WARNING,
-                "migration has only comments: recorded as applied, nothing to run",
-                "MIGRATION_EMPTY",
+                "migration is marked '-- postgres-migrations ignore': recorded as applied, nothing run"
+                if migration.ignored
+                else "migration has only comments: recorded as applied, nothing to run",
+                "MIGRATION_IGNORED" if migration.ignored else "MIGRATION_EMPTY",
                 service=service,
                 version=migration.file.version_text,
                 file=migration.file.file,

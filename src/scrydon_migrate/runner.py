@@ -609,6 +609,12 @@ def _apply_journaled(
     return longest
 
 
+#: Statements that may COMMIT or ROLLBACK themselves (a DO block or a procedure batching its work):
+#: they run in true autocommit, as psql runs them, with the journal written right after. Every other
+#: statement of a journaled file commits together with its journal entry, so a crash can't re-run it.
+_MAY_END_ITS_TRANSACTION = frozenset({"DoStmt", "CallStmt"})
+
+
 def _run_journaled_statement(
     conn: psycopg.Connection,
     table: str,
@@ -626,10 +632,13 @@ def _run_journaled_statement(
         attempt += 1
         began = time.monotonic()
         try:
-            if statement.transactional:
+            if statement.transactional and statement.kind not in _MAY_END_ITS_TRANSACTION:
                 with conn.transaction():
                     _execute(conn, migration, statement, run)
                     tracking.update(conn, table, migration.version, {"statements_done": statement.index + 1})
+            elif statement.transactional:
+                _execute(conn, migration, statement, run)
+                tracking.update(conn, table, migration.version, {"statements_done": statement.index + 1})
             else:
                 if not (first_retried and _already_done(conn, migration, statement)):
                     _drop_invalid_index(conn, migration, statement)
@@ -894,6 +903,16 @@ def _statement_failed(migration: Migration, statement: Statement, exc: psycopg.E
     )
 
 
+def _mode_hint(migration: Migration, failure: StatementFailed) -> str:
+    """A DO block or procedure that COMMITs fails with 2D000 inside the migration's transaction."""
+    if failure.fields.get("sqlstate") == "2D000" and migration.transactional:
+        return (
+            "a DO block or procedure that COMMITs between batches must run in autocommit: put "
+            "'-- migrate:no-transaction' at the top of the file (each statement then commits on its own). "
+        )
+    return ""
+
+
 def _record_failure(
     conn: psycopg.Connection,
     table: str,
@@ -949,6 +968,7 @@ def _record_failure(
         done_note
         + ". "
         + (failure.hint + " " if failure.hint else "")
+        + _mode_hint(migration, failure)
         + RECOVERY_PATHS.format(service=migration.file.service, version=migration.version)
     )
     failure.fields["statements_done"] = statements_done

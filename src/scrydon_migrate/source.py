@@ -5,7 +5,10 @@ integer (``0042`` or a timestamp) and files are ordered numerically. golang-migr
 ``<version>_<slug>.up.sql`` is accepted as the same thing and its ``.down.sql`` files
 are ignored (forward-only), Flyway's ``V<version>__<slug>.sql`` is read the same
 way; dbmate's ``-- migrate:up`` / ``-- migrate:down`` sections
-are honoured the same way.
+are honoured the same way. Other tools' "no transaction" markers (goose, sql-migrate,
+postgres-migrations, morph) mean ``-- migrate:no-transaction``; postgres-migrations'
+``ignore`` records the file as applied without running it, as its runners do; a marker
+whose meaning cannot be honoured (goose's ``ENVSUB``) is refused.
 
 Discovery (:func:`scan`) only reads bytes and hashes them, so the no-op start-up path
 never parses SQL. :func:`load` decodes and parses one file; every refusal names the
@@ -37,9 +40,23 @@ KNOWN_DIRECTIVES = ("no-transaction", "allow", "backfill", "requires-backfill", 
 _BACKFILL = re.compile(r"^(?P<name>[a-z][a-z0-9_]{0,62})((?:\s+[a-z_]+=\S+)+)$")
 _BACKFILL_NAME = re.compile(r"^[a-z][a-z0-9_]{0,62}$")
 _DOWN_MARKER = re.compile(r"^[ \t]*--[ \t]*\+(?:goose|migrate)[ \t]+Down\b", re.MULTILINE | re.IGNORECASE)
+#: Other tools' ways of saying "run this file outside a transaction": goose, sql-migrate,
+#: postgres-migrations, morph, and the gemnasium/db-journey migrate drivers.
 _NO_TRANSACTION_MARKER = re.compile(
-    r"^[ \t]*--[ \t]*\+(?:goose[ \t]+NO[ \t]+TRANSACTION|migrate[ \t]+Up[ \t]+notransaction)\b",
+    r"^[ \t]*--[ \t]*(?:\+goose[ \t]+NO[ \t]+TRANSACTION|\+migrate[ \t]+Up[ \t]+notransaction"
+    r"|postgres-migrations[ \t]+disable-transaction|morph:nontransactional|disable_ddl_transaction)[ \t\r]*$",
     re.MULTILINE | re.IGNORECASE,
+)
+#: postgres-migrations' runners record a file marked ``ignore`` as run without running it (a retired step).
+_IGNORE_MARKER = re.compile(r"^[ \t]*--[ \t]*postgres-migrations[ \t]+ignore[ \t\r]*$", re.MULTILINE)
+#: Markers whose meaning this tool cannot honour: refused rather than half-understood.
+_UNSUPPORTED_MARKERS = (
+    (
+        re.compile(r"^[ \t]*--[ \t]*\+goose[ \t]+ENVSUB[ \t]+ON\b", re.MULTILINE | re.IGNORECASE),
+        "goose's '-- +goose ENVSUB ON' substitutes environment variables into the SQL, which this tool never "
+        "does (a migration's checksum must not depend on the environment)",
+        "write the values into the file, or remove the marker if the file has no ${VAR}",
+    ),
 )
 _ALLOW = re.compile(r'^(?P<rule>[a-z][a-z0-9-]*)\s+reason\s*=\s*"(?P<reason>[^"]*)"\s*$')
 
@@ -130,6 +147,7 @@ class Migration:
     allows: tuple[Allow, ...] = ()
     backfills: tuple[BackfillSpec, ...] = ()
     requires_backfills: tuple[str, ...] = ()
+    ignored: bool = False
 
     @property
     def version(self) -> int:
@@ -251,6 +269,9 @@ def load(migration: MigrationFile) -> Migration:
     sql = _decode(migration)
     directives = _directives(migration, sql)
     sql = _up_section(sql, directives)
+    _refuse_unsupported_markers(migration, sql)
+    if _IGNORE_MARKER.search(sql):
+        return Migration(migration, sql, (), migration_checksum([]), True, tuple(directives), ignored=True)
     try:
         statements = parse_statements(sql)
     except ParseFailure as exc:
@@ -278,6 +299,14 @@ def load(migration: MigrationFile) -> Migration:
         backfills=tuple(backfills),
         requires_backfills=tuple(_required_backfills(migration, directives)),
     )
+
+
+def _refuse_unsupported_markers(migration: MigrationFile, sql: str) -> None:
+    for marker, meaning, hint in _UNSUPPORTED_MARKERS:
+        found = marker.search(sql)
+        if found:
+            line = sql.count("\n", 0, found.start()) + 1
+            raise _failure(migration, f"migration {migration.file!r} line {line}: {meaning}", line, hint=hint)
 
 
 def _backfills(
