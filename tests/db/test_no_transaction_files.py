@@ -7,7 +7,10 @@ from __future__ import annotations
 
 import pytest
 
-ORDERS = "CREATE TABLE orders (id int PRIMARY KEY, total int); INSERT INTO orders SELECT g, NULL FROM generate_series(1, 100) g;"
+ORDERS = (
+    "CREATE TABLE orders (id int PRIMARY KEY, total int);\n"
+    "INSERT INTO orders SELECT g, NULL FROM generate_series(1, 100) g;"
+)
 #: Fills orders.total in four batches, committing after each; batches.xid proves each batch was its own transaction.
 BATCHED_DO = """CREATE TABLE batches (xid xid8);
 DO $$
