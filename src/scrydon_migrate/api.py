@@ -28,6 +28,7 @@ if TYPE_CHECKING:
 
     from scrydon_migrate import audit, backfill, doctor, guard, snapshot, watchdog
     from scrydon_migrate import lint as lint_module
+    from scrydon_migrate.adopt import History
 
 logger = logging.getLogger(__name__)
 
@@ -982,3 +983,158 @@ def _load_all(files: list[source.MigrationFile]) -> tuple[list[source.Migration]
                 )
             )
     return loaded, broken
+
+
+@dataclass(frozen=True, slots=True)
+class Adoption:
+    """What ``adopt`` found in the other tool's table and recorded (or would record, in a dry run)."""
+
+    service: str
+    tool: str
+    table: str
+    tracking_table: str
+    adopted: tuple[tuple[source.MigrationFile, datetime | None], ...]
+    already: tuple[int, ...]
+    pending: tuple[source.MigrationFile, ...]
+    out_of_order: tuple[source.MigrationFile, ...]
+    written: bool
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "service": self.service,
+            "from": self.tool,
+            "table": self.table,
+            "tracking_table": self.tracking_table,
+            "written": self.written,
+            "adopted": [
+                {"version": f.version_text, "file": f.file, "applied_at": at.isoformat() if at else None}
+                for f, at in self.adopted
+            ],
+            "already_tracked": list(self.already),
+            "pending": [f.file for f in self.pending],
+            "out_of_order": [f.file for f in self.out_of_order],
+        }
+
+
+def adopt(settings: Settings, *, tool: str | None = None, table: str | None = None, yes: bool = False) -> Adoption:
+    """Record as applied the files another tool already applied to the service's database (dry run unless ``yes``)."""
+    from scrydon_migrate import adopt as adopting
+
+    svc = _one_service(settings, "adopt")
+    files = _scan(svc)
+    chosen_tool = adopting.Tool(tool) if tool else None
+    with _databases(settings) as resolved:
+        current = resolved.service(svc.name)
+        with _connect(resolved, current) as conn:
+            history = adopting.read_history(conn, svc.name, chosen_tool, table)
+            chosen = adopting.decide(history, files, svc.name)
+            if not yes:
+                return _adoption(svc, history, files, chosen, tracking.read_rows(conn, svc.tracking_table) or {})
+            return _adopt_locked(conn, settings, svc, history, files, chosen)
+
+
+def _adoption(
+    svc: ServiceSettings,
+    history: History,
+    files: list[source.MigrationFile],
+    chosen: list[tuple[source.MigrationFile, datetime | None]],
+    rows: dict[int, TrackedRow],
+    *,
+    written: bool = False,
+) -> Adoption:
+    """The adoption plan: refuses a version this tool already tracks as failed or running."""
+    unsettled = [f for f, _ in chosen if f.version in rows and not rows[f.version].counts_as_done]
+    if unsettled:
+        first = unsettled[0]
+        raise RefusedError(
+            f"migration {first.version_text} ({first.file}) is {rows[first.version].status.value} in "
+            f"{svc.tracking_table}, yet {history.label} records it as applied",
+            hint="find out which is true: if the other tool's run is the right one, mark-applied it with a reason",
+            service=svc.name,
+            version=first.version_text,
+        )
+    adopted = tuple((f, at) for f, at in chosen if f.version not in rows)
+    done = {f.version for f, _ in chosen} | {v for v, r in rows.items() if r.counts_as_done}
+    pending = tuple(f for f in files if f.version not in done)
+    newest = max(done, default=None)
+    return Adoption(
+        service=svc.name,
+        tool=history.tool.value,
+        table=history.table,
+        tracking_table=svc.tracking_table,
+        adopted=adopted,
+        already=tuple(f.version for f, _ in chosen if f.version in rows),
+        pending=pending,
+        out_of_order=tuple(f for f in pending if newest is not None and f.version < newest),
+        written=written,
+    )
+
+
+def _adopt_locked(
+    conn: psycopg.Connection,
+    settings: Settings,
+    svc: ServiceSettings,
+    history: History,
+    files: list[source.MigrationFile],
+    chosen: list[tuple[source.MigrationFile, datetime | None]],
+) -> Adoption:
+    """Under the migration lock: record each adopted file as applied, with its audit row, in one transaction."""
+    from scrydon_migrate import __version__, audit
+
+    key = tracking.lock_key(svc.tracking_table)
+    tracking.acquire_lock(conn, key, service=svc.name, wait_s=settings.lock_wait_s)
+    try:
+        table = tracking.qualified(conn, svc.tracking_table)
+        tracking.ensure_table(conn, table)
+        audit.ensure_table(conn, table)
+        result = _adoption(svc, history, files, chosen, tracking.read_rows(conn, table) or {}, written=True)
+        migrations = [(source.load(f), at) for f, at in result.adopted]
+        who = operator()
+        reason = f"adopted from {history.label}: applied by that tool before this one took over"
+        with conn.transaction():
+            for migration, at in migrations:
+                tracking.upsert(
+                    conn,
+                    table,
+                    migration.version,
+                    {
+                        "name": migration.file.name,
+                        "file": migration.file.file,
+                        "checksum": migration.checksum,
+                        "content_sha256": migration.file.content_sha256,
+                        "status": Status.APPLIED.value,
+                        "applied_at": at or runner.now(),
+                        "applied_by": who,
+                        "statements_done": len(migration.statements),
+                        "statements_total": len(migration.statements),
+                        "reason": reason,
+                        "sql": migration.sql,
+                        "tool_version": __version__,
+                        "effects": None,
+                    },
+                )
+                audit.record(
+                    conn,
+                    table,
+                    service=svc.name,
+                    event="MIGRATION_ADOPTED",
+                    version=migration.version,
+                    actor=who,
+                    reason=reason,
+                    details={"file": migration.file.file, "from": history.tool.value, "table": history.table},
+                )
+    finally:
+        with contextlib.suppress(Exception):
+            tracking.release_lock(conn, key)
+    for migration, _ in migrations:
+        log.event(
+            logger,
+            logging.INFO,
+            "recorded migration as applied: the other tool had applied it",
+            "MIGRATION_ADOPTED",
+            service=svc.name,
+            version=migration.file.version_text,
+            file=migration.file.file,
+            source=history.label,
+        )
+    return result

@@ -258,6 +258,39 @@ def mark_applied(version: int, reason: str, force: bool, **kwargs: Any) -> None:
     render.mark_applied(result, as_json=_State.json_output)
 
 
+@cli.command("adopt")
+@_service_options
+@click.option(
+    "--from",
+    "tool",
+    type=click.Choice(["golang-migrate", "dbmate", "flyway", "diesel", "alembic"]),
+    envvar="MIGRATE_ADOPT_FROM",
+    help="The tool that migrated the database. Default: the one whose table is found. [env: MIGRATE_ADOPT_FROM]",
+)
+@click.option(
+    "--table",
+    metavar="NAME",
+    envvar="MIGRATE_ADOPT_TABLE",
+    help="That tool's tracking table, when renamed (schema.table allowed). [env: MIGRATE_ADOPT_TABLE]",
+)
+@click.option("--yes", is_flag=True, help="Write: without it, adopt only shows what it would record.")
+def adopt_command(tool: str | None, table: str | None, yes: bool, **kwargs: Any) -> None:
+    """Take over a database another tool migrated: record what it applied as applied.
+
+    Reads the tracking table of golang-migrate, dbmate, Flyway, Diesel or Alembic in the
+    service's database, matches it to the service's migration files, and (with --yes) records
+    those files as applied, audited as MIGRATION_ADOPTED, so that up continues from there
+    without running them again. Without --yes it changes nothing and shows the plan.
+
+    Example: scrydon-migrate adopt --service platform --from golang-migrate --yes
+    """
+    from scrydon_migrate import api
+    from scrydon_migrate.cli import render
+
+    result = api.adopt(_settings(**kwargs), tool=tool, table=table, yes=yes)
+    render.adoption(result, as_json=_State.json_output)
+
+
 @cli.command("audit")
 @_service_options
 @click.option("--event", "events", multiple=True, metavar="NAME", help="Only this event (repeatable; * wildcard).")
