@@ -179,8 +179,11 @@ _FOREIGN_LAYOUTS = (
 )
 
 
-def scan(service: str, folder: Path) -> list[MigrationFile]:
-    """The migration files of ``service`` in version order; refuses bad names, duplicates and empty folders."""
+def scan(service: str, folder: Path, *, allow_empty: bool = False) -> list[MigrationFile]:
+    """The migration files of ``service`` in version order; refuses bad names, duplicates and empty folders.
+
+    ``allow_empty`` is for writing the first migration into a new folder, never for applying.
+    """
     if not folder.is_dir():
         raise SourceError(
             f"no migrations folder for service {service!r} at {str(folder)!r}",
@@ -210,7 +213,7 @@ def scan(service: str, folder: Path) -> list[MigrationFile]:
                 file=str(path),
             )
         found[migration.version] = migration
-    if not found and not (folder / EMPTY_MARKER).is_file():
+    if not found and not allow_empty and not (folder / EMPTY_MARKER).is_file():
         raise _nothing_recognised(service, folder, visible)
     return [found[v] for v in sorted(found)]
 

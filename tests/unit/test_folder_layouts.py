@@ -117,3 +117,11 @@ def test_a_folder_named_like_a_migration_but_malformed_is_refused(folder: Path) 
     write(folder / "0001-init" / "up.sql")
 
     assert "named like a migration" in refusal(folder).message
+
+
+def test_the_first_migration_can_be_scaffolded_into_an_empty_folder(folder: Path) -> None:
+    from scrydon_migrate import scaffold
+
+    scaffold.new_migration(SERVICE, folder, "create_users")
+
+    assert [f.file for f in source.scan(SERVICE, folder)] == ["0001_create_users.sql"]
