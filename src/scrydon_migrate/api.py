@@ -486,6 +486,8 @@ def _file_status(migration_file: source.MigrationFile, row: TrackedRow | None) -
         )
     elif row.status is Status.RUNNING:
         detail = f"stopped after statement {row.statements_done or 0} of {row.statements_total}; up resumes it"
+    elif row.reason:
+        detail = row.reason
     return MigrationStatus(
         version=migration_file.version_text,
         file=migration_file.file,

@@ -35,6 +35,9 @@ def _adopted_then_up_applies_only_the_rest(migrate, db, tool, expected_versions,
         "SELECT array_agg(version ORDER BY version) FROM platform_migrations_audit WHERE event = 'MIGRATION_ADOPTED'"
     ).fetchone() == (list(expected_versions),)
 
+    shown = {m["version"].lstrip("0") or "0": m for m in migrate("status", "--json").json()[0]["migrations"]}
+    assert shown[str(expected_versions[-1])]["detail"].startswith(f"adopted from {tool}")
+
     up = migrate("up")
     assert up.code == 0, up.stderr
     assert len(up.log_lines("MIGRATION_APPLIED")) == 1
