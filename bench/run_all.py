@@ -41,7 +41,7 @@ of every process come from ``os.wait4``; peak RSS from ``/usr/bin/time -f %M`` (
    (with ``--quick``, their quick modes) and includes their tables, targets and plots.
 5. **Desync check cost**: 1,000 migrations building ~10,000 catalog objects (the ``wide``
    shape) against 1,000 of the usual cycle (~4,800) and 10 (a small schema): the check itself
-   timed inside a process (``verify.check``: the catalog snapshot plus the classification; the
+   timed inside a process (``verify.read(...).classify``: the catalog snapshot plus the classification; the
    first call of a fresh process is what ``up`` pays), plus whole no-op ``up`` and
    ``scrydon-migrate verify`` processes. Target: the check under 100 ms.
 6. **Memory**: peak RSS of every tool applying the largest N from scratch and of its no-op
@@ -758,14 +758,15 @@ t = time.perf_counter(); conn = db.connect(url, application_name="bench-phases",
 connect = (time.perf_counter() - t) * 1000
 t = time.perf_counter(); rows = tracking.read_rows(conn, "platform_migrations") or {}
 rows_ms = (time.perf_counter() - t) * 1000
-t = time.perf_counter(); result = verify.check(conn, "platform_migrations", files, rows)
+t = time.perf_counter(); result = verify.read(conn, "platform_migrations").classify(files)
 first = (time.perf_counter() - t) * 1000
 warm, snap, present = [], [], set()
 for _ in range(reps):
-    t = time.perf_counter(); verify.check(conn, "platform_migrations", files, rows)
+    t = time.perf_counter(); verify.read(conn, "platform_migrations").classify(files)
     warm.append((time.perf_counter() - t) * 1000)
-    t = time.perf_counter(); present = catalog.snapshot(conn); snap.append((time.perf_counter() - t) * 1000)
-applied = verify.applied_migrations(conn, "platform_migrations", files, rows)
+    t = time.perf_counter(); present = catalog.snapshot(conn, "public.platform_migrations")
+    snap.append((time.perf_counter() - t) * 1000)
+applied = verify.applied_migrations(files, rows, present)
 t = time.perf_counter(); verify.classify(applied, present); classify_ms = (time.perf_counter() - t) * 1000
 print(json.dumps({"kind": result.kind.value, "first_ms": first, "warm_ms": warm, "snapshot_ms": snap,
                   "classify_ms": classify_ms, "objects": len(present), "migrations": len(rows),
@@ -1550,7 +1551,7 @@ def render_desync(data: dict[str, Any], head: list[dict[str, str]]) -> list[str]
     lines = [
         "## 5. Desync check cost",
         "",
-        "The check every `up` runs (tracking rows against the live catalog): `verify.check` timed inside a "
+        "The check every `up` runs (tracking rows against the live catalog): `verify.read(...).classify` timed inside a "
         "process (first call: what `up` pays; warm: repeated in the same process), the catalog snapshot query "
         "alone, and whole no-op `up` and `scrydon-migrate verify` processes. Medians, ms.",
         "",

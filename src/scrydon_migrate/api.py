@@ -26,8 +26,9 @@ from scrydon_migrate.tracking import Status, TrackedRow
 if TYPE_CHECKING:
     import psycopg
 
-    from scrydon_migrate import audit, backfill, doctor, guard, snapshot
+    from scrydon_migrate import audit, backfill, doctor, guard, snapshot, watchdog
     from scrydon_migrate import lint as lint_module
+    from scrydon_migrate.adopt import History
 
 logger = logging.getLogger(__name__)
 
@@ -330,26 +331,51 @@ def _thresholds(settings: Settings) -> guard.Thresholds:
 def _apply_all(
     conn: psycopg.Connection, service: str, table: str, plan: runner.Plan, settings: Settings
 ) -> Iterator[runner.Applied]:
-    from scrydon_migrate import guard
-    from scrydon_migrate.record import Recorder
+    from scrydon_migrate import guard, watchdog
 
-    policy = runner.LockPolicy(timeout_ms=settings.lock_timeout_ms, retries=settings.lock_retries)
+    policy = runner.LockPolicy(
+        timeout_ms=settings.lock_timeout_ms,
+        retries=settings.lock_retries,
+        statement_timeout_ms=settings.statement_timeout_ms,
+    )
     migrations = runner.load_pending(plan)
     guard.enforce(conn, migrations, _thresholds(settings))
-    recorder = Recorder.start(conn, table)
+    recorder = record.Recorder.start(conn, table)
+    url = settings.service(service).database_url
+    assert url is not None
+    limits = watchdog.Limits(settings.lock_budget_ms, settings.large_table_rows, settings.large_table_bytes)
+    with watchdog.watching(
+        url, conn.info.backend_pid, limits, service=service, application_name=settings.application_name
+    ) as dog:
+        yield from _apply_each(conn, service, table, plan, settings, migrations, policy, dog, recorder)
+
+
+def _apply_each(
+    conn: psycopg.Connection,
+    service: str,
+    table: str,
+    plan: runner.Plan,
+    settings: Settings,
+    migrations: list[source.Migration],
+    policy: runner.LockPolicy,
+    dog: watchdog.Watchdog | None,
+    recorder: record.Recorder,
+) -> Iterator[runner.Applied]:
     for migration in migrations:
         if not migration.statements:
             log.event(
                 logger,
                 logging.WARNING,
-                "migration has only comments: recorded as applied, nothing to run",
-                "MIGRATION_EMPTY",
+                "migration is marked '-- postgres-migrations ignore': recorded as applied, nothing run"
+                if migration.ignored
+                else "migration has only comments: recorded as applied, nothing to run",
+                "MIGRATION_IGNORED" if migration.ignored else "MIGRATION_EMPTY",
                 service=service,
                 version=migration.file.version_text,
                 file=migration.file.file,
             )
         _require_backfills(conn, service, table, migration)
-        done = runner.apply(conn, table, migration, plan.rows.get(migration.version), recorder, policy)
+        done = runner.apply(conn, table, migration, plan.rows.get(migration.version), recorder, policy, dog)
         db.reset_session(conn, settings.lock_timeout_ms)
         log.event(
             logger,
@@ -467,6 +493,8 @@ def _file_status(migration_file: source.MigrationFile, row: TrackedRow | None) -
         )
     elif row.status is Status.RUNNING:
         detail = f"stopped after statement {row.statements_done or 0} of {row.statements_total}; up resumes it"
+    elif row.reason:
+        detail = row.reason
     return MigrationStatus(
         version=migration_file.version_text,
         file=migration_file.file,
@@ -799,7 +827,8 @@ def snapshot_restore(settings: Settings, source_path: Path, *, yes: bool, force:
         current = resolved.service(svc.name)
         assert current.database_url is not None
         with _connect(resolved, current) as conn:
-            others = snapshot.other_services_in(conn, svc.name)
+            tables = {s.name: s.default_tracking_table for s in settings.declared}
+            others = snapshot.other_services_in(conn, svc.name, tables | {svc.name: svc.tracking_table})
             if others and not force:
                 raise RefusedError(
                     f"the database of service {svc.name!r} also holds the tracking tables of {', '.join(others)}; "
@@ -1012,3 +1041,176 @@ def _load_all(files: list[source.MigrationFile]) -> tuple[list[source.Migration]
                 )
             )
     return loaded, broken
+
+
+@dataclass(frozen=True, slots=True)
+class Adoption:
+    """What ``adopt`` found in the other tool's table and recorded (or would record, in a dry run)."""
+
+    service: str
+    tool: str
+    table: str
+    tracking_table: str
+    adopted: tuple[tuple[source.MigrationFile, datetime | None], ...]
+    already: tuple[int, ...]
+    pending: tuple[source.MigrationFile, ...]
+    out_of_order: tuple[source.MigrationFile, ...]
+    written: bool
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "service": self.service,
+            "from": self.tool,
+            "table": self.table,
+            "tracking_table": self.tracking_table,
+            "written": self.written,
+            "adopted": [
+                {"version": f.version_text, "file": f.file, "applied_at": at.isoformat() if at else None}
+                for f, at in self.adopted
+            ],
+            "already_tracked": list(self.already),
+            "pending": [f.file for f in self.pending],
+            "out_of_order": [f.file for f in self.out_of_order],
+        }
+
+
+def adopt(settings: Settings, *, tool: str | None = None, table: str | None = None, yes: bool = False) -> Adoption:
+    """Record as applied the files another tool already applied to the service's database (dry run unless ``yes``)."""
+    from scrydon_migrate import adopt as adopting
+
+    svc = _one_service(settings, "adopt")
+    files = _scan(svc)
+    chosen_tool = adopting.Tool(tool) if tool else None
+    with _databases(settings) as resolved:
+        current = resolved.service(svc.name)
+        with _connect(resolved, current) as conn:
+            history = adopting.read_history(conn, svc.name, chosen_tool, table)
+            chosen = adopting.decide(history, files, svc.name)
+            if not yes:
+                return _adoption(svc, history, files, chosen, tracking.read_rows(conn, svc.tracking_table) or {})
+            return _adopt_locked(conn, settings, svc, history, files, chosen)
+
+
+def _adoption(
+    svc: ServiceSettings,
+    history: History,
+    files: list[source.MigrationFile],
+    chosen: list[tuple[source.MigrationFile, datetime | None]],
+    rows: dict[int, TrackedRow],
+    *,
+    written: bool = False,
+) -> Adoption:
+    """The adoption plan: refuses a version this tool already tracks as failed or running."""
+    unsettled = [f for f, _ in chosen if f.version in rows and not rows[f.version].counts_as_done]
+    if unsettled:
+        first = unsettled[0]
+        raise RefusedError(
+            f"migration {first.version_text} ({first.file}) is {rows[first.version].status.value} in "
+            f"{svc.tracking_table}, yet {history.label} records it as applied",
+            hint="find out which is true: if the other tool's run is the right one, mark-applied it with a reason",
+            service=svc.name,
+            version=first.version_text,
+        )
+    adopted = tuple((f, at) for f, at in chosen if f.version not in rows)
+    done = {f.version for f, _ in chosen} | {v for v, r in rows.items() if r.counts_as_done}
+    pending = tuple(f for f in files if f.version not in done)
+    newest = max(done, default=None)
+    return Adoption(
+        service=svc.name,
+        tool=history.tool.value,
+        table=history.table,
+        tracking_table=svc.tracking_table,
+        adopted=adopted,
+        already=tuple(f.version for f, _ in chosen if f.version in rows),
+        pending=pending,
+        out_of_order=tuple(f for f in pending if newest is not None and f.version < newest),
+        written=written,
+    )
+
+
+def _record_adopted_footprint(
+    conn: psycopg.Connection, table: str, files: list[source.MigrationFile], versions: list[int]
+) -> None:
+    """The adopted migrations' record: the schema the other tool left, as the catalog reports it now.
+
+    The newest adopted migration expects every object that exists and that no migration tracked
+    here already expects; the others expect nothing of their own. None proves a repair safe.
+    """
+    if not versions:
+        return
+    state = verify.read(conn, table)
+    newest = max(versions)
+    footprint = verify.rebaselined(state, files, [newest], source="adopted")[newest]
+    for version in versions:
+        found = footprint if version == newest else record.Record((), "adopted", complete=False)
+        tracking.update(conn, table, version, {"effects": record.as_column(found)})
+
+
+def _adopt_locked(
+    conn: psycopg.Connection,
+    settings: Settings,
+    svc: ServiceSettings,
+    history: History,
+    files: list[source.MigrationFile],
+    chosen: list[tuple[source.MigrationFile, datetime | None]],
+) -> Adoption:
+    """Under the migration lock: record each adopted file as applied, with its audit row, in one transaction."""
+    from scrydon_migrate import __version__, audit
+
+    table, key = tracking.locate(conn, svc.tracking_table)
+    tracking.acquire_lock(conn, key, service=svc.name, wait_s=settings.lock_wait_s)
+    try:
+        tracking.ensure_table(conn, table)
+        audit.ensure_table(conn, table)
+        result = _adoption(svc, history, files, chosen, tracking.read_rows(conn, table) or {}, written=True)
+        migrations = [(source.load(f), at) for f, at in result.adopted]
+        who = operator()
+        reason = f"adopted from {history.label}: applied by that tool before this one took over"
+        with conn.transaction():
+            for migration, at in migrations:
+                tracking.upsert(
+                    conn,
+                    table,
+                    migration.version,
+                    {
+                        "name": migration.file.name,
+                        "file": migration.file.file,
+                        "checksum": migration.checksum,
+                        "content_sha256": migration.file.content_sha256,
+                        "status": Status.APPLIED.value,
+                        "applied_at": at or runner.now(),
+                        "applied_by": who,
+                        "statements_done": len(migration.statements),
+                        "statements_total": len(migration.statements),
+                        "reason": reason,
+                        "sql": migration.sql,
+                        "tool_version": __version__,
+                        "effects": None,
+                    },
+                )
+                audit.record(
+                    conn,
+                    table,
+                    service=svc.name,
+                    event="MIGRATION_ADOPTED",
+                    version=migration.version,
+                    actor=who,
+                    reason=reason,
+                    details={"file": migration.file.file, "from": history.tool.value, "table": history.table},
+                )
+            _record_adopted_footprint(conn, table, files, [m.version for m, _ in migrations])
+    finally:
+        with contextlib.suppress(Exception):
+            tracking.release_lock(conn, key)
+    for migration, _ in migrations:
+        log.event(
+            logger,
+            logging.INFO,
+            "recorded migration as applied: the other tool had applied it",
+            "MIGRATION_ADOPTED",
+            service=svc.name,
+            version=migration.file.version_text,
+            file=migration.file.file,
+            source=history.label,
+        )
+    return result

@@ -8,6 +8,12 @@ then ``DATABASE_URL``. A service with no URL anywhere uses the embedded PostgreS
 
 The chart's values keys are mapped explicitly: ``auth`` is the platform service and
 ``apiOntology`` the ontology service (the runbook's names).
+
+The services themselves are Scrydon's five (:data:`SERVICES`) unless the TOML file declares
+its own list with ``[[service]]`` tables (name, database, tracking table, chart values key,
+aliases, what it owns): then exactly those exist, for ``--service``, ``MIGRATE_SERVICE``,
+the ``<SERVICE>_DATABASE_URL`` variables, ``status`` and the rest. A list is declared
+whole, never merged with the built-in one, so no service appears that the file does not name.
 """
 
 from __future__ import annotations
@@ -24,6 +30,10 @@ from scrydon_migrate.errors import ConfigError
 DEFAULT_LOCK_WAIT_S = 600.0
 DEFAULT_LOCK_TIMEOUT_MS = 2000
 DEFAULT_LOCK_RETRIES = 6
+#: Longest a statement may hold a write-blocking lock while writers wait (see watchdog.py).
+DEFAULT_LOCK_BUDGET_MS = 5000
+#: Longest a transactional migration statement may run; concurrent index builds are exempt.
+DEFAULT_STATEMENT_TIMEOUT_MS = 3_600_000
 DEFAULT_LARGE_TABLE_ROWS = 1_000_000
 DEFAULT_LARGE_TABLE_BYTES = 512 * 1024 * 1024
 DEFAULT_WAIT_FOR_DB_S = 0.0
@@ -41,6 +51,12 @@ class ServiceSpec:
     database_name: str
     owns: str
     aliases: tuple[str, ...] = ()
+    tracking_table: str = ""
+
+    @property
+    def default_tracking_table(self) -> str:
+        """The declared tracking table, else ``<service>_migrations`` (the runbook's naming)."""
+        return self.tracking_table or f"{self.name}_migrations"
 
     @property
     def env_names(self) -> tuple[str, ...]:
@@ -89,15 +105,18 @@ SERVICES: tuple[ServiceSpec, ...] = (
 )
 
 
-def find_service(name: str) -> ServiceSpec:
-    """The service called ``name`` or one of its chart aliases (``auth``, ``apiOntology``)."""
-    for spec in SERVICES:
+def find_service(name: str, services: Sequence[ServiceSpec] = SERVICES) -> ServiceSpec:
+    """The service called ``name`` or one of its aliases (the chart keys ``auth``, ``apiOntology``)."""
+    for spec in services:
         if name == spec.name or name in spec.aliases:
             return spec
-    known = ", ".join(s.name for s in SERVICES)
+    known = ", ".join(s.name for s in services)
+    aliases = ", ".join(repr(a) for s in services for a in s.aliases if a != s.name)
     raise ConfigError(
         f"unknown service {name!r}",
-        hint=f"use one of: {known} (chart keys 'auth' and 'apiOntology' are accepted too)",
+        hint=f"use one of: {known}"
+        + (f" (aliases {aliases} are accepted too)" if aliases else "")
+        + ("" if services is SERVICES else "; the services are the [[service]] tables of the config file"),
         service=name,
     )
 
@@ -134,15 +153,18 @@ class Settings:
     snapshot_to: Path | None = None
     lock_timeout_ms: int = DEFAULT_LOCK_TIMEOUT_MS
     lock_retries: int = DEFAULT_LOCK_RETRIES
+    lock_budget_ms: int = DEFAULT_LOCK_BUDGET_MS
+    statement_timeout_ms: int = DEFAULT_STATEMENT_TIMEOUT_MS
     large_table_rows: int = DEFAULT_LARGE_TABLE_ROWS
     large_table_bytes: int = DEFAULT_LARGE_TABLE_BYTES
     embedded_dir: Path = Path(DEFAULT_EMBEDDED_DIR)
     application_name: str = "scrydon-migrate"
     config_file: Path | None = None
     extra: Mapping[str, Any] = field(default_factory=dict)
+    declared: tuple[ServiceSpec, ...] = SERVICES
 
     def service(self, name: str) -> ServiceSettings:
-        spec = find_service(name)
+        spec = find_service(name, self.declared)
         for svc in self.services:
             if svc.spec is spec:
                 return svc
@@ -163,12 +185,17 @@ class Settings:
             "repair_tracking": self.repair_tracking,
             "lock_timeout_ms": self.lock_timeout_ms,
             "lock_retries": self.lock_retries,
+            "lock_budget_ms": self.lock_budget_ms,
+            "statement_timeout_ms": self.statement_timeout_ms,
             "large_table_rows": self.large_table_rows,
             "large_table_bytes": self.large_table_bytes,
             "embedded_dir": str(self.embedded_dir),
             "services": [
                 {
                     "service": s.name,
+                    "owns": s.spec.owns,
+                    "values_key": s.spec.values_key,
+                    "aliases": list(s.spec.aliases),
                     "database_url": redact_url(s.database_url) if s.database_url else "embedded",
                     "migrations_dir": str(s.migrations_dir),
                     "tracking_table": s.tracking_table,
@@ -196,13 +223,18 @@ _TOP_KEYS = {
     "wait_for_db_s",
     "lock_timeout_ms",
     "lock_retries",
+    "lock_budget_ms",
+    "statement_timeout_ms",
     "large_table_rows",
     "large_table_bytes",
     "embedded_dir",
     "application_name",
     "services",
+    "service",
 }
 _SERVICE_KEYS = {"database_url", "migrations_dir", "tracking_table"}
+_DECLARATION_KEYS = {"name", "database", "values_key", "aliases", "owns"} | _SERVICE_KEYS
+_SERVICE_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_-]{0,62}$")
 
 
 def _read_toml(path: Path) -> dict[str, Any]:
@@ -224,18 +256,88 @@ def _read_toml(path: Path) -> dict[str, Any]:
     except (OSError, UnicodeDecodeError) as exc:
         raise ConfigError(f"can't read config file {str(path)!r}: {exc}") from exc
     _check_keys(data, _TOP_KEYS, path, "")
+    declared = declared_services(data, path)
     services = data.get("services", {})
     if not isinstance(services, dict):
         raise ConfigError(f"config file {str(path)!r}: 'services' must be a table")
     for name, table in services.items():
         try:
-            find_service(name)
+            find_service(name, declared)
         except ConfigError as exc:
             raise ConfigError(f"config file {str(path)!r} has [services.{name}]: {exc}", hint=exc.hint) from exc
         if not isinstance(table, dict):
             raise ConfigError(f"config file {str(path)!r}: [services.{name}] must be a table")
         _check_keys(table, _SERVICE_KEYS, path, f"services.{name}.")
     return data
+
+
+def declared_services(toml: Mapping[str, Any], path: Path | None) -> tuple[ServiceSpec, ...]:
+    """The ``[[service]]`` tables of the config file as services, else Scrydon's five."""
+    tables = toml.get("service")
+    if tables is None:
+        return SERVICES
+    where = f"config file {str(path)!r}"
+    if not isinstance(tables, list) or not tables or not all(isinstance(t, dict) for t in tables):
+        raise ConfigError(
+            f"{where}: 'service' must be one or more [[service]] tables",
+            hint='declare each service as [[service]] with name = "...", or remove the key to use the built-in ones',
+        )
+    specs: list[ServiceSpec] = []
+    for number, table in enumerate(tables, start=1):
+        specs.append(_declared_service(table, f"{where}, [[service]] number {number}", path))
+    _refuse_name_clashes(specs, where)
+    return tuple(specs)
+
+
+def _declared_service(table: Mapping[str, Any], where: str, path: Path | None) -> ServiceSpec:
+    unknown = sorted(set(table) - _DECLARATION_KEYS)
+    if unknown:
+        raise ConfigError(
+            f"{where} has unknown key {unknown[0]!r}", hint="allowed keys: " + ", ".join(sorted(_DECLARATION_KEYS))
+        )
+    if "name" not in table:
+        raise ConfigError(f"{where} has no name", hint='give it one: name = "billing"')
+    name = _declared_name(table["name"], "name", where)
+    aliases = table.get("aliases", [])
+    if not isinstance(aliases, list):
+        raise ConfigError(f"{where}: aliases must be a list of names, got {aliases!r}", hint='aliases = ["bill"]')
+    values_key = _declared_name(table.get("values_key", name), "values_key", where)
+    return ServiceSpec(
+        name=name,
+        values_key=values_key,
+        database_name=_string(table.get("database", name), "database", where),
+        owns=_string(table.get("owns", name), "owns", where),
+        aliases=tuple(
+            dict.fromkeys(a for a in [values_key, *(_declared_name(a, "aliases", where) for a in aliases)] if a != name)
+        ),
+        tracking_table=_string(table.get("tracking_table", f"{name}_migrations"), "tracking_table", where),
+    )
+
+
+def _declared_name(value: Any, key: str, where: str) -> str:
+    if not isinstance(value, str) or not _SERVICE_NAME.match(value):
+        raise ConfigError(
+            f"{where}: {key} {value!r} is not a service name",
+            hint="a name starts with a letter and holds letters, digits, '_' or '-' (at most 63 characters)",
+        )
+    return value
+
+
+def _refuse_name_clashes(specs: Sequence[ServiceSpec], where: str) -> None:
+    """Two services answering to one name, or sharing a URL variable or tracking table, would mix histories."""
+    seen: dict[str, tuple[int, str]] = {}
+    for number, spec in enumerate(specs):
+        claims = [(n, n) for n in dict.fromkeys((spec.name, *spec.aliases))]
+        claims += [(v, f"the variable {v}") for v in spec.env_names]
+        claims.append((f"table:{spec.default_tracking_table}", f"the tracking table {spec.default_tracking_table!r}"))
+        for key, label in claims:
+            other = seen.get(key.lower())
+            if other is not None and other[0] != number:
+                raise ConfigError(
+                    f"{where}: services {other[1]!r} and {spec.name!r} both use {label}",
+                    hint="give each service its own name, aliases and tracking table",
+                )
+            seen[key.lower()] = (number, spec.name)
 
 
 def _check_keys(table: Mapping[str, Any], allowed: set[str], path: Path, prefix: str) -> None:
@@ -301,6 +403,8 @@ def load_settings(
     snapshot_to: str | Path | None = None,
     lock_timeout_ms: int | None = None,
     lock_retries: int | None = None,
+    lock_budget_ms: int | None = None,
+    statement_timeout_ms: int | None = None,
     large_table_rows: int | None = None,
     large_table_bytes: int | None = None,
     embedded_dir: str | Path | None = None,
@@ -317,8 +421,9 @@ def load_settings(
     cwd = cwd or Path.cwd()
     path = _config_path(config_file, env, cwd)
     toml = _read_toml(path) if path else {}
+    declared = declared_services(toml, path)
 
-    chosen = _select_services(services, env)
+    chosen = _select_services(services, env, declared)
     if database_url is not None and not database_url.strip():
         raise ConfigError("--database-url is empty", hint="give a postgresql:// URL or leave it out")
     if migrations_dir is None and env.get("MIGRATE_MIGRATIONS_DIR"):
@@ -332,7 +437,7 @@ def load_settings(
     base = path.parent if (path and root_value is None and "migrations_root" in toml) else cwd
     root = root if root.is_absolute() else base / root
 
-    service_tables: Mapping[str, Any] = toml.get("services", {})
+    service_tables = _service_tables(toml)
     resolved = tuple(
         _service_settings(spec, service_tables, toml, env, database_url, root, single_dir, cwd, path) for spec in chosen
     )
@@ -353,6 +458,17 @@ def load_settings(
         lock_retries=_resolve_int(
             "lock_retries", lock_retries, env, "MIGRATE_LOCK_RETRIES", toml, DEFAULT_LOCK_RETRIES
         ),
+        lock_budget_ms=_resolve_int(
+            "lock_budget_ms", lock_budget_ms, env, "MIGRATE_LOCK_BUDGET_MS", toml, DEFAULT_LOCK_BUDGET_MS
+        ),
+        statement_timeout_ms=_resolve_int(
+            "statement_timeout_ms",
+            statement_timeout_ms,
+            env,
+            "MIGRATE_STATEMENT_TIMEOUT_MS",
+            toml,
+            DEFAULT_STATEMENT_TIMEOUT_MS,
+        ),
         large_table_rows=_resolve_int(
             "large_table_rows", large_table_rows, env, "MIGRATE_LARGE_TABLE_ROWS", toml, DEFAULT_LARGE_TABLE_ROWS
         ),
@@ -362,7 +478,18 @@ def load_settings(
         embedded_dir=_resolve_embedded_dir(embedded_dir, env, toml, cwd),
         application_name=_resolve_application_name(application_name, env, toml),
         config_file=path,
+        declared=declared,
     )
+
+
+def _service_tables(toml: Mapping[str, Any]) -> dict[str, Any]:
+    """Per-service settings by name: a ``[[service]]`` table's own, then its ``[services.<name>]`` table's."""
+    tables: dict[str, Any] = {}
+    for table in toml.get("service", []):
+        tables[table["name"]] = {k: v for k, v in table.items() if k in _SERVICE_KEYS}
+    for name, table in toml.get("services", {}).items():
+        tables[name] = {**tables.get(name, {}), **table}
+    return tables
 
 
 def _config_path(config_file: str | Path | None, env: Mapping[str, str], cwd: Path) -> Path | None:
@@ -374,13 +501,15 @@ def _config_path(config_file: str | Path | None, env: Mapping[str, str], cwd: Pa
     return default if default.is_file() else None
 
 
-def _select_services(services: Sequence[str] | None, env: Mapping[str, str]) -> tuple[ServiceSpec, ...]:
+def _select_services(
+    services: Sequence[str] | None, env: Mapping[str, str], declared: tuple[ServiceSpec, ...]
+) -> tuple[ServiceSpec, ...]:
     names = list(services or [])
     if not names and env.get("MIGRATE_SERVICE"):
         names = [n.strip() for n in env["MIGRATE_SERVICE"].split(",") if n.strip()]
     if not names:
-        return SERVICES
-    return tuple(dict.fromkeys(find_service(n) for n in names))
+        return declared
+    return tuple(dict.fromkeys(find_service(n, declared) for n in names))
 
 
 def _service_settings(
@@ -408,7 +537,7 @@ def _service_settings(
         folder = folder if folder.is_absolute() else (config_path.parent if config_path else cwd) / folder
     else:
         folder = root / spec.name
-    tracking = table.get("tracking_table", f"{spec.name}_migrations")
+    tracking = table.get("tracking_table", spec.default_tracking_table)
     tracking = _string(tracking, "tracking_table", "the config file")
     return ServiceSettings(
         spec=spec,

@@ -12,7 +12,8 @@ as text or ``--json`` without parsing messages::
     ├── DatabaseUnavailable    cannot connect, or the connection was lost            (4)
     ├── LockWaitTimeout        the service's migration lock was not acquired in time (4)
     ├── StatementFailed        a migration statement failed on the server            (5)
-    │   └── LockTimeoutExhausted  a statement never got its lock within the retries   (5)
+    │   ├── LockTimeoutExhausted  a statement never got its lock within the retries   (5)
+    │   └── LockBudgetExceeded    cancelled: held a write-blocking lock past the budget (5)
     ├── UnsafeOperation        a lock-the-table step on a large table, not allowed   (6)
     ├── RefusedError           refused for safety (out-of-order version, ...)        (6)
     ├── TrackingDesync         tracking claims migrations whose objects are gone     (6)
@@ -103,6 +104,10 @@ class StatementFailed(MigrateError):
 
 class LockTimeoutExhausted(StatementFailed):
     event = "MIGRATION_LOCK_TIMEOUT"
+
+
+class LockBudgetExceeded(StatementFailed):
+    event = "MIGRATION_LOCK_BUDGET_EXCEEDED"
 
 
 class UnsafeOperation(MigrateError):

@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING, Any
 
 from scrydon_migrate import rules as rules_package
 from scrydon_migrate.relations import created_here
+from scrydon_migrate.source import LOCK_BUDGET_RULE
 
 if TYPE_CHECKING:
     from scrydon_migrate.analysis import Statement
@@ -175,7 +176,7 @@ def _apply_allows(migration: Migration, findings: list[Finding]) -> list[Finding
         else:
             used.add(allow.line)
     for allow in migration.allows:
-        if allow.line not in used:
+        if allow.line not in used and allow.rule != LOCK_BUDGET_RULE:
             kept.append(
                 Finding(
                     rule="unused-allow",

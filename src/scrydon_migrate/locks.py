@@ -84,6 +84,8 @@ class LockFacts:
     not_valid_constraints: tuple[str, ...] = ()
     concurrent_index: Relation | None = None
     concurrent_drops: tuple[Relation, ...] = ()
+    #: Tables whose rows an UPDATE / DELETE locks (against writers of those rows) until commit.
+    row_writes: tuple[Relation, ...] = ()
 
 
 def _relation(node: Any) -> Relation | None:
@@ -151,6 +153,7 @@ def facts(node: Any) -> LockFacts:
         not_valid_constraints=result.not_valid_constraints,
         concurrent_index=result.concurrent_index,
         concurrent_drops=result.concurrent_drops,
+        row_writes=result.row_writes,
     )
 
 
@@ -525,6 +528,27 @@ def _alter_domain(node: Any) -> LockFacts:
     )
 
 
+def _row_write(node: Any) -> LockFacts:
+    """UPDATE / DELETE lock the rows they touch; of every row (no WHERE), that is a backfill's job."""
+    table = _relation(node.relation)
+    if table is None:
+        return LockFacts()
+    if node.whereClause is not None:
+        return LockFacts(row_writes=(table,))
+    verb = "UPDATE" if isinstance(node, ast.UpdateStmt) else "DELETE"
+    risk = Risk(
+        rule="backfill-in-migration",
+        what=f"{verb} of every row",
+        lock="FOR UPDATE row",
+        blocks="writes of every row",
+        why="until the migration commits",
+        instead=f"declare a background backfill: -- migrate:backfill <name> table={table.display} key=<pk>, "
+        f"its statement limited to one key range ({verb} ... WHERE <pk> BETWEEN $1 AND $2)",
+        table=table,
+    )
+    return LockFacts(risks=(risk,), row_writes=(table,))
+
+
 _HANDLERS = {
     "AlterDomainStmt": _alter_domain,
     "CreateStmt": _create_table,
@@ -540,4 +564,6 @@ _HANDLERS = {
     "LockStmt": _lock,
     "RefreshMatViewStmt": _refresh,
     "AlterTableStmt": _alter_table,
+    "UpdateStmt": _row_write,
+    "DeleteStmt": _row_write,
 }

@@ -31,18 +31,21 @@ from scrydon_migrate import audit, db, log, record, tracking
 from scrydon_migrate.errors import (
     ChecksumMismatch,
     DatabaseUnavailable,
+    LockBudgetExceeded,
     LockTimeoutExhausted,
     RefusedError,
     StatementFailed,
 )
-from scrydon_migrate.source import Migration, MigrationFile, load
+from scrydon_migrate.source import LOCK_BUDGET_RULE, Migration, MigrationFile, load
 from scrydon_migrate.tracking import Status, TrackedRow
+from scrydon_migrate.watchdog import Blocker
 
 if TYPE_CHECKING:
     import psycopg
 
     from scrydon_migrate.analysis import Statement
     from scrydon_migrate.relations import Relation
+    from scrydon_migrate.watchdog import Watchdog
 
 logger = logging.getLogger(__name__)
 
@@ -175,12 +178,17 @@ def applied_by() -> str:
 
 @dataclass(frozen=True, slots=True)
 class LockPolicy:
-    """How long a statement may wait for a table lock, and how often to try again."""
+    """How long a statement may wait for a table lock, how often to try again, and how long it may run.
+
+    ``statement_timeout_ms`` bounds every transactional statement (``None``: the server's
+    setting); concurrent index builds are exempt, they block no writer however long they take.
+    """
 
     timeout_ms: int = 2000
     retries: int = 6
     first_sleep_s: float = 0.5
     max_sleep_s: float = 30.0
+    statement_timeout_ms: int | None = None
 
     def sleep_s(self, attempt: int) -> float:
         """Exponential backoff with jitter before retry number ``attempt`` (1-based).
@@ -195,27 +203,12 @@ class LockPolicy:
 class _LockNotGranted(Exception):
     """A statement hit lock_timeout (SQLSTATE 55P03); the caller rolls back and retries."""
 
-    def __init__(self, statement: Statement, message: str) -> None:
+    def __init__(self, statement: Statement, message: str, began: datetime, blockers: list[Blocker] | None) -> None:
         super().__init__(message)
         self.statement = statement
         self.message = message
-
-
-@dataclass(frozen=True, slots=True)
-class Blocker:
-    pid: int
-    application_name: str
-    state: str | None
-    since: datetime | None
-    query: str
-    mode: str
-
-    def describe(self) -> str:
-        since = self.since.strftime("%Y-%m-%dT%H:%M:%SZ") if self.since else "?"
-        return (
-            f"pid {self.pid} ({self.application_name or 'no application_name'}, {self.state or '?'}, "
-            f"{self.mode} held since {since}: {self.query!r})"
-        )
+        self.began = began
+        self.blockers = blockers
 
 
 _BLOCKERS = """
@@ -224,17 +217,22 @@ SELECT DISTINCT ON (a.pid) a.pid, coalesce(a.application_name, ''), a.state,
   FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid
  WHERE l.granted AND l.pid <> pg_backend_pid()
    AND l.relation IN (SELECT to_regclass(n) FROM unnest(%s::text[]) AS n)
+   AND coalesce(a.xact_start, a.query_start) < %s
  ORDER BY a.pid, l.mode DESC
  LIMIT 5
 """
 
 
-def find_blockers(conn: psycopg.Connection, statement: Statement) -> list[Blocker]:
-    """Sessions holding a lock on the tables of ``statement`` (asked right after its lock wait expired)."""
+def find_blockers(conn: psycopg.Connection, statement: Statement, began: datetime) -> list[Blocker]:
+    """Without a watchdog: sessions whose transaction, older than our attempt, holds a lock on its tables.
+
+    Asked after the rollback, when the writers that queued behind the attempt hold their locks
+    too; only a transaction that started before the attempt can have blocked it.
+    """
     names = [r.regclass for r in statement.locks.relations]
     if not names:
         return []
-    return [Blocker(*record) for record in conn.execute(_BLOCKERS, (names,)).fetchall()]
+    return [Blocker(*record) for record in conn.execute(_BLOCKERS, (names, began)).fetchall()]
 
 
 def apply(
@@ -244,12 +242,16 @@ def apply(
     row: TrackedRow | None,
     recorder: record.Recorder,
     policy: LockPolicy | None = None,
+    watchdog: Watchdog | None = None,
 ) -> Applied:
-    """Apply one migration and record what PostgreSQL says it did; raises StatementFailed / DatabaseUnavailable."""
+    """Apply one migration and record what PostgreSQL says it did; raises StatementFailed / DatabaseUnavailable.
+
+    With a ``watchdog``, every statement runs under the runtime lock budget.
+    """
     import psycopg
 
     try:
-        return _apply(conn, table, migration, row, recorder, policy or LockPolicy())
+        return _apply(conn, table, migration, row, _Run(policy or LockPolicy(), watchdog, recorder))
     except psycopg.OperationalError as exc:
         if not db.is_connection_lost(conn, exc):
             raise
@@ -275,19 +277,20 @@ def _apply(
     table: str,
     migration: Migration,
     row: TrackedRow | None,
-    recorder: record.Recorder,
-    policy: LockPolicy,
+    run: _Run,
 ) -> Applied:
     resume_at = _resume_point(conn, table, migration, row)
     started = time.monotonic()
     retrying = row is not None and row.status in (Status.RUNNING, Status.FAILED)
+    if run.policy.statement_timeout_ms is not None:
+        conn.execute(b"SET statement_timeout = " + _statement_timeout(run.policy))
+    if run.watchdog is not None:
+        run.watchdog.reset_held()
     if migration.transactional and resume_at == 0:
-        lock_held_ms = _apply_in_transaction(conn, table, migration, started, recorder, policy)
+        lock_held_ms = _apply_in_transaction(conn, table, migration, started, run)
     else:
         done_so_far = _recorded_so_far(row) if resume_at else record.Record(())
-        lock_held_ms = _apply_journaled(
-            conn, table, migration, resume_at, started, recorder, done_so_far, policy, retrying=retrying
-        )
+        lock_held_ms = _apply_journaled(conn, table, migration, resume_at, started, run, done_so_far, retrying=retrying)
     return Applied(
         version=migration.file.version_text,
         file=migration.file.file,
@@ -364,6 +367,7 @@ def _audit_applied(
             "duration_ms": _ms(time.monotonic() - started),
             "statements": len(migration.statements),
             "lock_held_ms": lock_held_ms,
+            "allows": [{"rule": a.rule, "reason": a.reason, "line": a.line} for a in migration.allows] or None,
         },
     )
 
@@ -376,18 +380,23 @@ def _ms(seconds: float) -> int:
     return int(seconds * 1000)
 
 
+@dataclass(frozen=True, slots=True)
+class _Run:
+    """What every statement of one ``apply`` runs under: the lock policy, the lock-budget watchdog,
+    and the recorder that reads what each transaction did from PostgreSQL."""
+
+    policy: LockPolicy
+    watchdog: Watchdog | None
+    recorder: record.Recorder
+
+
 def _blocks_writes(statement: Statement, created: set[Relation]) -> bool:
-    """Whether ``statement`` locks an existing table against writes until its transaction ends."""
-    return any(r not in created for r in statement.locks.write_locks)
+    """Whether ``statement`` locks an existing table, or rows of it, against writes until its transaction ends."""
+    return any(r not in created for r in (*statement.locks.write_locks, *statement.locks.row_writes))
 
 
 def _apply_in_transaction(
-    conn: psycopg.Connection,
-    table: str,
-    migration: Migration,
-    started: float,
-    recorder: record.Recorder,
-    policy: LockPolicy,
+    conn: psycopg.Connection, table: str, migration: Migration, started: float, run: _Run
 ) -> int | None:
     """Run the migration and its tracking row in one transaction, retrying it whole on lock timeouts.
 
@@ -402,15 +411,15 @@ def _apply_in_transaction(
         first_blocking: float | None = None
         may_write = _may_write(migration.runnable)
         try:
-            with recorder.transaction(), conn.transaction():
-                recorder.begin()
+            with run.recorder.transaction(), conn.transaction():
+                run.recorder.begin()
                 for statement in migration.runnable:
                     if first_blocking is None and _blocks_writes(statement, created):
                         first_blocking = time.monotonic()
-                    _execute(conn, migration, statement)
+                    _execute(conn, migration, statement, run)
                     created.update(statement.locks.creates)
-                effects = recorder.finish(in_transaction=True, may_write=may_write)
-                held = _longest(worst, first_blocking)
+                effects = run.recorder.finish(in_transaction=True, may_write=may_write)
+                held = _observed(run, _longest(worst, first_blocking))
                 tracking.upsert(
                     conn,
                     table,
@@ -430,7 +439,7 @@ def _apply_in_transaction(
             return held
         except _LockNotGranted as waited:
             worst = _longest(worst, first_blocking)
-            _after_lock_timeout(conn, table, migration, waited, attempt, policy, started, statements_done=0)
+            _after_lock_timeout(conn, table, migration, waited, attempt, run.policy, started, statements_done=0)
         except StatementFailed as failure:
             _record_failure(conn, table, migration, failure, started, statements_done=0)
             raise
@@ -450,6 +459,14 @@ def _where(migration: Migration) -> dict[str, str]:
         "version": migration.file.version_text,
         "file": migration.file.file,
     }
+
+
+def _observed(run: _Run, predicted: int | None) -> int | None:
+    """The longer of the predicted lock window and what the watchdog saw held (DO blocks, functions)."""
+    seen = run.watchdog.held_ms() if run.watchdog is not None else None
+    if seen is None:
+        return predicted
+    return seen if predicted is None else max(seen, predicted)
 
 
 def _longest(worst: int | None, window_start: float | None) -> int | None:
@@ -472,7 +489,7 @@ def _after_lock_timeout(
 ) -> None:
     """Log and sleep before the next attempt, or fail naming the blockers when retries ran out."""
     statement = waited.statement
-    blockers = find_blockers(conn, statement)
+    blockers = waited.blockers if waited.blockers is not None else find_blockers(conn, statement, waited.began)
     targets = ",".join(r.display for r in statement.locks.relations)
     if attempt > policy.retries:
         failure = LockTimeoutExhausted(
@@ -492,8 +509,12 @@ def _after_lock_timeout(
         )
         _record_failure(conn, table, migration, failure, started, statements_done=statements_done)
         failure.hint = (
-            "a long transaction holds a lock on the table: let it finish or end it "
-            + (f"(SELECT pg_terminate_backend({blockers[0].pid})) " if blockers else "")
+            (
+                f"{blockers[0].describe()} holds the lock it needs: let that transaction finish or end it "
+                f"(SELECT pg_terminate_backend({blockers[0].pid})) "
+                if blockers
+                else "a long transaction held a lock on the table: let it finish "
+            )
             + "and restart; writers were never blocked longer than the lock timeout. "
             "Raise --lock-timeout-ms / --lock-retries if such waits are expected. " + failure.hint
         )
@@ -521,9 +542,8 @@ def _apply_journaled(
     migration: Migration,
     resume_at: int,
     started: float,
-    recorder: record.Recorder,
+    run: _Run,
     so_far: record.Record,
-    policy: LockPolicy,
     *,
     retrying: bool,
 ) -> int | None:
@@ -554,7 +574,7 @@ def _apply_journaled(
             statements=len(migration.statements),
         )
     created: set[Relation] = {c for s in migration.statements[:resume_at] for c in s.locks.creates}
-    journal = _Journal(recorder, so_far)
+    journal = _Journal(run.recorder, so_far)
     longest: int | None = None
     done = resume_at
     for statement in migration.statements[resume_at:]:
@@ -562,7 +582,7 @@ def _apply_journaled(
             continue
         first_retried = retrying and statement.index == resume_at
         held = _run_journaled_statement(
-            conn, table, migration, statement, created, started, policy, done, journal, first_retried=first_retried
+            conn, table, migration, statement, created, started, run, done, journal, first_retried=first_retried
         )
         longest = held if longest is None or (held is not None and held > longest) else longest
         created.update(statement.locks.creates)
@@ -584,6 +604,12 @@ def _apply_journaled(
     return longest
 
 
+#: Statements that may COMMIT or ROLLBACK themselves (a DO block or a procedure batching its work):
+#: they run in true autocommit, as psql runs them, with the journal written right after. Every other
+#: statement of a journaled file commits together with its journal entry, so a crash can't re-run it.
+_MAY_END_ITS_TRANSACTION = frozenset({"DoStmt", "CallStmt"})
+
+
 def _run_journaled_statement(
     conn: psycopg.Connection,
     table: str,
@@ -591,7 +617,7 @@ def _run_journaled_statement(
     statement: Statement,
     created: set[Relation],
     started: float,
-    policy: LockPolicy,
+    run: _Run,
     done: int,
     journal: _Journal,
     *,
@@ -602,21 +628,23 @@ def _run_journaled_statement(
         attempt += 1
         began = time.monotonic()
         try:
-            if statement.transactional:
-                with journal.recorder.transaction(), conn.transaction():
-                    journal.recorder.begin()
-                    _execute(conn, migration, statement)
+            if statement.transactional and statement.kind not in _MAY_END_ITS_TRANSACTION:
+                with run.recorder.transaction(), conn.transaction():
+                    run.recorder.begin()
+                    _execute(conn, migration, statement, run)
                     journal.update(conn, table, migration, statement, in_transaction=True)
             else:
-                with journal.recorder.transaction():
-                    journal.recorder.begin()
-                    if not (first_retried and _already_done(conn, migration, statement)):
+                with run.recorder.transaction():
+                    run.recorder.begin()
+                    if statement.transactional:
+                        _execute(conn, migration, statement, run)
+                    elif not (first_retried and _already_done(conn, migration, statement)):
                         _drop_invalid_index(conn, migration, statement)
-                        _execute_without_lock_timeout(conn, migration, statement, policy)
+                        _build_concurrently(conn, migration, statement, run)
                     journal.update(conn, table, migration, statement, in_transaction=False)
-            return _ms(time.monotonic() - began) if _blocks_writes(statement, created) else None
+            return _observed(run, _ms(time.monotonic() - began) if _blocks_writes(statement, created) else None)
         except _LockNotGranted as waited:
-            _after_lock_timeout(conn, table, migration, waited, attempt, policy, started, statements_done=done)
+            _after_lock_timeout(conn, table, migration, waited, attempt, run.policy, started, statements_done=done)
         except StatementFailed as failure:
             _record_failure(conn, table, migration, failure, started, statements_done=done)
             raise
@@ -644,18 +672,19 @@ class _Journal:
 
 
 def _execute_without_lock_timeout(
-    conn: psycopg.Connection, migration: Migration, statement: Statement, policy: LockPolicy
+    conn: psycopg.Connection, migration: Migration, statement: Statement, run: _Run
 ) -> None:
-    """Concurrent index builds never block writers, so they may wait for old transactions."""
+    """Concurrent index builds never block writers, so they may wait for old transactions and run long."""
     if statement.locks.write_locks:
-        _execute(conn, migration, statement)
+        _execute(conn, migration, statement, run)
         return
-    conn.execute("SET lock_timeout = 0")
+    conn.execute("SET lock_timeout = 0; SET statement_timeout = 0")
     try:
-        _execute(conn, migration, statement)
+        _execute(conn, migration, statement, run)
     finally:
         if not conn.closed:
-            conn.execute(b"SET lock_timeout = %d" % policy.timeout_ms)
+            restore = b"SET lock_timeout = %d; SET statement_timeout = " % run.policy.timeout_ms
+            conn.execute(restore + _statement_timeout(run.policy))
 
 
 def _already_done(conn: psycopg.Connection, migration: Migration, statement: Statement) -> bool:
@@ -691,6 +720,69 @@ def _already_done(conn: psycopg.Connection, migration: Migration, statement: Sta
     return done
 
 
+_CONCURRENT_BUILDS = frozenset({"IndexStmt", "ReindexStmt"})
+
+#: Indexes of the tables a statement names (an index counts as its table), and whether each is valid.
+_TABLE_INDEXES = """
+SELECT i.indexrelid::bigint, i.indexrelid::regclass::text, i.indisvalid, i.indisunique AND i.indisready
+  FROM pg_index i
+ WHERE i.indrelid IN (SELECT coalesce(x.indrelid, to_regclass(n))
+                        FROM unnest(%s::text[]) AS n
+                        LEFT JOIN pg_index x ON x.indexrelid = to_regclass(n))
+"""
+
+
+def _build_concurrently(conn: psycopg.Connection, migration: Migration, statement: Statement, run: _Run) -> None:
+    """Run a non-transactional step; a concurrent build that fails leaves no INVALID index behind.
+
+    CREATE [UNIQUE] INDEX CONCURRENTLY and REINDEX ... CONCURRENTLY, named or not, leave an INVALID
+    index when they fail (a unique one keeps rejecting duplicates). The indexes of the table are read
+    before the build; any new INVALID one after a failure is the build's, and is dropped before the
+    failure is reported.
+    """
+    if statement.kind not in _CONCURRENT_BUILDS:
+        _execute_without_lock_timeout(conn, migration, statement, run)
+        return
+    names = [r.regclass for r in statement.locks.relations]
+    before = {row[0] for row in conn.execute(_TABLE_INDEXES, (names,)).fetchall()}
+    try:
+        _execute_without_lock_timeout(conn, migration, statement, run)
+    except StatementFailed as failure:
+        if not conn.closed and not conn.broken:
+            _drop_left_behind(conn, migration, statement, names, before, failure)
+        raise
+
+
+def _drop_left_behind(
+    conn: psycopg.Connection,
+    migration: Migration,
+    statement: Statement,
+    names: list[str],
+    before: set[int],
+    failure: StatementFailed,
+) -> None:
+    from psycopg import sql
+
+    left = [(name, unique) for oid, name, valid, unique in conn.execute(_TABLE_INDEXES, (names,)).fetchall()
+            if oid not in before and not valid]  # fmt: skip
+    for name, unique in left:
+        conn.execute(sql.SQL("DROP INDEX CONCURRENTLY IF EXISTS {}").format(sql.SQL(name)))
+        log.event(
+            logger,
+            logging.WARNING,
+            "dropped the INVALID index the failed concurrent build left"
+            + (" (it was already rejecting duplicate rows)" if unique else ""),
+            "INVALID_INDEX_DROPPED",
+            **_where(migration),
+            line=statement.line,
+            index=name,
+        )
+    if left:
+        listed = ", ".join(repr(name) for name, _ in left)
+        failure.hint = f"the failed build left the INVALID index {listed}, now dropped: nothing of it remains."
+        failure.fields["invalid_indexes_dropped"] = [name for name, _ in left]
+
+
 def _drop_invalid_index(conn: psycopg.Connection, migration: Migration, statement: Statement) -> None:
     """Drop the INVALID index a failed CREATE INDEX CONCURRENTLY left, so IF NOT EXISTS can't keep it."""
     index = statement.locks.concurrent_index
@@ -717,18 +809,85 @@ def _drop_invalid_index(conn: psycopg.Connection, migration: Migration, statemen
     )
 
 
-def _execute(conn: psycopg.Connection, migration: Migration, statement: Statement) -> None:
-    """Run one statement; the one place a server error becomes a StatementFailed."""
+def _statement_timeout(policy: LockPolicy) -> bytes:
+    return b"DEFAULT" if policy.statement_timeout_ms is None else b"%d" % policy.statement_timeout_ms
+
+
+def _execute(conn: psycopg.Connection, migration: Migration, statement: Statement, run: _Run) -> None:
+    """Run one statement under the lock budget; the one place a server error becomes a StatementFailed."""
     import psycopg
 
+    watchdog = run.watchdog
+    began = now()
     try:
-        conn.execute(statement.text.encode())
+        if watchdog is None:
+            conn.execute(statement.text.encode())
+        else:
+            building = not statement.transactional and statement.kind in _CONCURRENT_BUILDS
+            progress = _where(migration) | {"line": str(statement.line)} if building else None
+            with watchdog.watch(allowed=_budget_allowed(migration, statement), progress=progress):
+                conn.execute(statement.text.encode())
     except psycopg.errors.LockNotAvailable as exc:
-        raise _LockNotGranted(statement, _first_line(exc)) from exc
+        blockers = watchdog.blockers() if watchdog is not None else None
+        raise _LockNotGranted(statement, _first_line(exc), began, blockers) from exc
     except psycopg.Error as exc:
         if db.is_connection_lost(conn, exc):
             raise _connection_lost(migration, statement, exc) from exc
+        if watchdog is not None and watchdog.tripped is not None and isinstance(exc, psycopg.errors.QueryCanceled):
+            raise _budget_exceeded(migration, statement, watchdog) from exc
         raise _statement_failed(migration, statement, exc) from exc
+    if watchdog is not None and watchdog.tripped is not None and not conn.autocommit:
+        raise _budget_exceeded(migration, statement, watchdog)
+
+
+def _budget_allowed(migration: Migration, statement: Statement) -> bool:
+    """``-- migrate:allow lock-budget reason="..."`` lifts the budget for that statement (audited when applied)."""
+    allow = migration.allowed(LOCK_BUDGET_RULE, statement.index)
+    if allow is None:
+        return False
+    log.event(
+        logger,
+        logging.WARNING,
+        "lock budget lifted for this statement by an allow",
+        "LOCK_BUDGET_LIFTED",
+        **_where(migration),
+        line=statement.line,
+        reason=allow.reason,
+    )
+    return True
+
+
+def _budget_exceeded(migration: Migration, statement: Statement, watchdog: Watchdog) -> LockBudgetExceeded:
+    trip = watchdog.tripped
+    assert trip is not None
+    risk = next((r for r in statement.locks.risks if r.table is not None), None)
+    instead = (
+        f"Instead, use: {risk.instead}"
+        if risk is not None
+        else "Instead, split it across releases: add the column or constraint alone (NOT VALID), fill rows "
+        "with a declared backfill (-- migrate:backfill), build indexes CONCURRENTLY in a "
+        "-- migrate:no-transaction file, and keep each step's lock short."
+    )
+    return LockBudgetExceeded(
+        f"migration {migration.file.version_text} ({migration.file.file}) of service {migration.file.service!r}: "
+        f"the statement at line {statement.line} {trip.describe()}, past the lock budget of "
+        f"{watchdog.limits.budget_ms:,} ms; it was cancelled",
+        hint=f"{instead} If holding it is deliberate, put above the statement: "
+        f'-- migrate:allow lock-budget reason="...", or raise --lock-budget-ms.',
+        service=migration.file.service,
+        version=migration.file.version_text,
+        file=str(migration.file.path),
+        line=statement.line,
+        statement_index=statement.index + 1,
+        sqlstate="57014",
+        error=f"cancelled by the lock budget: {trip.describe()}",
+        statement=statement.text,
+        table=trip.table,
+        lock_mode=trip.mode,
+        held_ms=trip.held_ms,
+        budget_ms=watchdog.limits.budget_ms,
+        waiting_pids=[w.pid for w in trip.waiters] or None,
+    )
 
 
 def _first_line(exc: BaseException) -> str:
@@ -761,6 +920,16 @@ def _statement_failed(migration: Migration, statement: Statement, exc: psycopg.E
         server_hint=diag.message_hint,
         statement=statement.text,
     )
+
+
+def _mode_hint(migration: Migration, failure: StatementFailed) -> str:
+    """A DO block or procedure that COMMITs fails with 2D000 inside the migration's transaction."""
+    if failure.fields.get("sqlstate") == "2D000" and migration.transactional:
+        return (
+            "a DO block or procedure that COMMITs between batches must run in autocommit: put "
+            "'-- migrate:no-transaction' at the top of the file (each statement then commits on its own). "
+        )
+    return ""
 
 
 def _record_failure(
@@ -814,5 +983,11 @@ def _record_failure(
         if statements_done
         else "none of its statements is applied"
     )
-    failure.hint = done_note + ". " + RECOVERY_PATHS.format(service=migration.file.service, version=migration.version)
+    failure.hint = (
+        done_note
+        + ". "
+        + (failure.hint + " " if failure.hint else "")
+        + _mode_hint(migration, failure)
+        + RECOVERY_PATHS.format(service=migration.file.service, version=migration.version)
+    )
     failure.fields["statements_done"] = statements_done

@@ -49,7 +49,7 @@ def _check_ident(value: str, what: str) -> str:
 
 
 def _width_and_last(service: str, folder: Path) -> tuple[int, int]:
-    files = scan(service, folder)
+    files = scan(service, folder, allow_empty=True)
     if not files:
         return 4, 0
     return max(len(f.version_text) for f in files), files[-1].version

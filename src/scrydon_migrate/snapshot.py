@@ -19,13 +19,14 @@ import hashlib
 import json
 import os
 import subprocess
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from scrydon_migrate import db
-from scrydon_migrate.config import SERVICES, redact_url
+from scrydon_migrate.config import redact_url
 from scrydon_migrate.errors import ConfigError, MigrateError, RefusedError
 
 if TYPE_CHECKING:
@@ -183,13 +184,13 @@ def read_manifest(source: Path, service: str) -> tuple[Manifest, Path]:
     return manifest, dump
 
 
-def other_services_in(conn: psycopg.Connection, service: str) -> list[str]:
-    """Other services whose tracking table is in this database (a restore would wipe them too)."""
-    names = [f"{s.name}_migrations" for s in SERVICES if s.name != service]
+def other_services_in(conn: psycopg.Connection, service: str, tracking_tables: Mapping[str, str]) -> list[str]:
+    """Other services (name -> tracking table) whose table is in this database (a restore would wipe them too)."""
+    owners = {table.rsplit(".", 1)[-1]: name for name, table in tracking_tables.items() if name != service}
     rows = conn.execute(
-        "SELECT relname FROM pg_class WHERE relkind IN ('r', 'p') AND relname = ANY(%s)", (names,)
+        "SELECT relname FROM pg_class WHERE relkind IN ('r', 'p') AND relname = ANY(%s)", (list(owners),)
     ).fetchall()
-    return sorted(r[0].removesuffix("_migrations") for r in rows)
+    return sorted(owners[r[0]] for r in rows)
 
 
 def restore(conn: psycopg.Connection, service: str, url: str, dump: Path) -> None:

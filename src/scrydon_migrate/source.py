@@ -5,7 +5,10 @@ integer (``0042`` or a timestamp) and files are ordered numerically. golang-migr
 ``<version>_<slug>.up.sql`` is accepted as the same thing and its ``.down.sql`` files
 are ignored (forward-only), Flyway's ``V<version>__<slug>.sql`` is read the same
 way; dbmate's ``-- migrate:up`` / ``-- migrate:down`` sections
-are honoured the same way.
+are honoured the same way. Other tools' "no transaction" markers (goose, sql-migrate,
+postgres-migrations, morph) mean ``-- migrate:no-transaction``; postgres-migrations'
+``ignore`` records the file as applied without running it, as its runners do; a marker
+whose meaning cannot be honoured (goose's ``ENVSUB``) is refused.
 
 Discovery (:func:`scan`) only reads bytes and hashes them, so the no-op start-up path
 never parses SQL. :func:`load` decodes and parses one file; every refusal names the
@@ -37,9 +40,23 @@ KNOWN_DIRECTIVES = ("no-transaction", "allow", "backfill", "requires-backfill", 
 _BACKFILL = re.compile(r"^(?P<name>[a-z][a-z0-9_]{0,62})((?:\s+[a-z_]+=\S+)+)$")
 _BACKFILL_NAME = re.compile(r"^[a-z][a-z0-9_]{0,62}$")
 _DOWN_MARKER = re.compile(r"^[ \t]*--[ \t]*\+(?:goose|migrate)[ \t]+Down\b", re.MULTILINE | re.IGNORECASE)
+#: Other tools' ways of saying "run this file outside a transaction": goose, sql-migrate,
+#: postgres-migrations, morph, and the gemnasium/db-journey migrate drivers.
 _NO_TRANSACTION_MARKER = re.compile(
-    r"^[ \t]*--[ \t]*\+(?:goose[ \t]+NO[ \t]+TRANSACTION|migrate[ \t]+Up[ \t]+notransaction)\b",
+    r"^[ \t]*--[ \t]*(?:\+goose[ \t]+NO[ \t]+TRANSACTION|\+migrate[ \t]+Up[ \t]+notransaction"
+    r"|postgres-migrations[ \t]+disable-transaction|morph:nontransactional|disable_ddl_transaction)[ \t\r]*$",
     re.MULTILINE | re.IGNORECASE,
+)
+#: postgres-migrations' runners record a file marked ``ignore`` as run without running it (a retired step).
+_IGNORE_MARKER = re.compile(r"^[ \t]*--[ \t]*postgres-migrations[ \t]+ignore[ \t\r]*$", re.MULTILINE)
+#: Markers whose meaning this tool cannot honour: refused rather than half-understood.
+_UNSUPPORTED_MARKERS = (
+    (
+        re.compile(r"^[ \t]*--[ \t]*\+goose[ \t]+ENVSUB[ \t]+ON\b", re.MULTILINE | re.IGNORECASE),
+        "goose's '-- +goose ENVSUB ON' substitutes environment variables into the SQL, which this tool never "
+        "does (a migration's checksum must not depend on the environment)",
+        "write the values into the file, or remove the marker if the file has no ${VAR}",
+    ),
 )
 _ALLOW = re.compile(r'^(?P<rule>[a-z][a-z0-9-]*)\s+reason\s*=\s*"(?P<reason>[^"]*)"\s*$')
 
@@ -57,7 +74,8 @@ class MigrationFile:
 
     @property
     def file(self) -> str:
-        return self.path.name
+        """The file's name, with its folder for a folder-per-migration layout (``0001_init/up.sql``)."""
+        return f"{self.path.parent.name}/{self.path.name}" if self.path.name in FOLDER_FILES else self.path.name
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,6 +83,10 @@ class Directive:
     name: str
     args: str
     line: int
+
+
+#: The allow that lifts the runtime lock budget for one statement: no static rule, so lint never calls it unused.
+LOCK_BUDGET_RULE = "lock-budget"
 
 
 @dataclass(frozen=True, slots=True)
@@ -126,6 +148,7 @@ class Migration:
     allows: tuple[Allow, ...] = ()
     backfills: tuple[BackfillSpec, ...] = ()
     requires_backfills: tuple[str, ...] = ()
+    ignored: bool = False
 
     @property
     def version(self) -> int:
@@ -140,8 +163,27 @@ class Migration:
         return next((a for a in self.allows if a.covers(rule, statement_index)), None)
 
 
-def scan(service: str, folder: Path) -> list[MigrationFile]:
-    """The migration files of ``service`` in version order; refuses bad names and duplicates."""
+#: A service whose migrations folder holds this file and no migration has no migrations by design.
+EMPTY_MARKER = ".scrydon-migrate-empty"
+#: One folder per migration: ``<version>_<slug>/up.sql`` (Diesel and others) or ``/migration.sql`` (Prisma).
+_FOLDER_NAME = re.compile(r"^(?P<version>\d[\d-]*)_(?P<slug>[A-Za-z0-9][A-Za-z0-9_.\-]*)$")
+FOLDER_FILES = ("up.sql", "migration.sql")
+#: Layouts of other tools that have no version in their file names: their order is elsewhere.
+_FOREIGN_LAYOUTS = (
+    ("sqitch.plan", "Sqitch (sqitch.plan with deploy/ revert/ verify/)"),
+    ("alembic.ini", "Alembic (Python revisions in versions/)"),
+    ("env.py", "Alembic (Python revisions in versions/)"),
+    ("atlas.sum", "Atlas (atlas.sum)"),
+    ("flyway.conf", "Flyway configuration (flyway.conf)"),
+    ("liquibase.properties", "Liquibase (changelogs)"),
+)
+
+
+def scan(service: str, folder: Path, *, allow_empty: bool = False) -> list[MigrationFile]:
+    """The migration files of ``service`` in version order; refuses bad names, duplicates and empty folders.
+
+    ``allow_empty`` is for writing the first migration into a new folder, never for applying.
+    """
     if not folder.is_dir():
         raise SourceError(
             f"no migrations folder for service {service!r} at {str(folder)!r}",
@@ -151,10 +193,13 @@ def scan(service: str, folder: Path) -> list[MigrationFile]:
         )
     found: dict[int, MigrationFile] = {}
     with os.scandir(folder) as entries:
-        names = sorted(e.name for e in entries if e.is_file() and not e.name.startswith("."))
-    for name in names:
+        visible = sorted(
+            (e.name, e.is_dir()) for e in entries if not e.name.startswith(".") and (e.is_file() or e.is_dir())
+        )
+    _refuse_foreign_layout(service, folder, [n for n, _ in visible])
+    for name, is_dir in visible:
         path = folder / name
-        migration = _identify(service, path)
+        migration = _identify_folder(service, path) if is_dir else _identify(service, path)
         if migration is None:
             continue
         other = found.get(migration.version)
@@ -168,7 +213,71 @@ def scan(service: str, folder: Path) -> list[MigrationFile]:
                 file=str(path),
             )
         found[migration.version] = migration
+    if not found and not allow_empty and not (folder / EMPTY_MARKER).is_file():
+        raise _nothing_recognised(service, folder, visible)
     return [found[v] for v in sorted(found)]
+
+
+def _refuse_foreign_layout(service: str, folder: Path, names: list[str]) -> None:
+    for marker, layout in _FOREIGN_LAYOUTS:
+        if marker in names:
+            raise SourceError(
+                f"the migrations folder of service {service!r} at {str(folder)!r} is laid out for {layout}, "
+                "which this tool can't read: its order is not in the file names",
+                hint="export the history as SQL files <version>_<slug>.sql in order (e.g. 0001_init.sql), then "
+                "take over the database that tool migrated with scrydon-migrate adopt",
+                service=service,
+                file=str(folder / marker),
+            )
+
+
+def _nothing_recognised(service: str, folder: Path, visible: list[tuple[str, bool]]) -> SourceError:
+    """An empty or unrecognised folder is never "up to date": it is more often a mis-mounted volume."""
+    folders = [n for n, is_dir in visible if is_dir]
+    files = [n for n, is_dir in visible if not is_dir]
+    seen = "; ".join(
+        f"{len(names)} {kind}{'s' if len(names) > 1 else ''} ({', '.join(names[:5])}{', ...' * (len(names) > 5)})"
+        for kind, names in (("folder", folders), ("other file", files))
+        if names
+    )
+    return SourceError(
+        f"the migrations folder of service {service!r} at {str(folder)!r} holds no migration file: "
+        + (f"found {seen}" if seen else "it is empty"),
+        hint="migrations are files <version>_<slug>.sql (or folders <version>_<slug>/up.sql); check that the "
+        f"right folder is mounted. If the service has no migrations yet by design, create an empty {EMPTY_MARKER} "
+        "file in the folder",
+        service=service,
+        file=str(folder),
+    )
+
+
+def _identify_folder(service: str, path: Path) -> MigrationFile | None:
+    """A migration kept in a folder of its own, ``<version>_<slug>/up.sql``; other folders are not migrations."""
+    match = _FOLDER_NAME.match(path.name)
+    if match is None:
+        if _NUMBERED.match(path.name):
+            raise SourceError(
+                f"folder {path.name!r} in the migrations of service {service!r} is named like a migration, "
+                "but not as <version>_<slug>",
+                hint="one folder per migration is <version>_<slug>/up.sql (version: digits, dashes allowed, "
+                "e.g. Diesel's 2024-01-31-120000_create_users/up.sql)",
+                service=service,
+                file=str(path),
+            )
+        return None
+    script = next((path / n for n in FOLDER_FILES if (path / n).is_file()), None)
+    if script is None:
+        inside = sorted(p.name for p in path.iterdir() if not p.name.startswith("."))[:5]
+        raise SourceError(
+            f"migration folder {path.name!r} of service {service!r} has no up.sql or migration.sql"
+            + (f" (it holds {', '.join(inside)})" if inside else " (it is empty)"),
+            hint="a folder-per-migration layout keeps the forward step in <version>_<slug>/up.sql; "
+            "down.sql is never run. Put the SQL there, or remove the folder",
+            service=service,
+            file=str(path),
+        )
+    version_text = match["version"].replace("-", "")
+    return _migration_file(service, script, version_text, match["slug"])
 
 
 def _read(path: Path) -> bytes:
@@ -197,7 +306,11 @@ def _identify(service: str, path: Path) -> MigrationFile | None:
                 file=str(path),
             )
         return None
-    version_text = match["version"] or match["flyway"]
+    return _migration_file(service, path, match["version"] or match["flyway"], match["slug"])
+
+
+def _migration_file(service: str, path: Path, version_text: str, slug: str) -> MigrationFile:
+    name = path.name
     version = int(version_text)
     if version > MAX_VERSION:
         raise SourceError(
@@ -216,7 +329,7 @@ def _identify(service: str, path: Path) -> MigrationFile | None:
         service=service,
         version=version,
         version_text=version_text,
-        name=match["slug"],
+        name=slug,
         path=path,
         content_sha256=hashlib.sha256(data).hexdigest(),
     )
@@ -247,6 +360,9 @@ def load(migration: MigrationFile) -> Migration:
     sql = _decode(migration)
     directives = _directives(migration, sql)
     sql = _up_section(sql, directives)
+    _refuse_unsupported_markers(migration, sql)
+    if _IGNORE_MARKER.search(sql):
+        return Migration(migration, sql, (), migration_checksum([]), True, tuple(directives), ignored=True)
     try:
         statements = parse_statements(sql)
     except ParseFailure as exc:
@@ -274,6 +390,14 @@ def load(migration: MigrationFile) -> Migration:
         backfills=tuple(backfills),
         requires_backfills=tuple(_required_backfills(migration, directives)),
     )
+
+
+def _refuse_unsupported_markers(migration: MigrationFile, sql: str) -> None:
+    for marker, meaning, hint in _UNSUPPORTED_MARKERS:
+        found = marker.search(sql)
+        if found:
+            line = sql.count("\n", 0, found.start()) + 1
+            raise _failure(migration, f"migration {migration.file!r} line {line}: {meaning}", line, hint=hint)
 
 
 def _backfills(

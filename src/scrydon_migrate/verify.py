@@ -38,7 +38,7 @@ from typing import TYPE_CHECKING
 
 from scrydon_migrate import catalog, effects, tracking
 from scrydon_migrate.errors import RefusedError, TrackingDesync
-from scrydon_migrate.record import Altered, Created, Dropped, Record, Renamed, Step, Wrote, as_column
+from scrydon_migrate.record import Altered, Created, Dropped, Record, Renamed, Source, Step, Wrote, as_column
 from scrydon_migrate.tracking import Status, TrackedRow
 
 if TYPE_CHECKING:
@@ -379,7 +379,9 @@ def store_confirmed_predictions(conn: psycopg.Connection, state: TrackedState, f
     return len(legacy)
 
 
-def rebaselined(state: TrackedState, files: Sequence[MigrationFile], versions: Sequence[int]) -> dict[int, Record]:
+def rebaselined(
+    state: TrackedState, files: Sequence[MigrationFile], versions: Sequence[int], source: Source = "rebaselined"
+) -> dict[int, Record]:
     """Records for ``versions`` that expect exactly what exists of their footprint now (support's way out).
 
     A migration with no record at all (a row adopted or inserted by hand) gets every object that
@@ -400,7 +402,7 @@ def rebaselined(state: TrackedState, files: Sequence[MigrationFile], versions: S
             )
         keys = expected.get(version, set()) & state.present if migration.record else state.present - owned
         owned |= keys
-        found[version] = Record(tuple(Created(k) for k in sorted(keys)), "rebaselined", complete=False)
+        found[version] = Record(tuple(Created(k) for k in sorted(keys) if "#" not in k), source, complete=False)
     return found
 
 

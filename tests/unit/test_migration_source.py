@@ -108,12 +108,6 @@ def test_readme_and_other_non_sql_files_are_ignored(folder: Path) -> None:
     assert [f.file for f in scan(folder)] == ["0001_create.sql"]
 
 
-def test_a_folder_with_no_migrations_is_fine(folder: Path) -> None:
-    write(folder, "README.md", "nothing yet\n")
-
-    assert scan(folder) == []
-
-
 def test_a_missing_migrations_folder_is_refused_naming_the_folder(tmp_path: Path) -> None:
     missing = tmp_path / "migrations" / SERVICE
 

@@ -39,7 +39,8 @@ def _service_options(func: F) -> F:
             multiple=True,
             metavar="NAME",
             help="Service to act on (repeatable): platform (auth), agentic, analytics, ontology "
-            "(apiOntology), cortex. Default: every service with a migrations folder. [env: MIGRATE_SERVICE]",
+            "(apiOntology), cortex, or the [[service]] tables of the config file. Default: every service "
+            "with a migrations folder. [env: MIGRATE_SERVICE]",
         ),
         click.option(
             "--database-url",
@@ -177,6 +178,21 @@ def cli(ctx: click.Context, log_format: str, quiet: bool) -> None:
     help="Retries after a lock timeout, with exponential backoff. Default: 6. [env: MIGRATE_LOCK_RETRIES]",
 )
 @click.option(
+    "--lock-budget-ms",
+    type=click.IntRange(min=0),
+    metavar="MS",
+    help="Longest a statement may hold a lock that blocks writes while writers wait, or at all on a large "
+    "table: past it the statement is cancelled and its migration rolled back. 0 turns it off. "
+    "Default: 5000. [env: MIGRATE_LOCK_BUDGET_MS]",
+)
+@click.option(
+    "--statement-timeout-ms",
+    type=click.IntRange(min=0),
+    metavar="MS",
+    help="Longest a migration statement may run (concurrent index builds are exempt). 0 turns it off. "
+    "Default: 3600000 (1 hour). [env: MIGRATE_STATEMENT_TIMEOUT_MS]",
+)
+@click.option(
     "--large-table-rows",
     type=click.IntRange(min=0),
     metavar="ROWS",
@@ -264,6 +280,39 @@ def tracking_rebaseline(versions: tuple[int, ...], reason: str, **kwargs: Any) -
 
     result = api.rebaseline(_settings(**kwargs), versions=versions, reason=reason)
     render.rebaselined(result, as_json=_State.json_output)
+
+
+@cli.command("adopt")
+@_service_options
+@click.option(
+    "--from",
+    "tool",
+    type=click.Choice(["golang-migrate", "dbmate", "flyway", "diesel", "alembic"]),
+    envvar="MIGRATE_ADOPT_FROM",
+    help="The tool that migrated the database. Default: the one whose table is found. [env: MIGRATE_ADOPT_FROM]",
+)
+@click.option(
+    "--table",
+    metavar="NAME",
+    envvar="MIGRATE_ADOPT_TABLE",
+    help="That tool's tracking table, when renamed (schema.table allowed). [env: MIGRATE_ADOPT_TABLE]",
+)
+@click.option("--yes", is_flag=True, help="Write: without it, adopt only shows what it would record.")
+def adopt_command(tool: str | None, table: str | None, yes: bool, **kwargs: Any) -> None:
+    """Take over a database another tool migrated: record what it applied as applied.
+
+    Reads the tracking table of golang-migrate, dbmate, Flyway, Diesel or Alembic in the
+    service's database, matches it to the service's migration files, and (with --yes) records
+    those files as applied, audited as MIGRATION_ADOPTED, so that up continues from there
+    without running them again. Without --yes it changes nothing and shows the plan.
+
+    Example: scrydon-migrate adopt --service platform --from golang-migrate --yes
+    """
+    from scrydon_migrate import api
+    from scrydon_migrate.cli import render
+
+    result = api.adopt(_settings(**kwargs), tool=tool, table=table, yes=yes)
+    render.adoption(result, as_json=_State.json_output)
 
 
 @cli.command("audit")
@@ -632,7 +681,7 @@ def embedded_url(embedded_dir: Path | None, service: str | None) -> None:
     Example: psql "$(scrydon-migrate embedded url --service platform)"
     """
     from scrydon_migrate import embedded as pg
-    from scrydon_migrate.config import find_service
+    from scrydon_migrate.config import load_settings
     from scrydon_migrate.errors import EmbeddedError
 
     data_dir = pg.data_dir_for(_embedded_dir(embedded_dir))
@@ -642,7 +691,7 @@ def embedded_url(embedded_dir: Path | None, service: str | None) -> None:
             f"the embedded PostgreSQL in {str(data_dir)!r} is not running",
             hint="start it with: scrydon-migrate embedded start",
         )
-    database = find_service(service).database_name if service else "postgres"
+    database = load_settings(services=[service]).services[0].spec.database_name if service else "postgres"
     click.echo(f"postgresql://{pg.SUPERUSER}@127.0.0.1:{port}/{database}")
 
 

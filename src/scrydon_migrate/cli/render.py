@@ -15,6 +15,7 @@ import click
 
 if TYPE_CHECKING:
     from scrydon_migrate.api import (
+        Adoption,
         MarkApplied,
         Rebaselined,
         ServiceAudit,
@@ -177,6 +178,30 @@ def rebaselined(result: Rebaselined, *, as_json: bool) -> None:
         return
     for version, objects in result.versions.items():
         click.echo(f"{result.service} {version}: now expects the {objects} objects of it that exist")
+
+
+def adoption(result: Adoption, *, as_json: bool) -> None:
+    if as_json:
+        document(result.to_dict())
+        return
+    verb = "recorded as applied" if result.written else "would record as applied (dry run: nothing written)"
+    lines = [f"{result.service}: from {result.tool}'s {result.table} into {result.tracking_table}, {verb}:"]
+    if result.adopted:
+        lines.append(
+            table(["version", "file", "applied at"], [(f.version_text, f.file, at) for f, at in result.adopted])
+        )
+    else:
+        lines.append("  nothing: every migration it applied is already tracked")
+    if result.pending:
+        lines.append(f"left pending for up: {', '.join(f.file for f in result.pending)}")
+    if result.out_of_order:
+        lines.append(
+            "older than the newest adopted, so up refuses them unless --allow-out-of-order: "
+            + ", ".join(f.file for f in result.out_of_order)
+        )
+    if not result.written and result.adopted:
+        lines.append("re-run with --yes to write")
+    click.echo("\n".join(lines))
 
 
 def audit(report: Sequence[ServiceAudit], *, as_json: bool) -> None:

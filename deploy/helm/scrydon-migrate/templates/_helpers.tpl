@@ -1,13 +1,26 @@
 {{/*
-The services that own a schema, in the runbook's order: values key -> the service name that
-`scrydon-migrate --service` takes and the environment variable that carries its database URL
-(scrydon_migrate.config.SERVICES). The mapping is explicit: `auth` is platform, `apiOntology` ontology.
+The services that own a schema: values key -> the service name that `scrydon-migrate --service` takes
+and the environment variable that carries its database URL. By default Scrydon's five, in the
+runbook's order (scrydon_migrate.config.SERVICES); the mapping is explicit: `auth` is platform,
+`apiOntology` ontology. When `services` is set, exactly the services it declares, as the image's
+scrydon-migrate.toml declares them with [[service]] tables (values_key -> name).
 */}}
 {{- define "scrydon-migrate.serviceKeys" -}}
+{{- if .Values.services -}}
+{{- keys .Values.services | sortAlpha | join " " -}}
+{{- else -}}
 auth agentic analytics apiOntology cortex
+{{- end -}}
 {{- end -}}
 
 {{- define "scrydon-migrate.services" -}}
+{{- if .Values.services -}}
+{{- range $key, $declared := .Values.services }}
+{{ $key }}:
+  service: {{ $declared.service }}
+  urlEnv: {{ default (printf "%s_DATABASE_URL" ($declared.service | snakecase | upper | replace "-" "_")) $declared.urlEnv }}
+{{- end }}
+{{- else -}}
 auth:
   service: platform
   urlEnv: PLATFORM_DATABASE_URL
@@ -23,6 +36,30 @@ apiOntology:
 cortex:
   service: cortex
   urlEnv: CORTEX_DATABASE_URL
+{{- end -}}
+{{- end -}}
+
+{{/*
+The values of one service (database, migration, startup, backfill): <key> for the built-in five,
+services.<key> over the defaults below for a declared one. Call with (list $root $key); returns YAML.
+*/}}
+{{- define "scrydon-migrate.own" -}}
+{{- $root := index . 0 -}}
+{{- $key := index . 1 -}}
+{{- if $root.Values.services -}}
+{{- $defaults := dict "database" (dict "secretKey" "DATABASE_URL") "migration" (dict "enabled" true "repairTracking" false) "startup" (dict "enabled" false) "backfill" (dict "enabled" false "replicas" 1) -}}
+{{- toYaml (mergeOverwrite $defaults (omit (deepCopy (index $root.Values.services $key)) "service" "urlEnv")) -}}
+{{- else -}}
+{{- toYaml (index $root.Values $key) -}}
+{{- end -}}
+{{- end -}}
+
+{{/*
+Where a service's values live, for the `--set` lines the notes print: <key>, or services.<key>.
+*/}}
+{{- define "scrydon-migrate.valuesPath" -}}
+{{- $root := index . 0 -}}
+{{- if $root.Values.services -}}services.{{ index . 1 }}{{- else -}}{{ index . 1 }}{{- end -}}
 {{- end -}}
 
 {{/*
@@ -84,7 +121,7 @@ Call with (list $root $key); returns YAML.
 */}}
 {{- define "scrydon-migrate.migrationSettings" -}}
 {{- $root := index . 0 -}}
-{{- $own := index $root.Values (index . 1) -}}
+{{- $own := include "scrydon-migrate.own" . | fromYaml -}}
 {{- $overrides := omit (deepCopy (default (dict) $own.migration)) "enabled" "repairTracking" -}}
 {{- toYaml (mergeOverwrite (deepCopy $root.Values.migration) $overrides) -}}
 {{- end -}}
@@ -95,7 +132,7 @@ The container's environment. Call with
 The database URL is read from the service's Secret under the variable the tool looks for first.
 */}}
 {{- define "scrydon-migrate.env" -}}
-{{- $own := index .root.Values .key -}}
+{{- $own := include "scrydon-migrate.own" (list .root .key) | fromYaml -}}
 - name: MIGRATE_SERVICE
   value: {{ .service.service | quote }}
 - name: {{ .service.urlEnv }}
