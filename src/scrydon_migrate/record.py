@@ -399,8 +399,7 @@ class Recorder:
     def begin(self) -> None:
         """Before the migration's statements (or a journaled statement): the event triggers note them."""
         if self.event_triggers:
-            with self._settled():
-                self.conn.execute(_START_RECORDING, prepare=True)
+            self.conn.execute(_START_RECORDING, prepare=True)
 
     def finish(self, *, in_transaction: bool, may_write: bool) -> Record:
         """The record of what ran since :meth:`begin`, read before the transaction commits.

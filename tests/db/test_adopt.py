@@ -26,7 +26,7 @@ def _adopted_then_up_applies_only_the_rest(migrate, db, tool, expected_versions,
     assert done.code == 0, done.stderr
     assert len(done.log_lines("MIGRATION_ADOPTED")) == len(expected_versions)
     rows = db.execute(
-        "SELECT version, status, effects IS NULL, reason LIKE 'adopted from ' || %s || '%%'"
+        "SELECT version, status, effects->>'source' = 'adopted', reason LIKE 'adopted from ' || %s || '%%'"
         " FROM platform_migrations ORDER BY version",
         (tool,),
     ).fetchall()
