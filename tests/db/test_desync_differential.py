@@ -33,6 +33,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from psycopg import sql
 
+from scrydon_migrate import source
 from tests.db import _histories
 
 EXAMPLES = int(os.environ.get("MIGRATE_DESYNC_EXAMPLES", "500"))
@@ -57,6 +58,8 @@ def _write(folder: Path, migrations: list[_histories.Migration]) -> Path:
         old.unlink()
     for number, migration in enumerate(migrations, 1):
         (folder / f"{number:04d}_step.sql").write_text(migration.text())
+    if not migrations:
+        (folder / source.EMPTY_MARKER).touch()
     return folder
 
 
