@@ -52,79 +52,63 @@ class Catalog:
     schemas: list[str]
 
 
-def read_catalog(conn: psycopg.Connection) -> Catalog:
-    def rows(query: str) -> list[tuple[Any, ...]]:
-        return conn.execute(query).fetchall()
+_USER = "n.nspname NOT IN ('pg_catalog', 'information_schema') AND n.nspname NOT LIKE 'pg\\_%'"
+_QUALIFIED = "quote_ident(n.nspname) || '.' || quote_ident(c.relname)"
+_TOOL = "c.relname NOT LIKE 'platform\\_migrations%'"
 
-    user = "n.nspname NOT IN ('pg_catalog', 'information_schema') AND n.nspname NOT LIKE 'pg_%'"
-    tables = [
-        r[0]
-        for r in rows(
-            "SELECT quote_ident(n.nspname) || '.' || quote_ident(c.relname) FROM pg_class c JOIN pg_namespace n"
-            f" ON n.oid = c.relnamespace WHERE c.relkind = 'r' AND NOT c.relispartition AND {user}"
-            " AND c.relname NOT LIKE 'platform_migrations%' ORDER BY 1"
-        )
-    ]
-    columns: dict[str, list[str]] = {}
-    for table, column in rows(
-        "SELECT quote_ident(n.nspname) || '.' || quote_ident(c.relname), quote_ident(a.attname)"
-        " FROM pg_attribute a JOIN pg_class c ON c.oid = a.attrelid JOIN pg_namespace n ON n.oid = c.relnamespace"
-        f" WHERE c.relkind = 'r' AND a.attnum > 0 AND NOT a.attisdropped AND {user} ORDER BY 1, a.attnum"
-    ):
-        columns.setdefault(table, []).append(column)
+#: The probe's catalog in one round trip: each part is an array of text or of [owner, name] pairs.
+_CATALOG = f"""
+SELECT
+ (SELECT coalesce(array_agg({_QUALIFIED} ORDER BY {_QUALIFIED}), '{{}}')
+    FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+   WHERE c.relkind = 'r' AND NOT c.relispartition AND {_USER} AND {_TOOL}),
+ (SELECT coalesce(array_agg(ARRAY[{_QUALIFIED}, quote_ident(a.attname)] ORDER BY {_QUALIFIED}, a.attnum), '{{}}')
+    FROM pg_attribute a JOIN pg_class c ON c.oid = a.attrelid JOIN pg_namespace n ON n.oid = c.relnamespace
+   WHERE c.relkind = 'r' AND a.attnum > 0 AND NOT a.attisdropped AND {_USER} AND {_TOOL}),
+ (SELECT coalesce(array_agg({_QUALIFIED} ORDER BY {_QUALIFIED}), '{{}}') FROM pg_index i
+    JOIN pg_class c ON c.oid = i.indexrelid JOIN pg_namespace n ON n.oid = c.relnamespace WHERE {_USER} AND {_TOOL}),
+ (SELECT coalesce(array_agg(ARRAY[{_QUALIFIED}, quote_ident(k.conname)] ORDER BY {_QUALIFIED}, k.conname), '{{}}')
+    FROM pg_constraint k
+    JOIN pg_class c ON c.oid = k.conrelid JOIN pg_namespace n ON n.oid = c.relnamespace
+   WHERE {_USER} AND k.contype IN ('u', 'c', 'f', 'p') AND {_TOOL}),
+ (SELECT coalesce(array_agg({_QUALIFIED} ORDER BY {_QUALIFIED}), '{{}}')
+    FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+   WHERE c.relkind = 'v' AND {_USER}),
+ (SELECT coalesce(array_agg({_QUALIFIED} ORDER BY {_QUALIFIED}), '{{}}')
+    FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+   WHERE c.relkind = 'S' AND {_USER}),
+ (SELECT coalesce(array_agg(p.oid::regprocedure::text ORDER BY p.oid::regprocedure::text), '{{}}') FROM pg_proc p
+    JOIN pg_namespace n ON n.oid = p.pronamespace
+   WHERE {_USER} AND p.prokind = 'f' AND p.prorettype <> 'trigger'::regtype AND p.proname NOT LIKE 'scrydon_migrate_%'
+     AND NOT EXISTS (SELECT 1 FROM pg_depend d WHERE d.objid = p.oid AND d.deptype = 'e')),
+ (SELECT coalesce(array_agg(t.oid::regtype::text ORDER BY t.oid::regtype::text), '{{}}')
+    FROM pg_type t WHERE t.typtype = 'e'),
+ (SELECT coalesce(array_agg(ARRAY[{_QUALIFIED}, quote_ident(g.tgname)] ORDER BY {_QUALIFIED}, g.tgname), '{{}}')
+    FROM pg_trigger g
+    JOIN pg_class c ON c.oid = g.tgrelid JOIN pg_namespace n ON n.oid = c.relnamespace
+   WHERE NOT g.tgisinternal AND {_USER}),
+ (SELECT coalesce(array_agg(quote_ident(n.nspname) ORDER BY n.nspname), '{{}}') FROM pg_namespace n WHERE {_USER})
+"""
+
+
+def read_catalog(conn: psycopg.Connection) -> Catalog:
+    record = conn.execute(_CATALOG).fetchone()
+    assert record is not None
+    tables, columns, indexes, constraints, views, sequences, functions, enums, triggers, schemas = record
+    by_table: dict[str, list[str]] = {}
+    for table, column in columns:
+        by_table.setdefault(table, []).append(column)
     return Catalog(
-        tables=tables,
-        columns=columns,
-        indexes=[
-            (r[0], r[1])
-            for r in rows(
-                "SELECT quote_ident(n.nspname) || '.' || quote_ident(c.relname), i.indisunique::text FROM pg_index i"
-                " JOIN pg_class c ON c.oid = i.indexrelid JOIN pg_namespace n ON n.oid = c.relnamespace"
-                f" WHERE {user} AND c.relname NOT LIKE 'platform_migrations%' ORDER BY 1"
-            )
-        ],
-        constraints=[
-            (r[0], r[1])
-            for r in rows(
-                "SELECT quote_ident(n.nspname) || '.' || quote_ident(c.relname), quote_ident(k.conname)"
-                " FROM pg_constraint k JOIN pg_class c ON c.oid = k.conrelid JOIN pg_namespace n"
-                f" ON n.oid = c.relnamespace WHERE {user} AND k.contype IN ('u', 'c', 'f', 'p')"
-                " AND c.relname NOT LIKE 'platform_migrations%' ORDER BY 1, 2"
-            )
-        ],
-        views=[
-            r[0]
-            for r in rows(
-                "SELECT quote_ident(n.nspname) || '.' || quote_ident(c.relname) FROM pg_class c JOIN pg_namespace n"
-                f" ON n.oid = c.relnamespace WHERE c.relkind = 'v' AND {user} ORDER BY 1"
-            )
-        ],
-        sequences=[
-            r[0]
-            for r in rows(
-                "SELECT quote_ident(n.nspname) || '.' || quote_ident(c.relname) FROM pg_class c JOIN pg_namespace n"
-                f" ON n.oid = c.relnamespace WHERE c.relkind = 'S' AND {user} ORDER BY 1"
-            )
-        ],
-        functions=[
-            r[0]
-            for r in rows(
-                "SELECT p.oid::regprocedure::text FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace"
-                f" WHERE {user} AND p.prokind = 'f' AND p.prorettype <> 'trigger'::regtype"
-                " AND p.proname NOT LIKE 'scrydon_migrate_%' AND NOT EXISTS (SELECT 1 FROM pg_depend d"
-                " WHERE d.objid = p.oid AND d.deptype = 'e') ORDER BY 1"
-            )
-        ],
-        enums=[r[0] for r in rows("SELECT t.oid::regtype::text FROM pg_type t WHERE t.typtype = 'e' ORDER BY 1")],
-        triggers=[
-            (r[0], r[1])
-            for r in rows(
-                "SELECT quote_ident(n.nspname) || '.' || quote_ident(c.relname), quote_ident(g.tgname)"
-                " FROM pg_trigger g JOIN pg_class c ON c.oid = g.tgrelid JOIN pg_namespace n ON n.oid = c.relnamespace"
-                f" WHERE NOT g.tgisinternal AND {user} ORDER BY 1, 2"
-            )
-        ],
-        schemas=[r[0] for r in rows(f"SELECT quote_ident(n.nspname) FROM pg_namespace n WHERE {user} ORDER BY 1")],
+        tables=list(tables),
+        columns=by_table,
+        indexes=[(i, "") for i in indexes],
+        constraints=[(owner, name) for owner, name in constraints],
+        views=list(views),
+        sequences=list(sequences),
+        functions=list(functions),
+        enums=list(enums),
+        triggers=[(owner, name) for owner, name in triggers],
+        schemas=list(schemas),
     )
 
 
