@@ -1551,7 +1551,7 @@ def render_desync(data: dict[str, Any], head: list[dict[str, str]]) -> list[str]
     lines = [
         "## 5. Desync check cost",
         "",
-        "The check every `up` runs (tracking rows against the live catalog): `verify.read(...).classify` timed inside a "
+        "The check every `up` runs (tracking rows against the live catalog): `verify.read(...).classify` timed in a "
         "process (first call: what `up` pays; warm: repeated in the same process), the catalog snapshot query "
         "alone, and whole no-op `up` and `scrydon-migrate verify` processes. Medians, ms.",
         "",

@@ -29,14 +29,17 @@ from pathlib import Path
 import psycopg
 import pytest
 from bench import desync_corpus as corpus
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, given, seed, settings
 from hypothesis import strategies as st
 from psycopg import sql
 
 from scrydon_migrate import source
 from tests.db import _histories
 
+#: Histories per PostgreSQL major (``MIGRATE_DESYNC_EXAMPLES``), in CHUNKS test items so that test
+#: workers share them; the ``slow`` run makes four times as many.
 EXAMPLES = int(os.environ.get("MIGRATE_DESYNC_EXAMPLES", "500"))
+CHUNKS = 5
 _databases = iter(range(10**9))
 
 
@@ -81,15 +84,26 @@ def _history(draw: st.DrawFn, probe: psycopg.Connection) -> list[_histories.Migr
     return migrations
 
 
-@pytest.mark.parametrize("examples", [EXAMPLES])
-def test_generated_histories_hold_p1_to_p4(pg_cluster, tmp_path_factory, examples):
+@pytest.mark.parametrize("chunk", range(CHUNKS))
+def test_generated_histories_hold_p1_to_p4(pg_cluster, tmp_path_factory, chunk):
+    _run_histories(pg_cluster, tmp_path_factory, chunk, EXAMPLES // CHUNKS)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("chunk", range(CHUNKS, 5 * CHUNKS))
+def test_more_generated_histories_hold_p1_to_p4(pg_cluster, tmp_path_factory, chunk):
+    _run_histories(pg_cluster, tmp_path_factory, chunk, EXAMPLES // CHUNKS)
+
+
+def _run_histories(pg_cluster, tmp_path_factory, chunk: int, examples: int) -> None:  # type: ignore[no-untyped-def]
     outcomes: dict[str, int] = {}
 
+    @seed(chunk)
     @settings(
         max_examples=examples,
         deadline=None,
         suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large, HealthCheck.filter_too_much],
-        derandomize=True,
+        database=None,
     )
     @given(data=st.data())
     def check(data: st.DataObject) -> None:
@@ -131,4 +145,4 @@ def test_generated_histories_hold_p1_to_p4(pg_cluster, tmp_path_factory, example
                     outcomes["dropped " + outcome] = outcomes.get("dropped " + outcome, 0) + 1
 
     check()
-    print(f"desync differential ({pg_cluster.version}): {sorted(outcomes.items())}")
+    print(f"desync differential ({pg_cluster.version}, chunk {chunk}): {sorted(outcomes.items())}")
