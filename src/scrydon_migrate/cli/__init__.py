@@ -263,7 +263,9 @@ def mark_applied(version: int, reason: str, force: bool, **kwargs: Any) -> None:
 @click.option(
     "--from",
     "tool",
-    type=click.Choice(["golang-migrate", "dbmate", "flyway", "diesel", "alembic"]),
+    type=click.Choice(
+        ["golang-migrate", "dbmate", "flyway", "diesel", "alembic", "goose", "sql-migrate", "postgres-migrations"]
+    ),
     envvar="MIGRATE_ADOPT_FROM",
     help="The tool that migrated the database. Default: the one whose table is found. [env: MIGRATE_ADOPT_FROM]",
 )
@@ -277,10 +279,11 @@ def mark_applied(version: int, reason: str, force: bool, **kwargs: Any) -> None:
 def adopt_command(tool: str | None, table: str | None, yes: bool, **kwargs: Any) -> None:
     """Take over a database another tool migrated: record what it applied as applied.
 
-    Reads the tracking table of golang-migrate, dbmate, Flyway, Diesel or Alembic in the
-    service's database, matches it to the service's migration files, and (with --yes) records
-    those files as applied, audited as MIGRATION_ADOPTED, so that up continues from there
-    without running them again. Without --yes it changes nothing and shows the plan.
+    Reads the tracking table of golang-migrate, dbmate, Flyway, Diesel, Alembic, goose,
+    sql-migrate or postgres-migrations in the service's database, matches it to the service's
+    migration files, and (with --yes) records those files as applied, audited as
+    MIGRATION_ADOPTED, so that up continues from there without running them again. Without
+    --yes it changes nothing and shows the plan.
 
     Example: scrydon-migrate adopt --service platform --from golang-migrate --yes
     """
