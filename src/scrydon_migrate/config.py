@@ -2,9 +2,12 @@
 
 Precedence, highest first: command-line flags, environment variables, the TOML file
 (``--config``, ``MIGRATE_CONFIG`` or ``./scrydon-migrate.toml``), built-in defaults.
-For a service's database URL the environment order is ``<SERVICE>_DATABASE_URL``
+For a service's database URL the environment order is ``<SERVICE>_MIGRATION_URL``, then
+``MIGRATE_MIGRATION_URL`` (a direct or session-pooled URL for migrations when the
+application's own URL goes through a transaction pooler), then ``<SERVICE>_DATABASE_URL``
 (and its chart alias, e.g. ``AUTH_DATABASE_URL``), then ``MIGRATE_DATABASE_URL``,
-then ``DATABASE_URL``. A service with no URL anywhere uses the embedded PostgreSQL.
+then ``DATABASE_URL``; in the TOML file ``migration_url`` before ``database_url``. A
+service with no URL anywhere uses the embedded PostgreSQL.
 
 The chart's values keys are mapped explicitly: ``auth`` is the platform service and
 ``apiOntology`` the ontology service (the runbook's names).
@@ -218,6 +221,7 @@ def redact_url(text: str) -> str:
 _TOP_KEYS = {
     "allow_out_of_order",
     "database_url",
+    "migration_url",
     "migrations_root",
     "lock_wait_s",
     "wait_for_db_s",
@@ -232,7 +236,7 @@ _TOP_KEYS = {
     "services",
     "service",
 }
-_SERVICE_KEYS = {"database_url", "migrations_dir", "tracking_table"}
+_SERVICE_KEYS = {"database_url", "migration_url", "migrations_dir", "tracking_table"}
 _DECLARATION_KEYS = {"name", "database", "values_key", "aliases", "owns"} | _SERVICE_KEYS
 _SERVICE_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_-]{0,62}$")
 
@@ -565,12 +569,14 @@ def _service_url(
 ) -> str | None:
     if flag_url:
         return flag_url
-    for name in (*spec.env_names, "MIGRATE_DATABASE_URL", "DATABASE_URL"):
+    migration_names = tuple(n.removesuffix("_DATABASE_URL") + "_MIGRATION_URL" for n in spec.env_names)
+    for name in (*migration_names, "MIGRATE_MIGRATION_URL", *spec.env_names, "MIGRATE_DATABASE_URL", "DATABASE_URL"):
         if env.get(name, "").strip():
             return env[name].strip()
     for source in (table, toml):
-        if "database_url" in source:
-            return _string(source["database_url"], "database_url", "the config file")
+        for key in ("migration_url", "database_url"):
+            if key in source:
+                return _string(source[key], key, "the config file")
     return None
 
 

@@ -87,6 +87,12 @@ class ChecksumMismatch(SourceError):
     event = "MIGRATION_CHECKSUM_MISMATCH"
 
 
+class TransactionPooling(ConfigError):
+    """The URL reaches PostgreSQL through a pooler that hands each transaction to any server session."""
+
+    event = "DATABASE_POOLER_REFUSED"
+
+
 class DatabaseUnavailable(MigrateError):
     exit_code = ExitCode.UNAVAILABLE
     event = "DATABASE_UNAVAILABLE"

@@ -8,8 +8,9 @@ Every column but ``version`` has a default, so the runbook's manual skip (an ope
 inserting just a version) is a valid row: its ``status`` defaults to ``skipped``. A
 skipped row without a ``reason`` is shown as "marked applied by hand".
 
-The lock is a session-level advisory lock taken with ``pg_try_advisory_lock`` and
-polled, so a waiting pod holds no lock a DDL statement could queue behind; it lives
+The lock is a session-level advisory lock taken with ``pg_try_advisory_lock``, tried
+again when its holder NOTIFYs the release (and polled, for a holder that died), so a
+waiting pod holds no lock a DDL statement could queue behind; it lives
 and dies with the connection that applies the migrations, so a killed holder frees it
 at once and there is no lock row or "dirty" flag to clean up by hand.
 """
@@ -302,17 +303,33 @@ def lock_key(table: str) -> int:
 
 
 def lock_holder(conn: psycopg.Connection, key: int) -> LockHolder | None:
-    """Who holds the advisory lock ``key`` (pid, application_name, since when)."""
+    """Who holds the advisory lock ``key`` in this database (pid, application_name, since when).
+
+    Advisory locks are per database: the same key held in another database of the cluster
+    is another service's lock (or none of ours) and must never be named, let alone ended.
+    """
     record = conn.execute(
         "SELECT a.pid, coalesce(a.application_name, ''), a.backend_start, a.state"
         " FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid"
         " WHERE l.locktype = 'advisory' AND l.granted AND l.objsubid = 1"
+        " AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database())"
         " AND l.classid::bigint = %s AND l.objid::bigint = %s LIMIT 1",
         ((key >> 32) & 0xFFFFFFFF, key & 0xFFFFFFFF),
     ).fetchone()
     if record is None:
         return None
     return LockHolder(pid=record[0], application_name=record[1], since=record[2], state=record[3])
+
+
+def _channel(key: int) -> str:
+    """The LISTEN/NOTIFY channel on which the holder of lock ``key`` says it released it."""
+    return f"scrydon_migrate_lock_{key & 0xFFFFFFFFFFFFFFFF:016x}"
+
+
+def _listen(conn: psycopg.Connection, command: str, key: int) -> None:
+    from psycopg import sql
+
+    conn.execute(sql.SQL(command + " {}").format(sql.Identifier(_channel(key))))
 
 
 def acquire_lock(
@@ -323,17 +340,42 @@ def acquire_lock(
     wait_s: float,
     report_every_s: float = 10.0,
 ) -> float:
-    """Take the service's migration lock, polling; returns the seconds waited.
+    """Take the service's migration lock; returns the seconds waited.
 
+    First refuses a transaction-pooled connection (see :func:`db.refuse_transaction_pooling`).
+    A busy lock is waited for with ``pg_try_advisory_lock`` while LISTENing on the lock's
+    channel: the holder NOTIFYs when it releases, so a waiting pod tries again at once, and
+    between tries it is idle, outside any transaction, so it holds no snapshot a
+    ``CREATE INDEX CONCURRENTLY`` of the holder would wait for, and no lock DDL queues behind.
+    A holder that died without a word is noticed by the polls (every second at most).
     Logs who holds it when it is busy, then again every ``report_every_s``. Raises
     :class:`LockWaitTimeout` after ``wait_s``.
     """
+    from scrydon_migrate import db
+
+    db.refuse_transaction_pooling(conn, service)
     started = time.monotonic()
+    if _try_lock(conn, key):
+        return 0.0
+    _listen(conn, "LISTEN", key)
+    try:
+        return _wait_for_lock(conn, key, service=service, wait_s=wait_s, report_every_s=report_every_s, started=started)
+    finally:
+        _listen(conn, "UNLISTEN", key)
+
+
+def _try_lock(conn: psycopg.Connection, key: int) -> bool:
+    record = conn.execute("SELECT pg_try_advisory_lock(%s)", (key,)).fetchone()
+    return record is not None and bool(record[0])
+
+
+def _wait_for_lock(
+    conn: psycopg.Connection, key: int, *, service: str, wait_s: float, report_every_s: float, started: float
+) -> float:
     next_report = started
     poll_s = 0.05
     while True:
-        record = conn.execute("SELECT pg_try_advisory_lock(%s)", (key,)).fetchone()
-        if record is not None and record[0]:
+        if _try_lock(conn, key):
             return time.monotonic() - started
         now = time.monotonic()
         holder = lock_holder(conn, key) if now >= next_report or now - started >= wait_s else None
@@ -358,10 +400,13 @@ def acquire_lock(
                 waited_s=int(now - started),
             )
             next_report = now + report_every_s
-        time.sleep(min(poll_s, max(0.0, wait_s - (now - started))) * random.uniform(0.8, 1.2))
+        timeout = min(poll_s, max(0.0, wait_s - (now - started))) * random.uniform(0.8, 1.2)
+        for _ in conn.notifies(timeout=timeout, stop_after=1):
+            pass
         poll_s = min(poll_s * 2, 1.0)
 
 
 def release_lock(conn: psycopg.Connection, key: int) -> None:
+    """Release the lock and tell the pods waiting for it (one round trip)."""
     if not conn.closed:
-        conn.execute("SELECT pg_advisory_unlock(%s)", (key,))
+        conn.execute("SELECT pg_advisory_unlock(%s), pg_notify(%s, '')", (key, _channel(key)))
