@@ -356,13 +356,20 @@ def _check_keys(table: Mapping[str, Any], allowed: set[str], path: Path, prefix:
 def _number(value: Any, name: str, source: str) -> float:
     if isinstance(value, bool):
         raise ConfigError(f"{name} from {source} must be a number of seconds, got {value!r}")
+    if isinstance(value, str) and not _ASCII_NUMBER.fullmatch(value.strip()):
+        raise ConfigError(f"{name} from {source} must be a number of seconds, got {value!r}")
     try:
         number = float(value)
     except (TypeError, ValueError) as exc:
         raise ConfigError(f"{name} from {source} must be a number of seconds, got {value!r}") from exc
+    if number == float("inf"):
+        raise ConfigError(f"{name} from {source} must be a finite number of seconds, got {value!r}")
     if number < 0 or number != number:
         raise ConfigError(f"{name} from {source} must be zero or more, got {value!r}")
     return number
+
+
+_ASCII_NUMBER = re.compile(r"[0-9]+(\.[0-9]*)?|\.[0-9]+")
 
 
 def _flag(value: Any, name: str, source: str) -> bool:
@@ -594,9 +601,19 @@ def _resolve_int(
     if picked is None:
         return default
     value, source = picked
-    if isinstance(value, bool) or not str(value).strip().isdigit():
-        raise ConfigError(f"{key} from {source} must be a whole number of zero or more, got {value!r}")
-    return int(str(value).strip())
+    text = str(value).strip()
+    if isinstance(value, bool) or not _ASCII_DIGITS.fullmatch(text):
+        raise ConfigError(f"{key} from {source} must be a whole number of zero or more (digits 0-9), got {value!r}")
+    limit = _INT_LIMITS.get(key, _BIGINT_MAX)
+    if int(text) > limit:
+        raise ConfigError(f"{key} from {source} must be at most {limit}, got {value!r}")
+    return int(text)
+
+
+_ASCII_DIGITS = re.compile(r"[0-9]+")
+_BIGINT_MAX = 2**63 - 1
+#: Settings PostgreSQL stores as a 32-bit integer (lock_timeout is in ms, at most 2^31-1).
+_INT_LIMITS = {"lock_timeout_ms": 2**31 - 1, "lock_retries": 2**31 - 1}
 
 
 def _resolve_flag(key: str, flag: bool | None, env: Mapping[str, str], env_name: str, toml: Mapping[str, Any]) -> bool:

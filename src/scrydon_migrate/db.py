@@ -21,7 +21,7 @@ from urllib.parse import urlsplit
 
 from scrydon_migrate import log
 from scrydon_migrate.config import redact_url
-from scrydon_migrate.errors import DatabaseUnavailable, TransactionPooling
+from scrydon_migrate.errors import DatabaseUnavailable, PrivilegeMissing, TransactionPooling
 
 if TYPE_CHECKING:
     import psycopg
@@ -186,6 +186,31 @@ def reset_session(conn: psycopg.Connection, lock_timeout_ms: int) -> None:
     even empty the search_path. Advisory locks are not touched by this. One round trip.
     """
     conn.execute(b"RESET ALL; RESET ROLE; RESET SESSION AUTHORIZATION; " + _session_settings(conn, lock_timeout_ms))
+
+
+def privilege_missing(conn: psycopg.Connection | None, service: str | None, exc: BaseException) -> PrivilegeMissing:
+    """The clear error for a role that may not create or read the tool's own tables (exit 3)."""
+    role = conn.info.user if conn is not None else None
+    who = f"the database role {role!r}" if role else "the database role"
+    return PrivilegeMissing(
+        f"{who}{f' of service {service!r}' if service else ''} lacks a privilege the migration "
+        f"bookkeeping needs: {_first_line(exc)}; nothing was applied",
+        hint="run the migrations as the role that owns the service's schema (its tracking and audit tables "
+        "included), or grant it CREATE on the schema; a second service sharing this database under another "
+        "role needs its own tracking_table (or schema)",
+        service=service,
+        role=role,
+    )
+
+
+def known_error(exc: BaseException) -> PrivilegeMissing | None:
+    """A database error any command may meet that is the user's to fix, not a bug: its clear form."""
+    import sys
+
+    psycopg = sys.modules.get("psycopg")
+    if psycopg is not None and isinstance(exc, psycopg.errors.InsufficientPrivilege):
+        return privilege_missing(None, None, exc)
+    return None
 
 
 def _first_line(exc: BaseException) -> str:

@@ -135,6 +135,19 @@ class TrackingDesync(MigrateError):
         return super().to_dict() | {"evidence": self.details}
 
 
+class TrackingDamaged(MigrateError):
+    """The tracking table is not in a shape the tool can trust (a column missing or retyped, no key)."""
+
+    exit_code = ExitCode.REFUSED
+    event = "MIGRATION_TRACKING_DAMAGED"
+
+
+class PrivilegeMissing(ConfigError):
+    """The database role lacks a privilege the tool's own bookkeeping needs."""
+
+    event = "DATABASE_PRIVILEGE_MISSING"
+
+
 class RefusedError(MigrateError):
     exit_code = ExitCode.REFUSED
     event = "MIGRATION_REFUSED"

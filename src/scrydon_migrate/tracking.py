@@ -28,7 +28,7 @@ from enum import StrEnum
 from typing import TYPE_CHECKING, Any
 
 from scrydon_migrate import log
-from scrydon_migrate.errors import ConfigError, LockWaitTimeout
+from scrydon_migrate.errors import ConfigError, LockWaitTimeout, TrackingDamaged
 
 if TYPE_CHECKING:
     import psycopg
@@ -170,13 +170,8 @@ def ensure_table(conn: psycopg.Connection, table: str) -> None:
 
     identifier = table_identifier(table)
     conn.execute(sql.SQL(_DDL).format(table=identifier))
-    present = {
-        r[0]
-        for r in conn.execute(
-            "SELECT attname FROM pg_attribute WHERE attrelid = to_regclass(%s) AND attnum > 0 AND NOT attisdropped",
-            (identifier.as_string(conn),),
-        ).fetchall()
-    }
+    _check_primary_key(conn, table)
+    present = _present_columns(conn, table)
     for name, kind in _ADDED_COLUMNS:
         if name not in present:
             conn.execute(
@@ -187,28 +182,134 @@ def ensure_table(conn: psycopg.Connection, table: str) -> None:
 
 
 def read_rows(conn: psycopg.Connection, table: str) -> dict[int, TrackedRow] | None:
-    """Every tracking row by version, in one round trip; ``None`` when the table does not exist."""
+    """Every tracking row by version, in one round trip; ``None`` when the table does not exist.
+
+    A table made by an older release lacks the columns added since: they read as NULL (and
+    :func:`ensure_table` adds them under the lock). A table whose own columns are missing or
+    retyped, whose rows have an unknown status or a duplicate version, is refused
+    (:class:`TrackingDamaged`): nothing is planned from rows the tool can't trust. The types
+    come with the result, so the check costs no round trip.
+    """
     import psycopg
+
+    try:
+        records, types = _select(conn, table, ())
+    except psycopg.errors.UndefinedTable:
+        return None
+    except psycopg.errors.UndefinedColumn:
+        present = _present_columns(conn, table)
+        missing = [c for c in COLUMNS if c not in present]
+        lost = [c for c in missing if c not in {name for name, _ in _ADDED_COLUMNS}]
+        if lost:
+            raise _damaged(table, f"its column {lost[0]!r} is missing") from None
+        records, types = _select(conn, table, missing)
+    _check_types(conn, table, types)
+    rows: dict[int, TrackedRow] = {}
+    for record in records:
+        values = dict(zip(COLUMNS, record, strict=True))
+        try:
+            values["status"] = Status(values["status"])
+        except ValueError:
+            raise _damaged(
+                table,
+                f"the row of version {values['version']} has status {values['status']!r}",
+                hint=f"set it to one of {', '.join(s.value for s in Status)} (a migration that did not run: "
+                f"delete the row, or 'failed'); contact support if you don't know how it got there",
+            ) from None
+        row = TrackedRow(**values)
+        if row.version in rows:
+            raise _damaged(table, f"version {row.version} has two rows (its primary key was dropped?)")
+        rows[row.version] = row
+    return rows
+
+
+def _select(
+    conn: psycopg.Connection, table: str, missing: Sequence[str]
+) -> tuple[list[tuple[Any, ...]], dict[str, int]]:
+    """Every row with :data:`COLUMNS` (NULL for ``missing`` ones), and each present column's type oid."""
     from psycopg import sql
     from psycopg.rows import tuple_row
 
     query = sql.SQL("SELECT {cols} FROM {table}").format(
-        cols=sql.SQL(", ").join(sql.Identifier(c) for c in COLUMNS),
+        cols=sql.SQL(", ").join(
+            sql.SQL("NULL AS {}").format(sql.Identifier(c)) if c in missing else sql.Identifier(c) for c in COLUMNS
+        ),
         table=table_identifier(table),
     )
-    try:
-        with conn.cursor(row_factory=tuple_row) as cur:
-            cur.execute(query)
-            records = cur.fetchall()
-    except psycopg.errors.UndefinedTable:
-        return None
-    rows = {}
-    for record in records:
-        values = dict(zip(COLUMNS, record, strict=True))
-        values["status"] = Status(values["status"])
-        row = TrackedRow(**values)
-        rows[row.version] = row
-    return rows
+    with conn.cursor(row_factory=tuple_row) as cur:
+        cur.execute(query)
+        records = cur.fetchall()
+        types = {d.name: d.type_code for d in cur.description or () if d.name not in missing}
+    return records, types
+
+
+_INTEGERS = frozenset({20, 21, 23})  # bigint, smallint, integer
+_TEXTS = frozenset({25, 1043})  # text, varchar
+_TIMES = frozenset({1184, 1114})  # timestamptz, timestamp
+_JSONS = frozenset({3802, 114})  # jsonb, json
+#: What each column may be: a column retyped to something else is damage, never guessed at.
+_TYPES = {
+    "version": _INTEGERS,
+    "duration_ms": _INTEGERS,
+    "statements_done": _INTEGERS,
+    "statements_total": _INTEGERS,
+    "failed_line": _INTEGERS,
+    "lock_held_ms": _INTEGERS,
+    "applied_at": _TIMES,
+    "effects": _JSONS,
+    **{c: _TEXTS for c in ("name", "file", "checksum", "content_sha256", "status", "applied_by", "error")},
+    **{c: _TEXTS for c in ("sqlstate", "failed_statement", "reason")},
+}
+
+
+def _check_types(conn: psycopg.Connection, table: str, types: dict[str, int]) -> None:
+    for column, oid in types.items():
+        allowed = _TYPES.get(column)
+        if allowed is not None and oid not in allowed:
+            info = conn.adapters.types.get(oid)
+            expected = conn.adapters.types.get(min(allowed))
+            raise _damaged(
+                table,
+                f"its column {column!r} is of type {info.name if info else oid}, not "
+                f"{expected.name if expected else 'the type this tool created'}",
+            )
+
+
+def _present_columns(conn: psycopg.Connection, table: str) -> set[str]:
+    return {
+        r[0]
+        for r in conn.execute(
+            "SELECT attname FROM pg_attribute WHERE attrelid = to_regclass(%s) AND attnum > 0 AND NOT attisdropped",
+            (table_identifier(table).as_string(conn),),
+        ).fetchall()
+    }
+
+
+def _damaged(table: str, what: str, *, hint: str = "") -> TrackingDamaged:
+    return TrackingDamaged(
+        f"the tracking table {table} is damaged: {what}; nothing was done",
+        hint=hint
+        or "restore the table from the snapshot taken before the upgrade, or put it back in the shape the README "
+        "gives (The tracking table); contact support before editing tracking rows by hand",
+        tracking_table=table,
+    )
+
+
+def _check_primary_key(conn: psycopg.Connection, table: str) -> None:
+    """Every write upserts on ``version``: without its unique key two pods could record one version twice."""
+    record = conn.execute(
+        "SELECT EXISTS (SELECT 1 FROM pg_index i JOIN pg_attribute a ON a.attrelid = i.indrelid"
+        " AND a.attnum = i.indkey[0] WHERE i.indrelid = to_regclass(%s) AND i.indisunique AND i.indnkeyatts = 1"
+        " AND a.attname = 'version' AND i.indpred IS NULL)",
+        (table_identifier(table).as_string(conn),),
+    ).fetchone()
+    if not (record and record[0]):
+        raise _damaged(
+            table,
+            "it has no primary key on version",
+            hint=f"find duplicate versions (SELECT version, count(*) FROM {table} GROUP BY 1 HAVING count(*) > 1), "  # noqa: S608 - advice, never run
+            f"keep one row of each, then ALTER TABLE {table} ADD PRIMARY KEY (version)",
+        )
 
 
 def read_sql(conn: psycopg.Connection, table: str, version: int) -> str | None:

@@ -705,6 +705,12 @@ def _run_cli() -> None:
     except KeyboardInterrupt:
         sys.exit(130)
     except Exception as exc:  # noqa: BLE001 - the last line of defence: a bug
+        from scrydon_migrate import db
+
+        known = db.known_error(exc)
+        if known is not None:
+            _report(known)
+            sys.exit(known.exit_code)
         _report_bug(exc)
         sys.exit(ExitCode.INTERNAL)
     sys.exit(ExitCode.OK)
