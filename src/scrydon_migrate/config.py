@@ -21,6 +21,8 @@ whole, never merged with the built-in one, so no service appears that the file d
 
 from __future__ import annotations
 
+import contextlib
+import json
 import os
 import re
 from collections.abc import Mapping, Sequence
@@ -208,14 +210,82 @@ class Settings:
         }
 
 
-_URL_PASSWORD = re.compile(r"(://[^:/?#@\s]*:)([^@/\s]*)(@)")
-_KV_PASSWORD = re.compile(r"(password\s*=\s*)('(?:[^'\\]|\\.)*'|\S+)", re.IGNORECASE)
+#: ``scheme://user:password@`` up to the last ``@`` of the token, so a ``/`` or ``@`` in the password is masked.
+_URL_PASSWORD = re.compile(r"(://[^:/?#@\s]*:)(\S*)(@)")
+_KV_PASSWORD = re.compile(r"(password\s*=\s*)('(?:[^'\\]|\\.)*'|(?:[^\s'\\]|\\.)+)", re.IGNORECASE)
+_SECRETS: set[str] = set()
+_PENDING: list[str] = []
+
+
+def register_secret(conninfo: str | None, *, password: str | None = None) -> None:
+    """Remember a connection string (or a bare password, e.g. ``PGPASSWORD``) whose password must never show.
+
+    The password is taken out by libpq's own parser (``psycopg.conninfo``), lazily, the first
+    time something is redacted, so that registering costs nothing on the start-up path.
+    """
+    if conninfo:
+        _PENDING.append(conninfo)
+    if password:
+        _SECRETS.update(_written_forms(password))
+
+
+def _known_secrets() -> list[str]:
+    """Every way the registered passwords may be written, longest first."""
+    while _PENDING:
+        for found in _passwords(_PENDING.pop()):
+            _SECRETS.update(_written_forms(found))
+    return sorted(_SECRETS, key=len, reverse=True)
+
+
+def _passwords(conninfo: str) -> set[str]:
+    """The password libpq reads from ``conninfo``, and for a URL the raw text between ``user:`` and the last ``@``."""
+    from psycopg import ProgrammingError
+    from psycopg.conninfo import conninfo_to_dict
+
+    found: set[str] = set()
+    with contextlib.suppress(ProgrammingError):  # a string libpq can't parse still has its raw password masked
+        password = conninfo_to_dict(conninfo).get("password")
+        if isinstance(password, str):
+            found.add(password)
+    _scheme, sep, rest = conninfo.partition("://")
+    if sep and "@" in rest:
+        userinfo = rest[: rest.rfind("@")]
+        if ":" in userinfo:
+            found.add(userinfo.split(":", 1)[1])
+    return {p for p in found if p}
+
+
+def _written_forms(password: str) -> set[str]:
+    """``password`` as it may appear in output: raw, percent-encoded, quoted for libpq, JSON and Python escapes."""
+    from urllib.parse import quote, quote_plus, unquote
+
+    forms = {password, unquote(password), quote(password, safe=""), quote(password), quote_plus(password)}
+    forms |= {f.replace("\\", "\\\\").replace("'", "\\'") for f in list(forms)}
+    forms |= {json.dumps(f, ensure_ascii=a)[1:-1] for f in list(forms) for a in (True, False)}
+    forms |= {repr(f)[1:-1] for f in list(forms)}
+    return {f for f in forms if f}
 
 
 def redact_url(text: str) -> str:
-    """Mask the password of any URL (``user:***@``) or ``password=`` pair in ``text``."""
+    """Mask every registered password, and any URL's (``user:***@``) or ``password=`` pair's, in ``text``."""
+    for secret in _known_secrets():
+        text = text.replace(secret, "***")
     text = _URL_PASSWORD.sub(r"\1***\3", text)
     return _KV_PASSWORD.sub(r"\1***", text)
+
+
+def redact_document(value: Any) -> Any:
+    """``value`` (a JSON-ready document) with :func:`redact_url` applied to every string in it, keys included.
+
+    Redacting the document before it is serialised, never the JSON text, keeps it valid JSON.
+    """
+    if isinstance(value, str):
+        return redact_url(value)
+    if isinstance(value, dict):
+        return {redact_url(str(k)): redact_document(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [redact_document(v) for v in value]
+    return value
 
 
 _TOP_KEYS = {
@@ -452,6 +522,9 @@ def load_settings(
     resolved = tuple(
         _service_settings(spec, service_tables, toml, env, database_url, root, single_dir, cwd, path) for spec in chosen
     )
+    for svc in resolved:
+        register_secret(svc.database_url)
+    register_secret(None, password=env.get("PGPASSWORD"))
     return Settings(
         services=resolved,
         lock_wait_s=_resolve_number("lock_wait_s", lock_wait_s, env, "MIGRATE_LOCK_WAIT", toml, DEFAULT_LOCK_WAIT_S),

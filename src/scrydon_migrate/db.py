@@ -17,7 +17,6 @@ import logging
 import random
 import time
 from typing import TYPE_CHECKING
-from urllib.parse import urlsplit
 
 from scrydon_migrate import log
 from scrydon_migrate.config import redact_url
@@ -31,16 +30,17 @@ CONNECT_TIMEOUT_S = 10
 
 
 def describe(url: str) -> str:
-    """``user@host:port/database`` for messages: never the password."""
+    """``user@host:port/database`` for messages, as libpq reads ``url`` (a URL or key=value): never the password."""
+    import psycopg
+    from psycopg.conninfo import conninfo_to_dict
+
     try:
-        parts = urlsplit(url)
-        if parts.scheme.startswith("postgres"):
-            user = f"{parts.username}@" if parts.username else ""
-            port = f":{parts.port}" if parts.port else ""
-            return f"{user}{parts.hostname or 'localhost'}{port}{parts.path or '/'}"
-    except ValueError:
-        pass
-    return redact_url(url)
+        params = conninfo_to_dict(url)
+    except psycopg.ProgrammingError:
+        return redact_url(url)
+    user = f"{params['user']}@" if params.get("user") else ""
+    port = f":{params['port']}" if params.get("port") else ""
+    return redact_url(f"{user}{params.get('host') or 'localhost'}{port}/{params.get('dbname') or ''}")
 
 
 def connect(url: str, *, application_name: str, service: str, wait_for_db_s: float = 0.0) -> psycopg.Connection:

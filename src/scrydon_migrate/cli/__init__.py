@@ -731,7 +731,9 @@ def _report(exc: MigrateError) -> None:
     if details and exc.hint:
         log.event(logging.getLogger("scrydon_migrate"), log.FATAL, exc.hint, exc.event, service=fields.get("service"))
     if _State.json_output:
-        click.echo(json.dumps(exc.to_dict(), default=str, ensure_ascii=False))
+        from scrydon_migrate.config import redact_document
+
+        click.echo(json.dumps(redact_document(json.loads(json.dumps(exc.to_dict(), default=str))), ensure_ascii=False))
 
 
 def _report_bug(exc: BaseException) -> None:
