@@ -3,4 +3,4 @@
 See tests/README.md. Nothing here mocks a connection.
 """
 
-pytest_plugins = ["tests.fixtures.pg", "tests.fixtures.cli"]
+pytest_plugins = ["tests.fixtures.pg", "tests.fixtures.cli", "tests.fixtures.pgbouncer"]

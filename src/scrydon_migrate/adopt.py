@@ -13,7 +13,12 @@ them again. Reading and deciding live here; writing is the API's, under the migr
 * Diesel, ``__diesel_schema_migrations (version, run_on)``: each version applied (folder
   names without their dashes);
 * Alembic, ``alembic_version (version_num)``: the head revision, so the file named after it
-  and every file before it.
+  and every file before it;
+* goose, ``goose_db_version (version_id, is_applied, tstamp)``: a log, whose latest row per
+  version says whether it is applied (version 0 is goose's own first row);
+* sql-migrate, ``gorp_migrations (id, applied_at)``: each file name applied, read by its version;
+* postgres-migrations, ``migrations (id, name, hash, executed_at)``: each id applied (id 0 is
+  its own table's creation).
 
 Alembic revisions are not numbers, so files are matched by name: a converted history keeps
 the revision id in the slug, ``<version>_<revision>[_<slug>].sql`` (Alembic's own files are
@@ -44,6 +49,9 @@ class Tool(StrEnum):
     FLYWAY = "flyway"
     DIESEL = "diesel"
     ALEMBIC = "alembic"
+    GOOSE = "goose"
+    SQL_MIGRATE = "sql-migrate"
+    POSTGRES_MIGRATIONS = "postgres-migrations"
 
 
 DEFAULT_TABLES = {
@@ -52,6 +60,9 @@ DEFAULT_TABLES = {
     Tool.FLYWAY: "flyway_schema_history",
     Tool.DIESEL: "__diesel_schema_migrations",
     Tool.ALEMBIC: "alembic_version",
+    Tool.GOOSE: "goose_db_version",
+    Tool.SQL_MIGRATE: "gorp_migrations",
+    Tool.POSTGRES_MIGRATIONS: "migrations",
 }
 
 
@@ -123,6 +134,9 @@ _REQUIRED = {
     Tool.FLYWAY: {"version", "type", "success", "installed_on", "installed_rank"},
     Tool.DIESEL: {"version", "run_on"},
     Tool.ALEMBIC: {"version_num"},
+    Tool.GOOSE: {"version_id", "is_applied", "tstamp"},
+    Tool.SQL_MIGRATE: {"id", "applied_at"},
+    Tool.POSTGRES_MIGRATIONS: {"id", "name", "hash", "executed_at"},
 }
 
 
@@ -221,12 +235,47 @@ def _alembic(conn: psycopg.Connection, table: str, service: str) -> History:
     return History(Tool.ALEMBIC, table, up_to=heads[0] if heads else None)
 
 
+def _goose(conn: psycopg.Connection, table: str, service: str) -> History:
+    from psycopg import sql
+
+    query = sql.SQL(
+        "SELECT DISTINCT ON (version_id) version_id, is_applied, tstamp FROM {}"
+        " WHERE version_id <> 0 ORDER BY version_id, id DESC"
+    ).format(_identifier(table))
+    rows = conn.execute(query).fetchall()
+    return History(Tool.GOOSE, table, versions=tuple((str(r[0]), r[2]) for r in rows if r[1]))
+
+
+def _sql_migrate(conn: psycopg.Connection, table: str, service: str) -> History:
+    rows = conn.execute(_select(conn, table, "id", "applied_at")).fetchall()
+    return History(Tool.SQL_MIGRATE, table, versions=tuple((_leading_digits(str(r[0])), r[1]) for r in rows))
+
+
+def _leading_digits(name: str) -> str:
+    """sql-migrate records file names (``1_init.sql``) and orders them by their leading number."""
+    digits = len(name) - len(name.lstrip("0123456789"))
+    return name[:digits] if digits else name
+
+
+def _postgres_migrations(conn: psycopg.Connection, table: str, service: str) -> History:
+    from psycopg import sql
+
+    query = sql.SQL("SELECT id, executed_at FROM {} WHERE NOT (id = 0 AND name = 'create-migrations-table')").format(
+        _identifier(table)
+    )
+    rows = conn.execute(query).fetchall()
+    return History(Tool.POSTGRES_MIGRATIONS, table, versions=tuple((str(r[0]), r[1]) for r in rows))
+
+
 _READERS = {
     Tool.GOLANG_MIGRATE: _golang_migrate,
     Tool.DBMATE: _dbmate,
     Tool.FLYWAY: _flyway,
     Tool.DIESEL: _diesel,
     Tool.ALEMBIC: _alembic,
+    Tool.GOOSE: _goose,
+    Tool.SQL_MIGRATE: _sql_migrate,
+    Tool.POSTGRES_MIGRATIONS: _postgres_migrations,
 }
 
 

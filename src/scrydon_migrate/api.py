@@ -187,6 +187,8 @@ def _up_service(settings: Settings, svc: ServiceSettings, files: list[source.Mig
     with conn:
         try:
             return _up_one(conn, settings, svc, files)
+        except psycopg.errors.InsufficientPrivilege as exc:
+            raise db.privilege_missing(conn, svc.name, exc) from None
         except psycopg.OperationalError as exc:
             if not db.is_connection_lost(conn, exc):
                 raise
@@ -227,8 +229,9 @@ def _up_one(
                 raise verify.desync_error(svc.name, result)
             _repair_tracking(conn, svc, table, result)
         db.prepare_session(conn, settings.lock_timeout_ms)
-        tracking.ensure_table(conn, table)
-        audit.ensure_table(conn, table)
+        with conn.transaction():
+            tracking.ensure_table(conn, table)
+            audit.ensure_table(conn, table)
         plan = runner.make_plan(svc.name, files, tracking.read_rows(conn, table) or {})
         runner.check_unchanged(conn, table, plan)
         runner.refuse_out_of_order(plan, settings.allow_out_of_order)
@@ -670,7 +673,12 @@ def mark_applied(settings: Settings, *, version: int, reason: str, force: bool =
     with _databases(settings) as resolved:
         current = resolved.service(svc.name)
         with _connect(resolved, current) as conn:
-            return _mark(conn, resolved, current, version, migration_file, reason.strip())
+            import psycopg
+
+            try:
+                return _mark(conn, resolved, current, version, migration_file, reason.strip())
+            except psycopg.errors.InsufficientPrivilege as exc:
+                raise db.privilege_missing(conn, svc.name, exc) from None
 
 
 def _mark(
@@ -686,9 +694,11 @@ def _mark(
     table, key = tracking.locate(conn, svc.tracking_table)
     tracking.acquire_lock(conn, key, service=svc.name, wait_s=settings.lock_wait_s)
     try:
-        tracking.ensure_table(conn, table)
-        audit.ensure_table(conn, table)
-        row = (tracking.read_rows(conn, table) or {}).get(version)
+        with conn.transaction():
+            tracking.ensure_table(conn, table)
+            audit.ensure_table(conn, table)
+        rows = tracking.read_rows(conn, table) or {}
+        row = rows.get(version)
         if row is not None and row.status is Status.APPLIED:
             raise RefusedError(
                 f"migration {version} of service {svc.name!r} is already applied; there is nothing to skip",
@@ -697,6 +707,7 @@ def _mark(
             )
         if row is not None and row.status is Status.SKIPPED:
             return MarkApplied(svc.name, version, row.file, row.status.value, changed=False)
+        _refuse_skipping_ahead(settings, svc, version, rows)
         who = operator()
         with conn.transaction():
             tracking.upsert(
@@ -748,6 +759,26 @@ def _mark(
         row.status.value if row else None,
         changed=True,
     )
+
+
+def _refuse_skipping_ahead(settings: Settings, svc: ServiceSettings, version: int, rows: dict[int, TrackedRow]) -> None:
+    """A skip beyond pending migrations would make every later ``up`` refuse them as out of order."""
+    if settings.allow_out_of_order:
+        return
+    before = [
+        f for f in _scan(svc) if f.version < version and not (f.version in rows and rows[f.version].counts_as_done)
+    ]
+    if before:
+        names = ", ".join(f.file for f in before[:5]) + (", ..." if len(before) > 5 else "")
+        raise RefusedError(
+            f"can't mark migration {version} of service {svc.name!r} applied: {len(before)} earlier migration"
+            f"{'s are' if len(before) > 1 else ' is'} not applied yet ({names}), and up would then refuse "
+            f"{'them' if len(before) > 1 else 'it'} as out of order",
+            hint="apply the earlier ones first (scrydon-migrate up), or mark them applied too, in order; "
+            "--allow-out-of-order (MIGRATE_ALLOW_OUT_OF_ORDER) if running them later is intended",
+            service=svc.name,
+            version=version,
+        )
 
 
 @dataclass(frozen=True, slots=True)

@@ -2,9 +2,12 @@
 
 Precedence, highest first: command-line flags, environment variables, the TOML file
 (``--config``, ``MIGRATE_CONFIG`` or ``./scrydon-migrate.toml``), built-in defaults.
-For a service's database URL the environment order is ``<SERVICE>_DATABASE_URL``
+For a service's database URL the environment order is ``<SERVICE>_MIGRATION_URL``, then
+``MIGRATE_MIGRATION_URL`` (a direct or session-pooled URL for migrations when the
+application's own URL goes through a transaction pooler), then ``<SERVICE>_DATABASE_URL``
 (and its chart alias, e.g. ``AUTH_DATABASE_URL``), then ``MIGRATE_DATABASE_URL``,
-then ``DATABASE_URL``. A service with no URL anywhere uses the embedded PostgreSQL.
+then ``DATABASE_URL``; in the TOML file ``migration_url`` before ``database_url``. A
+service with no URL anywhere uses the embedded PostgreSQL.
 
 The chart's values keys are mapped explicitly: ``auth`` is the platform service and
 ``apiOntology`` the ontology service (the runbook's names).
@@ -18,6 +21,8 @@ whole, never merged with the built-in one, so no service appears that the file d
 
 from __future__ import annotations
 
+import contextlib
+import json
 import os
 import re
 from collections.abc import Mapping, Sequence
@@ -205,19 +210,88 @@ class Settings:
         }
 
 
-_URL_PASSWORD = re.compile(r"(://[^:/?#@\s]*:)([^@/\s]*)(@)")
-_KV_PASSWORD = re.compile(r"(password\s*=\s*)('(?:[^'\\]|\\.)*'|\S+)", re.IGNORECASE)
+#: ``scheme://user:password@`` up to the last ``@`` of the token, so a ``/`` or ``@`` in the password is masked.
+_URL_PASSWORD = re.compile(r"(://[^:/?#@\s]*:)(\S*)(@)")
+_KV_PASSWORD = re.compile(r"(password\s*=\s*)('(?:[^'\\]|\\.)*'|(?:[^\s'\\]|\\.)+)", re.IGNORECASE)
+_SECRETS: set[str] = set()
+_PENDING: list[str] = []
+
+
+def register_secret(conninfo: str | None, *, password: str | None = None) -> None:
+    """Remember a connection string (or a bare password, e.g. ``PGPASSWORD``) whose password must never show.
+
+    The password is taken out by libpq's own parser (``psycopg.conninfo``), lazily, the first
+    time something is redacted, so that registering costs nothing on the start-up path.
+    """
+    if conninfo:
+        _PENDING.append(conninfo)
+    if password:
+        _SECRETS.update(_written_forms(password))
+
+
+def _known_secrets() -> list[str]:
+    """Every way the registered passwords may be written, longest first."""
+    while _PENDING:
+        for found in _passwords(_PENDING.pop()):
+            _SECRETS.update(_written_forms(found))
+    return sorted(_SECRETS, key=len, reverse=True)
+
+
+def _passwords(conninfo: str) -> set[str]:
+    """The password libpq reads from ``conninfo``, and for a URL the raw text between ``user:`` and the last ``@``."""
+    from psycopg import ProgrammingError
+    from psycopg.conninfo import conninfo_to_dict
+
+    found: set[str] = set()
+    with contextlib.suppress(ProgrammingError):  # a string libpq can't parse still has its raw password masked
+        password = conninfo_to_dict(conninfo).get("password")
+        if isinstance(password, str):
+            found.add(password)
+    _scheme, sep, rest = conninfo.partition("://")
+    if sep and "@" in rest:
+        userinfo = rest[: rest.rfind("@")]
+        if ":" in userinfo:
+            found.add(userinfo.split(":", 1)[1])
+    return {p for p in found if p}
+
+
+def _written_forms(password: str) -> set[str]:
+    """``password`` as it may appear in output: raw, percent-encoded, quoted for libpq, JSON and Python escapes."""
+    from urllib.parse import quote, quote_plus, unquote
+
+    forms = {password, unquote(password), quote(password, safe=""), quote(password), quote_plus(password)}
+    forms |= {f.replace("\\", "\\\\").replace("'", "\\'") for f in list(forms)}
+    forms |= {json.dumps(f, ensure_ascii=a)[1:-1] for f in list(forms) for a in (True, False)}
+    forms |= {repr(f)[1:-1] for f in list(forms)}
+    return {f for f in forms if f}
 
 
 def redact_url(text: str) -> str:
-    """Mask the password of any URL (``user:***@``) or ``password=`` pair in ``text``."""
+    """Mask every registered password, and any URL's (``user:***@``) or ``password=`` pair's, in ``text``."""
+    for secret in _known_secrets():
+        text = text.replace(secret, "***")
     text = _URL_PASSWORD.sub(r"\1***\3", text)
     return _KV_PASSWORD.sub(r"\1***", text)
+
+
+def redact_document(value: Any) -> Any:
+    """``value`` (a JSON-ready document) with :func:`redact_url` applied to every string in it, keys included.
+
+    Redacting the document before it is serialised, never the JSON text, keeps it valid JSON.
+    """
+    if isinstance(value, str):
+        return redact_url(value)
+    if isinstance(value, dict):
+        return {redact_url(str(k)): redact_document(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [redact_document(v) for v in value]
+    return value
 
 
 _TOP_KEYS = {
     "allow_out_of_order",
     "database_url",
+    "migration_url",
     "migrations_root",
     "lock_wait_s",
     "wait_for_db_s",
@@ -232,7 +306,7 @@ _TOP_KEYS = {
     "services",
     "service",
 }
-_SERVICE_KEYS = {"database_url", "migrations_dir", "tracking_table"}
+_SERVICE_KEYS = {"database_url", "migration_url", "migrations_dir", "tracking_table"}
 _DECLARATION_KEYS = {"name", "database", "values_key", "aliases", "owns"} | _SERVICE_KEYS
 _SERVICE_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_-]{0,62}$")
 
@@ -352,13 +426,20 @@ def _check_keys(table: Mapping[str, Any], allowed: set[str], path: Path, prefix:
 def _number(value: Any, name: str, source: str) -> float:
     if isinstance(value, bool):
         raise ConfigError(f"{name} from {source} must be a number of seconds, got {value!r}")
+    if isinstance(value, str) and not _ASCII_NUMBER.fullmatch(value.strip()):
+        raise ConfigError(f"{name} from {source} must be a number of seconds, got {value!r}")
     try:
         number = float(value)
     except (TypeError, ValueError) as exc:
         raise ConfigError(f"{name} from {source} must be a number of seconds, got {value!r}") from exc
+    if number == float("inf"):
+        raise ConfigError(f"{name} from {source} must be a finite number of seconds, got {value!r}")
     if number < 0 or number != number:
         raise ConfigError(f"{name} from {source} must be zero or more, got {value!r}")
     return number
+
+
+_ASCII_NUMBER = re.compile(r"[0-9]+(\.[0-9]*)?|\.[0-9]+")
 
 
 def _flag(value: Any, name: str, source: str) -> bool:
@@ -441,6 +522,9 @@ def load_settings(
     resolved = tuple(
         _service_settings(spec, service_tables, toml, env, database_url, root, single_dir, cwd, path) for spec in chosen
     )
+    for svc in resolved:
+        register_secret(svc.database_url)
+    register_secret(None, password=env.get("PGPASSWORD"))
     return Settings(
         services=resolved,
         lock_wait_s=_resolve_number("lock_wait_s", lock_wait_s, env, "MIGRATE_LOCK_WAIT", toml, DEFAULT_LOCK_WAIT_S),
@@ -565,12 +649,14 @@ def _service_url(
 ) -> str | None:
     if flag_url:
         return flag_url
-    for name in (*spec.env_names, "MIGRATE_DATABASE_URL", "DATABASE_URL"):
+    migration_names = tuple(n.removesuffix("_DATABASE_URL") + "_MIGRATION_URL" for n in spec.env_names)
+    for name in (*migration_names, "MIGRATE_MIGRATION_URL", *spec.env_names, "MIGRATE_DATABASE_URL", "DATABASE_URL"):
         if env.get(name, "").strip():
             return env[name].strip()
     for source in (table, toml):
-        if "database_url" in source:
-            return _string(source["database_url"], "database_url", "the config file")
+        for key in ("migration_url", "database_url"):
+            if key in source:
+                return _string(source[key], key, "the config file")
     return None
 
 
@@ -588,9 +674,19 @@ def _resolve_int(
     if picked is None:
         return default
     value, source = picked
-    if isinstance(value, bool) or not str(value).strip().isdigit():
-        raise ConfigError(f"{key} from {source} must be a whole number of zero or more, got {value!r}")
-    return int(str(value).strip())
+    text = str(value).strip()
+    if isinstance(value, bool) or not _ASCII_DIGITS.fullmatch(text):
+        raise ConfigError(f"{key} from {source} must be a whole number of zero or more (digits 0-9), got {value!r}")
+    limit = _INT_LIMITS.get(key, _BIGINT_MAX)
+    if int(text) > limit:
+        raise ConfigError(f"{key} from {source} must be at most {limit}, got {value!r}")
+    return int(text)
+
+
+_ASCII_DIGITS = re.compile(r"[0-9]+")
+_BIGINT_MAX = 2**63 - 1
+#: Settings PostgreSQL stores as a 32-bit integer (lock_timeout is in ms, at most 2^31-1).
+_INT_LIMITS = {"lock_timeout_ms": 2**31 - 1, "lock_retries": 2**31 - 1}
 
 
 def _resolve_flag(key: str, flag: bool | None, env: Mapping[str, str], env_name: str, toml: Mapping[str, Any]) -> bool:

@@ -87,6 +87,12 @@ class ChecksumMismatch(SourceError):
     event = "MIGRATION_CHECKSUM_MISMATCH"
 
 
+class TransactionPooling(ConfigError):
+    """The URL reaches PostgreSQL through a pooler that hands each transaction to any server session."""
+
+    event = "DATABASE_POOLER_REFUSED"
+
+
 class DatabaseUnavailable(MigrateError):
     exit_code = ExitCode.UNAVAILABLE
     event = "DATABASE_UNAVAILABLE"
@@ -127,6 +133,19 @@ class TrackingDesync(MigrateError):
 
     def to_dict(self) -> dict[str, Any]:
         return super().to_dict() | {"evidence": self.details}
+
+
+class TrackingDamaged(MigrateError):
+    """The tracking table is not in a shape the tool can trust (a column missing or retyped, no key)."""
+
+    exit_code = ExitCode.REFUSED
+    event = "MIGRATION_TRACKING_DAMAGED"
+
+
+class PrivilegeMissing(ConfigError):
+    """The database role lacks a privilege the tool's own bookkeeping needs."""
+
+    event = "DATABASE_PRIVILEGE_MISSING"
 
 
 class RefusedError(MigrateError):

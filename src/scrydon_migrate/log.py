@@ -6,8 +6,10 @@ the CLI, or by a service that wants our format. Text lines look like::
     [migrate-bootstrap] INFO: applied migration event=MIGRATION_APPLIED service=platform version=0042 ...
 
 ``MIGRATE_LOG_FORMAT=json`` gives one JSON object per line with ``ts``, ``level``,
-``component``, ``event``, ``msg`` and the fields. Passwords are masked by a filter on
-the handler as a last defence, whatever a message contains.
+``component``, ``event``, ``msg`` and the fields. Passwords are masked in every line as a
+last defence, whatever a message contains (:func:`config.redact_url`: each configured
+password as libpq reads it, in every way it may be written, and any URL's or ``password=``
+pair's); a JSON line is masked value by value before it is serialised, so it stays JSON.
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ import time
 from collections.abc import Mapping
 from typing import Any, TextIO
 
-from scrydon_migrate.config import redact_url
+from scrydon_migrate.config import redact_document, redact_url
 
 FATAL = logging.CRITICAL
 logging.addLevelName(FATAL, "FATAL")
@@ -78,7 +80,9 @@ class JsonFormatter(logging.Formatter):
         }
         fields: Mapping[str, Any] = getattr(record, "fields", {}) or {}
         doc.update({k: v for k, v in fields.items() if v is not None})
-        return redact_url(json.dumps(doc, ensure_ascii=False, default=str))
+        if record.exc_info and record.levelno >= logging.ERROR:
+            doc["traceback"] = self.formatException(record.exc_info)
+        return json.dumps(redact_document(json.loads(json.dumps(doc, default=str))), ensure_ascii=False)
 
 
 def configure(

@@ -74,12 +74,17 @@ def paths(target: Path, service: str) -> tuple[Path, Path]:
 
 
 def _libpq(url: str) -> tuple[str, dict[str, str]]:
-    """A conninfo without the password, and the environment that carries it."""
+    """A conninfo without the password, and the environment that carries it.
+
+    The user's libpq environment is kept (``PGPASSWORD``, ``PGSSLMODE`` and the other
+    ``PGSSL*``, ``PGSERVICE``, ``PGPASSFILE``...): pg_dump and pg_restore then connect exactly
+    as the tool's own connection does, where the URL's parameters win over the environment.
+    """
     from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
     params = conninfo_to_dict(url)
     password = params.pop("password", None)
-    env = {k: v for k, v in os.environ.items() if not k.startswith("PG")}
+    env = dict(os.environ)
     if password is not None:
         env["PGPASSWORD"] = str(password)
     env["PGAPPNAME"] = "scrydon-migrate-snapshot"

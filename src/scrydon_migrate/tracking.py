@@ -8,8 +8,9 @@ Every column but ``version`` has a default, so the runbook's manual skip (an ope
 inserting just a version) is a valid row: its ``status`` defaults to ``skipped``. A
 skipped row without a ``reason`` is shown as "marked applied by hand".
 
-The lock is a session-level advisory lock taken with ``pg_try_advisory_lock`` and
-polled, so a waiting pod holds no lock a DDL statement could queue behind; it lives
+The lock is a session-level advisory lock taken with ``pg_try_advisory_lock``, tried
+again when its holder NOTIFYs the release (and polled, for a holder that died), so a
+waiting pod holds no lock a DDL statement could queue behind; it lives
 and dies with the connection that applies the migrations, so a killed holder frees it
 at once and there is no lock row or "dirty" flag to clean up by hand.
 """
@@ -27,7 +28,7 @@ from enum import StrEnum
 from typing import TYPE_CHECKING, Any
 
 from scrydon_migrate import log
-from scrydon_migrate.errors import ConfigError, LockWaitTimeout
+from scrydon_migrate.errors import ConfigError, LockWaitTimeout, TrackingDamaged
 
 if TYPE_CHECKING:
     import psycopg
@@ -195,13 +196,8 @@ def ensure_table(conn: psycopg.Connection, table: str) -> None:
 
     identifier = table_identifier(table)
     conn.execute(sql.SQL(_DDL).format(table=identifier))
-    present = {
-        r[0]
-        for r in conn.execute(
-            "SELECT attname FROM pg_attribute WHERE attrelid = to_regclass(%s) AND attnum > 0 AND NOT attisdropped",
-            (identifier.as_string(conn),),
-        ).fetchall()
-    }
+    _check_primary_key(conn, table)
+    present = _present_columns(conn, table)
     for name, kind in _ADDED_COLUMNS:
         if name not in present:
             conn.execute(
@@ -212,33 +208,145 @@ def ensure_table(conn: psycopg.Connection, table: str) -> None:
 
 
 def read_rows(conn: psycopg.Connection, table: str) -> dict[int, TrackedRow] | None:
-    """Every tracking row by version, in one round trip; ``None`` when the table does not exist."""
+    """Every tracking row by version, in one round trip; ``None`` when the table does not exist.
+
+    A table made by an older release lacks the columns added since: they read as NULL (and
+    :func:`ensure_table` adds them under the lock). A table whose own columns are missing or
+    retyped, whose rows have an unknown status or a duplicate version, is refused
+    (:class:`TrackingDamaged`): nothing is planned from rows the tool can't trust. The types
+    come with the result, so the check costs no round trip.
+    """
     import psycopg
+
+    try:
+        records, types = _select(conn, table, ())
+    except psycopg.errors.UndefinedTable:
+        return None
+    except psycopg.errors.UndefinedColumn:
+        present = _present_columns(conn, table)
+        missing = [c for c in COLUMNS if c not in present]
+        lost = [c for c in missing if c not in {name for name, _ in _ADDED_COLUMNS}]
+        if lost:
+            raise _damaged(table, f"its column {lost[0]!r} is missing") from None
+        records, types = _select(conn, table, missing)
+    return rows_from(conn, table, records, types)
+
+
+def rows_from(
+    conn: psycopg.Connection, table: str, records: Iterable[Sequence[Any]], types: dict[str, int]
+) -> dict[int, TrackedRow]:
+    """Tracking rows by version from records holding :data:`COLUMNS` in order (``types``: their type oids).
+
+    Refuses rows the tool can't trust (:class:`TrackingDamaged`): a retyped column, an unknown status,
+    a duplicate version.
+    """
+    _check_types(conn, table, types)
+    rows: dict[int, TrackedRow] = {}
+    for record in records:
+        values = dict(zip(COLUMNS, record, strict=True))
+        try:
+            values["status"] = Status(values["status"])
+        except ValueError:
+            raise _damaged(
+                table,
+                f"the row of version {values['version']} has status {values['status']!r}",
+                hint=f"set it to one of {', '.join(s.value for s in Status)} (a migration that did not run: "
+                f"delete the row, or 'failed'); contact support if you don't know how it got there",
+            ) from None
+        row = TrackedRow(**values)
+        if row.version in rows:
+            raise _damaged(table, f"version {row.version} has two rows (its primary key was dropped?)")
+        rows[row.version] = row
+    return rows
+
+
+def _select(
+    conn: psycopg.Connection, table: str, missing: Sequence[str]
+) -> tuple[list[tuple[Any, ...]], dict[str, int]]:
+    """Every row with :data:`COLUMNS` (NULL for ``missing`` ones), and each present column's type oid."""
     from psycopg import sql
     from psycopg.rows import tuple_row
 
     query = sql.SQL("SELECT {cols} FROM {table}").format(
-        cols=sql.SQL(", ").join(sql.Identifier(c) for c in COLUMNS),
+        cols=sql.SQL(", ").join(
+            sql.SQL("NULL AS {}").format(sql.Identifier(c)) if c in missing else sql.Identifier(c) for c in COLUMNS
+        ),
         table=table_identifier(table),
     )
-    try:
-        with conn.cursor(row_factory=tuple_row) as cur:
-            cur.execute(query)
-            records = cur.fetchall()
-    except psycopg.errors.UndefinedTable:
-        return None
-    return rows_from(records)
+    with conn.cursor(row_factory=tuple_row) as cur:
+        cur.execute(query)
+        records = cur.fetchall()
+        types = {d.name: d.type_code for d in cur.description or () if d.name not in missing}
+    return records, types
 
 
-def rows_from(records: Iterable[Sequence[Any]]) -> dict[int, TrackedRow]:
-    """Tracking rows by version from records holding :data:`COLUMNS` in order."""
-    rows = {}
-    for record in records:
-        values = dict(zip(COLUMNS, record, strict=True))
-        values["status"] = Status(values["status"])
-        row = TrackedRow(**values)
-        rows[row.version] = row
-    return rows
+_INTEGERS = frozenset({20, 21, 23})  # bigint, smallint, integer
+_TEXTS = frozenset({25, 1043})  # text, varchar
+_TIMES = frozenset({1184, 1114})  # timestamptz, timestamp
+_JSONS = frozenset({3802, 114})  # jsonb, json
+#: What each column may be: a column retyped to something else is damage, never guessed at.
+_TYPES = {
+    "version": _INTEGERS,
+    "duration_ms": _INTEGERS,
+    "statements_done": _INTEGERS,
+    "statements_total": _INTEGERS,
+    "failed_line": _INTEGERS,
+    "lock_held_ms": _INTEGERS,
+    "applied_at": _TIMES,
+    "effects": _JSONS,
+    **{c: _TEXTS for c in ("name", "file", "checksum", "content_sha256", "status", "applied_by", "error")},
+    **{c: _TEXTS for c in ("sqlstate", "failed_statement", "reason")},
+}
+
+
+def _check_types(conn: psycopg.Connection, table: str, types: dict[str, int]) -> None:
+    for column, oid in types.items():
+        allowed = _TYPES.get(column)
+        if allowed is not None and oid not in allowed:
+            info = conn.adapters.types.get(oid)
+            expected = conn.adapters.types.get(min(allowed))
+            raise _damaged(
+                table,
+                f"its column {column!r} is of type {info.name if info else oid}, not "
+                f"{expected.name if expected else 'the type this tool created'}",
+            )
+
+
+def _present_columns(conn: psycopg.Connection, table: str) -> set[str]:
+    return {
+        r[0]
+        for r in conn.execute(
+            "SELECT attname FROM pg_attribute WHERE attrelid = to_regclass(%s) AND attnum > 0 AND NOT attisdropped",
+            (table_identifier(table).as_string(conn),),
+        ).fetchall()
+    }
+
+
+def _damaged(table: str, what: str, *, hint: str = "") -> TrackingDamaged:
+    return TrackingDamaged(
+        f"the tracking table {table} is damaged: {what}; nothing was done",
+        hint=hint
+        or "restore the table from the snapshot taken before the upgrade, or put it back in the shape the README "
+        "gives (The tracking table); contact support before editing tracking rows by hand",
+        tracking_table=table,
+    )
+
+
+def _check_primary_key(conn: psycopg.Connection, table: str) -> None:
+    """Every write upserts on ``version``: without its unique key two pods could record one version twice."""
+    record = conn.execute(
+        "SELECT EXISTS (SELECT 1 FROM pg_index i JOIN pg_attribute a ON a.attrelid = i.indrelid"
+        " AND a.attnum = i.indkey[0] WHERE i.indrelid = to_regclass(%s) AND i.indisunique AND i.indnkeyatts = 1"
+        " AND a.attname = 'version' AND i.indpred IS NULL)",
+        (table_identifier(table).as_string(conn),),
+    ).fetchone()
+    if not (record and record[0]):
+        raise _damaged(
+            table,
+            "it has no primary key on version",
+            hint=f"find duplicate versions (SELECT version, count(*) FROM {table} GROUP BY 1 HAVING count(*) > 1), "  # noqa: S608 - advice, never run
+            f"keep one row of each, then ALTER TABLE {table} ADD PRIMARY KEY (version)",
+        )
 
 
 def read_sql(conn: psycopg.Connection, table: str, version: int) -> str | None:
@@ -343,17 +451,33 @@ def locate(conn: psycopg.Connection, table: str) -> tuple[str, int]:
 
 
 def lock_holder(conn: psycopg.Connection, key: int) -> LockHolder | None:
-    """Who holds the advisory lock ``key`` (pid, application_name, since when)."""
+    """Who holds the advisory lock ``key`` in this database (pid, application_name, since when).
+
+    Advisory locks are per database: the same key held in another database of the cluster
+    is another service's lock (or none of ours) and must never be named, let alone ended.
+    """
     record = conn.execute(
         "SELECT a.pid, coalesce(a.application_name, ''), a.backend_start, a.state"
         " FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid"
         " WHERE l.locktype = 'advisory' AND l.granted AND l.objsubid = 1"
+        " AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database())"
         " AND l.classid::bigint = %s AND l.objid::bigint = %s LIMIT 1",
         ((key >> 32) & 0xFFFFFFFF, key & 0xFFFFFFFF),
     ).fetchone()
     if record is None:
         return None
     return LockHolder(pid=record[0], application_name=record[1], since=record[2], state=record[3])
+
+
+def _channel(key: int) -> str:
+    """The LISTEN/NOTIFY channel on which the holder of lock ``key`` says it released it."""
+    return f"scrydon_migrate_lock_{key & 0xFFFFFFFFFFFFFFFF:016x}"
+
+
+def _listen(conn: psycopg.Connection, command: str, key: int) -> None:
+    from psycopg import sql
+
+    conn.execute(sql.SQL(command + " {}").format(sql.Identifier(_channel(key))))
 
 
 def acquire_lock(
@@ -364,17 +488,42 @@ def acquire_lock(
     wait_s: float,
     report_every_s: float = 10.0,
 ) -> float:
-    """Take the service's migration lock, polling; returns the seconds waited.
+    """Take the service's migration lock; returns the seconds waited.
 
+    First refuses a transaction-pooled connection (see :func:`db.refuse_transaction_pooling`).
+    A busy lock is waited for with ``pg_try_advisory_lock`` while LISTENing on the lock's
+    channel: the holder NOTIFYs when it releases, so a waiting pod tries again at once, and
+    between tries it is idle, outside any transaction, so it holds no snapshot a
+    ``CREATE INDEX CONCURRENTLY`` of the holder would wait for, and no lock DDL queues behind.
+    A holder that died without a word is noticed by the polls (every second at most).
     Logs who holds it when it is busy, then again every ``report_every_s``. Raises
     :class:`LockWaitTimeout` after ``wait_s``.
     """
+    from scrydon_migrate import db
+
+    db.refuse_transaction_pooling(conn, service)
     started = time.monotonic()
+    if _try_lock(conn, key):
+        return 0.0
+    _listen(conn, "LISTEN", key)
+    try:
+        return _wait_for_lock(conn, key, service=service, wait_s=wait_s, report_every_s=report_every_s, started=started)
+    finally:
+        _listen(conn, "UNLISTEN", key)
+
+
+def _try_lock(conn: psycopg.Connection, key: int) -> bool:
+    record = conn.execute("SELECT pg_try_advisory_lock(%s)", (key,)).fetchone()
+    return record is not None and bool(record[0])
+
+
+def _wait_for_lock(
+    conn: psycopg.Connection, key: int, *, service: str, wait_s: float, report_every_s: float, started: float
+) -> float:
     next_report = started
     poll_s = 0.05
     while True:
-        record = conn.execute("SELECT pg_try_advisory_lock(%s)", (key,)).fetchone()
-        if record is not None and record[0]:
+        if _try_lock(conn, key):
             return time.monotonic() - started
         now = time.monotonic()
         holder = lock_holder(conn, key) if now >= next_report or now - started >= wait_s else None
@@ -399,10 +548,13 @@ def acquire_lock(
                 waited_s=int(now - started),
             )
             next_report = now + report_every_s
-        time.sleep(min(poll_s, max(0.0, wait_s - (now - started))) * random.uniform(0.8, 1.2))
+        timeout = min(poll_s, max(0.0, wait_s - (now - started))) * random.uniform(0.8, 1.2)
+        for _ in conn.notifies(timeout=timeout, stop_after=1):
+            pass
         poll_s = min(poll_s * 2, 1.0)
 
 
 def release_lock(conn: psycopg.Connection, key: int) -> None:
+    """Release the lock and tell the pods waiting for it (one round trip)."""
     if not conn.closed:
-        conn.execute("SELECT pg_advisory_unlock(%s)", (key,))
+        conn.execute("SELECT pg_advisory_unlock(%s), pg_notify(%s, '')", (key, _channel(key)))

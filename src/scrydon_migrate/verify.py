@@ -333,11 +333,23 @@ def read(conn: psycopg.Connection, table: str) -> TrackedState:
         with conn.cursor(row_factory=tuple_row) as cur:
             cur.execute(query, tool)
             records = cur.fetchall()
+            types = {d.name: d.type_code for d in (cur.description or ())[1:]}
     except psycopg.errors.UndefinedTable:
         return TrackedState(table, None, set())
+    except psycopg.errors.UndefinedColumn:
+        return _read_older_table(conn, table, tool)
     present = set(records[0][0]) if records and records[0][0] is not None else set()
-    rows = tracking.rows_from(record[1:] for record in records if record[1] is not None)
+    rows = tracking.rows_from(conn, table, [r[1:] for r in records if r[1] is not None], types)
     return TrackedState(table, rows, present)
+
+
+def _read_older_table(conn: psycopg.Connection, table: str, tool: dict[str, str]) -> TrackedState:
+    """A tracking table made by an older release lacks columns: rows and catalog in one read-only snapshot."""
+    with conn.transaction():
+        conn.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
+        rows = tracking.read_rows(conn, table)
+        record = conn.execute(catalog.ALL_KEYS, tool).fetchone()
+    return TrackedState(table, rows, set(record[0]) if record else set())
 
 
 def _schema_of(conn: psycopg.Connection, table: str) -> str:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 
 from tests.fixtures.cli import run_cli
@@ -52,3 +53,22 @@ def test_a_built_in_service_name_is_refused_when_services_are_declared(tmp_path,
     assert refused.code == 3
     assert "unknown service 'platform'" in refused.stderr
     assert "harbor" in refused.stderr
+
+
+def test_without_a_url_a_declared_service_gets_its_own_database_on_the_embedded_postgres(tmp_path):
+    from scrydon_migrate import embedded
+
+    project = _project(tmp_path)
+    toml = project / "scrydon-migrate.toml"
+    toml.write_text(TOML.replace('name = "harbor"', 'name = "harbor"\ndatabase = "registry"'), encoding="utf-8")
+    try:
+        assert run_cli("embedded", "start", cwd=project).code == 0
+        applied = run_cli("up", cwd=project)
+        url = run_cli("embedded", "url", "--service", "registry", cwd=project)
+    finally:
+        data_dir = embedded.data_dir_for(project / ".scrydon-migrate")
+        embedded.stop(data_dir)
+        shutil.rmtree(data_dir.parent, ignore_errors=True)
+
+    assert applied.code == 0, applied.stderr
+    assert url.code == 0 and url.stdout.strip().endswith("/registry")

@@ -152,6 +152,52 @@ def test_alembic_the_head_revision_and_every_file_before_it_are_adopted(migratio
     _adopted_then_up_applies_only_the_rest(migrate, db, "alembic", [1, 2])
 
 
+def test_goose_the_latest_row_of_each_version_in_its_log_decides(migrations, migrate, db):
+    migrations.write("00001_users.sql", f"-- +goose Up\n{USERS}\n-- +goose Down\nDROP TABLE users;\n")
+    migrations.write("00002_posts.sql", f"-- +goose Up\n{POSTS}\n")
+    migrations.write("00003_tags.sql", f"-- +goose Up\n{TAGS}\n")
+    db.execute(USERS + POSTS)
+    db.execute(
+        "CREATE TABLE goose_db_version (id serial PRIMARY KEY, version_id bigint NOT NULL,"
+        " is_applied boolean NOT NULL, tstamp timestamp DEFAULT now())"
+    )
+    # goose's own first row, 1 and 2 applied, 3 applied then rolled back (goose down)
+    db.execute(
+        "INSERT INTO goose_db_version (version_id, is_applied)"
+        " VALUES (0, true), (1, true), (2, true), (3, true), (3, false)"
+    )
+
+    _adopted_then_up_applies_only_the_rest(migrate, db, "goose", [1, 2])
+
+
+def test_sql_migrate_file_names_in_its_table_are_read_by_their_version(migrations, migrate, db):
+    migrations.write("1_users.sql", f"-- +migrate Up\n{USERS}\n-- +migrate Down\nDROP TABLE users;\n")
+    migrations.write("2_posts.sql", f"-- +migrate Up\n{POSTS}\n")
+    migrations.write("3_tags.sql", f"-- +migrate Up\n{TAGS}\n")
+    db.execute(USERS + POSTS)
+    db.execute("CREATE TABLE gorp_migrations (id text PRIMARY KEY, applied_at timestamptz)")
+    db.execute("INSERT INTO gorp_migrations VALUES ('1_users.sql', now()), ('2_posts.sql', now())")
+
+    _adopted_then_up_applies_only_the_rest(migrate, db, "sql-migrate", [1, 2])
+
+
+def test_postgres_migrations_each_id_but_its_own_table_creation_is_adopted(migrations, migrate, db):
+    migrations.write("1_users.sql", USERS)
+    migrations.write("2_posts.sql", POSTS)
+    migrations.write("3_tags.sql", TAGS)
+    db.execute(USERS + POSTS)
+    db.execute(
+        "CREATE TABLE migrations (id integer PRIMARY KEY, name varchar(100) UNIQUE NOT NULL,"
+        " hash varchar(40) NOT NULL, executed_at timestamp DEFAULT current_timestamp)"
+    )
+    db.execute(
+        "INSERT INTO migrations (id, name, hash) VALUES"
+        " (0, 'create-migrations-table', 'h0'), (1, 'users', 'h1'), (2, 'posts', 'h2')"
+    )
+
+    _adopted_then_up_applies_only_the_rest(migrate, db, "postgres-migrations", [1, 2])
+
+
 def _refused(migrate, db, code=6):
     run = migrate("adopt", "--yes")
     assert run.code == code, run.stderr

@@ -287,7 +287,9 @@ def tracking_rebaseline(versions: tuple[int, ...], reason: str, **kwargs: Any) -
 @click.option(
     "--from",
     "tool",
-    type=click.Choice(["golang-migrate", "dbmate", "flyway", "diesel", "alembic"]),
+    type=click.Choice(
+        ["golang-migrate", "dbmate", "flyway", "diesel", "alembic", "goose", "sql-migrate", "postgres-migrations"]
+    ),
     envvar="MIGRATE_ADOPT_FROM",
     help="The tool that migrated the database. Default: the one whose table is found. [env: MIGRATE_ADOPT_FROM]",
 )
@@ -301,10 +303,11 @@ def tracking_rebaseline(versions: tuple[int, ...], reason: str, **kwargs: Any) -
 def adopt_command(tool: str | None, table: str | None, yes: bool, **kwargs: Any) -> None:
     """Take over a database another tool migrated: record what it applied as applied.
 
-    Reads the tracking table of golang-migrate, dbmate, Flyway, Diesel or Alembic in the
-    service's database, matches it to the service's migration files, and (with --yes) records
-    those files as applied, audited as MIGRATION_ADOPTED, so that up continues from there
-    without running them again. Without --yes it changes nothing and shows the plan.
+    Reads the tracking table of golang-migrate, dbmate, Flyway, Diesel, Alembic, goose,
+    sql-migrate or postgres-migrations in the service's database, matches it to the service's
+    migration files, and (with --yes) records those files as applied, audited as
+    MIGRATION_ADOPTED, so that up continues from there without running them again. Without
+    --yes it changes nothing and shows the plan.
 
     Example: scrydon-migrate adopt --service platform --from golang-migrate --yes
     """
@@ -726,6 +729,12 @@ def _run_cli() -> None:
     except KeyboardInterrupt:
         sys.exit(130)
     except Exception as exc:  # noqa: BLE001 - the last line of defence: a bug
+        from scrydon_migrate import db
+
+        known = db.known_error(exc)
+        if known is not None:
+            _report(known)
+            sys.exit(known.exit_code)
         _report_bug(exc)
         sys.exit(ExitCode.INTERNAL)
     sys.exit(ExitCode.OK)
@@ -746,7 +755,9 @@ def _report(exc: MigrateError) -> None:
     if details and exc.hint:
         log.event(logging.getLogger("scrydon_migrate"), log.FATAL, exc.hint, exc.event, service=fields.get("service"))
     if _State.json_output:
-        click.echo(json.dumps(exc.to_dict(), default=str, ensure_ascii=False))
+        from scrydon_migrate.config import redact_document
+
+        click.echo(json.dumps(redact_document(json.loads(json.dumps(exc.to_dict(), default=str))), ensure_ascii=False))
 
 
 def _report_bug(exc: BaseException) -> None:

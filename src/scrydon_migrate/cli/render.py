@@ -32,7 +32,11 @@ if TYPE_CHECKING:
 
 
 def document(doc: Any) -> None:
-    click.echo(json.dumps(doc, indent=2, default=_default, ensure_ascii=False))
+    """``doc`` as JSON on stdout, every string in it redacted (see :func:`config.redact_document`)."""
+    from scrydon_migrate.config import redact_document
+
+    plain = json.loads(json.dumps(doc, default=_default))
+    click.echo(json.dumps(redact_document(plain), indent=2, ensure_ascii=False))
 
 
 def _default(value: Any) -> Any:

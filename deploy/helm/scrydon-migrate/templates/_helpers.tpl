@@ -140,6 +140,13 @@ The database URL is read from the service's Secret under the variable the tool l
     secretKeyRef:
       name: {{ $own.database.existingSecret | quote }}
       key: {{ $own.database.secretKey | quote }}
+{{- with $own.database.migrationSecretKey }}
+- name: {{ $.service.urlEnv | replace "_DATABASE_URL" "_MIGRATION_URL" }}
+  valueFrom:
+    secretKeyRef:
+      name: {{ $own.database.existingSecret | quote }}
+      key: {{ . | quote }}
+{{- end }}
 - name: MIGRATE_WAIT_FOR_DB
   value: {{ .settings.waitForDatabaseSeconds | toString | quote }}
 - name: MIGRATE_LOCK_WAIT
