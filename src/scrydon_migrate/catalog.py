@@ -107,13 +107,12 @@ UNION ALL
 SELECT 'a' || a.attrelid || '.' || a.attnum, 'column:' || rel.nspname || '.' || rel.relname || '.' || a.attname,
        md5(a.atttypid::text || '/' || a.atttypmod || a.attnotnull::text || a.attidentity::text
            || a.attgenerated::text || a.attcollation::text || coalesce(d.adbin::text, '')),
-       left(md5((SELECT tn.nspname || '.' || ty.typname FROM pg_type ty
-                 JOIN pg_namespace tn ON tn.oid = ty.typnamespace WHERE ty.oid = a.atttypid)
-                || '/' || a.atttypmod || a.attnotnull::text || a.attidentity::text
+       left(md5(tn.nspname || '.' || ty.typname || '/' || a.atttypmod || a.attnotnull::text || a.attidentity::text
                 || a.attgenerated::text || (d.adbin IS NOT NULL)::text), 8),
        CASE WHEN d.xmin IS NOT NULL AND d.xmin::text::bigint > a.xmin::text::bigint THEN d.xmin ELSE a.xmin END::text,
        0::oid, rel.oid
   FROM pg_attribute a JOIN rel ON rel.oid = a.attrelid
+  JOIN pg_type ty ON ty.oid = a.atttypid JOIN pg_namespace tn ON tn.oid = ty.typnamespace
   LEFT JOIN pg_attrdef d ON d.adrelid = a.attrelid AND d.adnum = a.attnum
  WHERE a.attnum > 0 AND NOT a.attisdropped AND rel.relkind IN ('r', 'p', 'f', 'v', 'm')
 UNION ALL
