@@ -1,0 +1,134 @@
+"""Histories where the predicted desync check went wrong, distilled: no false alarm, no unsafe offer.
+
+Each clean case applies cleanly, and the next ``up`` and ``verify`` must agree that nothing is
+missing. Each unsafe case plants a desync after which re-applying would re-run writes or undo a
+change outside the tail: the repair must not be offered, and must name the recorded step.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+CLEAN = {
+    "drop column takes its index, constraints and owned sequence": [
+        "CREATE TABLE orgs (id int PRIMARY KEY, slug text UNIQUE, n serial);\n"
+        "CREATE INDEX orgs_slug_idx ON orgs (slug);",
+        "ALTER TABLE orgs DROP COLUMN slug;\nALTER TABLE orgs DROP COLUMN n;",
+    ],
+    "drop constraint takes its index": [
+        "CREATE TABLE orgs (id int, slug text, CONSTRAINT orgs_slug_key UNIQUE (slug));",
+        "ALTER TABLE orgs DROP CONSTRAINT orgs_slug_key;",
+    ],
+    "unique using index renames the index": [
+        "CREATE TABLE orgs (id int PRIMARY KEY, slug text);",
+        "-- migrate:no-transaction\nCREATE UNIQUE INDEX CONCURRENTLY orgs_slug_idx ON orgs (slug);",
+        "ALTER TABLE orgs ADD CONSTRAINT orgs_slug_key UNIQUE USING INDEX orgs_slug_idx;",
+    ],
+    "not null set and dropped (named constraints on PostgreSQL 18)": [
+        "CREATE TABLE orgs (id int PRIMARY KEY, name text);",
+        "ALTER TABLE orgs ALTER COLUMN name SET NOT NULL;",
+        "ALTER TABLE orgs ALTER COLUMN name DROP NOT NULL;",
+    ],
+    "a temp table in a data migration": [
+        "CREATE TABLE orgs (id int PRIMARY KEY, name text);",
+        "CREATE TEMP TABLE staging AS SELECT 1 AS id, 'a' AS name;\nINSERT INTO orgs SELECT * FROM staging;",
+    ],
+    "a partitioned table dropped with its partitions": [
+        "CREATE TABLE events (id int, at date) PARTITION BY RANGE (at);\n"
+        "CREATE TABLE events_2026 PARTITION OF events FOR VALUES FROM ('2026-01-01') TO ('2027-01-01');",
+        "DROP TABLE events;",
+    ],
+    "rename of a serial's implicit sequence": [
+        "CREATE TABLE orgs (id serial PRIMARY KEY);",
+        "ALTER SEQUENCE orgs_id_seq RENAME TO orgs_ids;",
+    ],
+    "a DO block's objects removed implicitly by a later plain migration": [
+        "DO $$ BEGIN EXECUTE 'CREATE TABLE orgs (id int PRIMARY KEY, slug text)'; "
+        "EXECUTE 'CREATE INDEX orgs_slug ON orgs (slug)'; END $$;",
+        "ALTER TABLE orgs DROP COLUMN slug;",
+    ],
+    "cascade keeps the rest checked": [
+        "CREATE TABLE orgs (id int PRIMARY KEY, name text);\nCREATE VIEW names AS SELECT name FROM orgs;\n"
+        "CREATE FUNCTION org_count() RETURNS bigint LANGUAGE sql AS 'SELECT count(*) FROM orgs';",
+        "ALTER TABLE orgs DROP COLUMN name CASCADE;",
+    ],
+    "enum values added and renamed, a type renamed": [
+        "CREATE TYPE mood AS ENUM ('ok');\nCREATE FUNCTION cheer(mood) RETURNS text LANGUAGE sql AS 'SELECT ''y''';",
+        "ALTER TYPE mood ADD VALUE 'great';",
+        "ALTER TYPE mood RENAME VALUE 'ok' TO 'fine';\nALTER TYPE mood RENAME TO feeling;",
+    ],
+    "a schema renamed with its tables": [
+        "CREATE SCHEMA billing;\nCREATE TABLE billing.invoices (id int PRIMARY KEY);",
+        "ALTER SCHEMA billing RENAME TO accounts;",
+    ],
+    "search_path changed by a migration": [
+        "CREATE SCHEMA app;",
+        "SET search_path = app, public;\nCREATE TABLE orgs (id int PRIMARY KEY);",
+        "CREATE TABLE public.plans (id int PRIMARY KEY);",
+    ],
+}
+
+
+@pytest.mark.parametrize("case", sorted(CLEAN))
+def test_a_cleanly_applied_history_raises_no_alarm(case, migrations, migrate):
+    for number, sql in enumerate(CLEAN[case], 1):
+        migrations.write(f"{number:04d}_step.sql", sql)
+        assert migrate("up").code == 0
+
+    verified = migrate("verify", "--json")
+    again = migrate("up")
+
+    assert verified.code == 0 and verified.json()[0]["kind"] == "healthy", verified.stdout
+    assert again.code == 0 and not again.log_lines("MIGRATION_APPLIED")
+
+
+def test_a_tail_whose_do_block_wrote_rows_of_a_surviving_table_is_not_offered(migrations, migrate, db):
+    migrations.write(
+        "0001_counters.sql", "CREATE TABLE counters (id int PRIMARY KEY, n int);\nINSERT INTO counters VALUES (1, 1);"
+    )
+    migrations.write(
+        "0002_bump.sql",
+        "CREATE TABLE audit_notes (id int);\nDO $$ BEGIN UPDATE counters SET n = n + 1; END $$;",
+    )
+    assert migrate("up").code == 0
+    db.execute("DROP TABLE audit_notes")
+
+    run = migrate("up", env={"MIGRATE_REPAIR_TRACKING": "1"})
+
+    assert run.code == 6
+    assert "0002 (0002_bump.sql) wrote to rows of table public.counters, which still exists" in run.stderr
+    assert db.execute("SELECT n FROM counters").fetchone() == (2,)
+
+
+def test_a_tail_that_renamed_an_earlier_table_is_not_offered(migrations, migrate, db):
+    migrations.write("0001_orgs.sql", "CREATE TABLE orgs (id int PRIMARY KEY);")
+    migrations.write("0002_rename.sql", "ALTER TABLE orgs RENAME TO organisations;\nCREATE TABLE teams (id int);")
+    assert migrate("up").code == 0
+    db.execute("ALTER TABLE organisations RENAME TO orgs")
+    db.execute("DROP TABLE teams")
+
+    run = migrate("up", env={"MIGRATE_REPAIR_TRACKING": "1"})
+
+    assert run.code == 6
+    assert "renamed table public.orgs (created by an earlier migration)" in run.stderr
+
+
+def test_a_tail_that_starts_with_an_alteration_is_found_and_not_offered(migrations, migrate, db):
+    """Found by the corpus check on the agentic reference schema: a VALIDATE before the missing tail."""
+    migrations.write(
+        "0001_fk.sql",
+        "CREATE TABLE a (id int PRIMARY KEY);\nCREATE TABLE b (a_id int);\n"
+        "ALTER TABLE b ADD CONSTRAINT b_a_fkey FOREIGN KEY (a_id) REFERENCES a NOT VALID;",
+    )
+    migrations.write("0002_validate.sql", "ALTER TABLE b VALIDATE CONSTRAINT b_a_fkey;")
+    migrations.write("0003_more.sql", "CREATE TABLE c (id int);")
+    assert migrate("up").code == 0
+    db.execute("ALTER TABLE b DROP CONSTRAINT b_a_fkey")
+    db.execute("ALTER TABLE b ADD CONSTRAINT b_a_fkey FOREIGN KEY (a_id) REFERENCES a NOT VALID")
+    db.execute("DROP TABLE c")
+
+    run = migrate("up", env={"MIGRATE_REPAIR_TRACKING": "1"})
+
+    assert run.code == 6
+    assert "0002 (0002_validate.sql): absent" in run.stderr
+    assert "Re-run with MIGRATE_REPAIR_TRACKING=1" not in run.stderr
