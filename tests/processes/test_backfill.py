@@ -45,9 +45,16 @@ def _slow(db, batch=200, pause_ms=20):
     )
 
 
+def _fast(db):
+    db.execute("UPDATE platform_migrations_backfills SET max_batch_size = 5000, pause_ms = 0")
+    db.execute("UPDATE platform_migrations_backfill_slices SET batch_size = 5000")
+
+
 def _state(db):
+    """(state, keys done over every slice)."""
     return db.execute(
-        "SELECT state, last_key, keys_done FROM platform_migrations_backfills WHERE name = 'items_doubled'"
+        "SELECT state, (SELECT coalesce(sum(keys_done), 0) FROM platform_migrations_backfill_slices"
+        " WHERE backfill = b.name) FROM platform_migrations_backfills b WHERE name = 'items_doubled'"
     ).fetchone()
 
 
@@ -106,19 +113,24 @@ def test_a_sigkilled_worker_resumes_after_the_last_committed_batch_and_no_row_is
 ):
     _slow(items)
     worker = _worker(db_url, migrations)
-    _wait_until(lambda: (_state(items)[2] or 0) >= 2000)
+    _wait_until(lambda: _state(items)[1] >= 2000)
     worker.send_signal(signal.SIGKILL)
     worker.communicate(timeout=10)
 
-    state, last_key, keys_done = _state(items)
+    state, keys_done = _state(items)
     assert state == "running" and 0 < keys_done < ROWS
     done = items.execute(
-        "SELECT count(*) FILTER (WHERE touched = 1), count(*) FILTER (WHERE touched > 1), max(id) FILTER"
-        " (WHERE touched = 1) FROM items"
+        "SELECT count(*) FILTER (WHERE touched = 1), count(*) FILTER (WHERE touched > 1) FROM items"
     ).fetchone()
-    assert done == (keys_done, 0, int(last_key)), "exactly the committed batches are done, up to the checkpoint"
+    assert done == (keys_done, 0), "exactly the committed batches are done"
+    beyond = items.execute(
+        "SELECT count(*) FROM items i JOIN platform_migrations_backfill_slices s ON s.backfill = 'items_doubled'"
+        " AND (s.lo_key IS NULL OR i.id > s.lo_key[1]::bigint) AND i.id <= s.hi_key[1]::bigint"
+        " WHERE i.touched = 1 AND (s.last_key IS NULL OR i.id > s.last_key[1]::bigint)"
+    ).fetchone()
+    assert beyond == (0,), "no row past a slice's checkpoint is done"
 
-    items.execute("UPDATE platform_migrations_backfills SET batch_size = 5000, max_batch_size = 5000")
+    _fast(items)
     assert migrate("backfill run").code == 0
     assert _all_done_once(items) == (0, 0), "the result equals a single UPDATE's, each row done once"
 
@@ -126,24 +138,24 @@ def test_a_sigkilled_worker_resumes_after_the_last_committed_batch_and_no_row_is
 def test_pause_resume_and_restart_from_another_process(items, migrations, migrate, db_url):
     _slow(items)
     worker = _worker(db_url, migrations)
-    _wait_until(lambda: (_state(items)[2] or 0) >= 600)
+    _wait_until(lambda: _state(items)[1] >= 600)
 
     paused = migrate("backfill pause", "items_doubled")
     assert paused.code == 0, paused.stderr
     assert worker.wait(timeout=60) == 0, "a paused backfill leaves the worker nothing to do"
     worker.communicate()
-    state, _, keys_at_pause = _state(items)
+    state, keys_at_pause = _state(items)
     assert state == "paused"
-    time.sleep(0.3)
-    assert _state(items)[2] == keys_at_pause, "no batch runs while paused"
+    assert migrate("backfill run").code == 0, "a worker finds nothing to do in a paused backfill"
+    assert _state(items)[1] == keys_at_pause, "no batch runs while paused"
 
     assert migrate("backfill resume", "items_doubled").code == 0
-    items.execute("UPDATE platform_migrations_backfills SET batch_size = 5000, max_batch_size = 5000")
+    _fast(items)
     assert migrate("backfill run").code == 0
     assert _all_done_once(items) == (0, 0)
 
     assert migrate("backfill restart", "items_doubled").code == 0
-    assert _state(items)[0] == "pending" and _state(items)[2] == 0
+    assert _state(items) == ("pending", 0)
     assert migrate("backfill run").code == 0
     assert items.execute("SELECT min(touched), max(touched) FROM items").fetchone() == (2, 2)
     events = {r[0] for r in items.execute("SELECT event FROM platform_migrations_audit")}
@@ -218,10 +230,14 @@ def test_a_failing_batch_is_split_then_the_backfill_is_marked_failed_and_retried
     failed = migrate("backfill run")
 
     assert failed.code == 5
-    state, last_key, _ = _state(items)
-    assert state == "failed"
-    assert int(last_key) < 995 <= int(last_key) + 1, "split down to the one failing key"
+    assert _state(items)[0] == "failed"
+    failing = items.execute(
+        "SELECT last_key[1]::bigint FROM platform_migrations_backfill_slices WHERE NOT done"
+        " AND (lo_key IS NULL OR lo_key[1]::bigint < 995) AND hi_key[1]::bigint >= 995"
+    ).fetchone()
+    assert failing[0] == 994, "split down to the one failing key"
     assert failed.log_lines("MIGRATION_BACKFILL_BATCH_SPLIT")
+    assert "violates check constraint" in migrate("backfill status", "--json").json()[0]["backfills"][0]["error"]
     items.execute("ALTER TABLE items DROP CONSTRAINT items_small")
     assert migrate("backfill retry", "items_doubled").code == 0
     assert migrate("backfill run").code == 0
@@ -280,7 +296,7 @@ def test_a_backfill_declared_on_a_missing_column_fails_its_migration_clearly(mig
     assert run.code == 5
     assert "Traceback" not in run.stderr
     line = run.log_lines("MIGRATION_FAILED")[0]
-    assert "declares backfill 'items_doubled' on items.item_id, which does not exist" in line
+    assert "declares backfill 'items_doubled' on items keyed on (item_id): column \"item_id\" does not exist" in line
     assert "line=2" in line and "sqlstate=42703" in line
     assert db.execute("SELECT status FROM platform_migrations WHERE version = 2").fetchone() == ("failed",)
     assert db.execute(
