@@ -421,7 +421,7 @@ def _declaration_error(
 ) -> StatementFailed:
     return StatementFailed(
         f"migration {migration.file.version_text} ({migration.file.file}) of service {migration.file.service!r} "
-        f"declares backfill {spec.name!r} on {spec.table} keyed on ({spec.key}): {message}",
+        f"declares backfill {spec.name!r} on {spec.table} keyed on ({spec.key}): {message}; {hint}",
         hint=hint + "; the migration's transaction was rolled back",
         service=migration.file.service,
         version=migration.file.version_text,
@@ -472,7 +472,7 @@ def _key_facts(conn: psycopg.Connection, migration: Migration, spec: BackfillSpe
             migration,
             spec,
             f"no valid btree index starts with ({spec.key}), so every batch would scan the whole table "
-            f"(~{estimate:,} rows now)",
+            f"({_rows_now(conn, spec.table, estimate)} rows now)",
             "42704",
             f"key it on the primary key, or create the index first in an earlier migration: CREATE INDEX "
             f"CONCURRENTLY {name}_{'_'.join(keys)}_idx ON {spec.table} ({spec.key})",
@@ -501,6 +501,19 @@ def _key_facts(conn: psycopg.Connection, migration: Migration, spec: BackfillSpe
     return _KeyFacts(
         schema, name, bool(record and record[0]), int(estimate or 0), {k: v[2] for k, v in attributes.items()}
     )
+
+
+def _rows_now(conn: psycopg.Connection, table: str, estimate: int) -> str:
+    """The table's size for a message: the planner's estimate, else a count up to a million."""
+    from psycopg import sql
+
+    if estimate > 0:
+        return f"~{estimate:,}"
+    counted = conn.execute(
+        sql.SQL("SELECT count(*) FROM (SELECT FROM {} LIMIT 1000001) t").format(_relation(table))
+    ).fetchone()
+    rows = int(counted[0]) if counted else 0
+    return "over 1,000,000" if rows > 1_000_000 else f"{rows:,}"
 
 
 @dataclass(frozen=True, slots=True)
