@@ -235,6 +235,11 @@ class Backfill:
         return self.keys_done / elapsed if elapsed > 0 else None
 
     @property
+    def rate_rows_per_s(self) -> float | None:
+        rate = self.rate_keys_per_s
+        return None if rate is None else rate * self.rows_done / self.keys_done
+
+    @property
     def eta_s(self) -> float | None:
         rate = self.rate_keys_per_s
         if self.state is not State.RUNNING or self.stalled_since or not rate or not self.keys_total:
@@ -268,6 +273,7 @@ class Backfill:
             "batches": self.batches,
             "slices": self.slice_count,
             "rate_keys_per_s": None if self.rate_keys_per_s is None else round(self.rate_keys_per_s, 1),
+            "rate_rows_per_s": None if self.rate_rows_per_s is None else round(self.rate_rows_per_s, 1),
             "eta_s": None if self.eta_s is None else round(self.eta_s),
             "error": self.error,
             "throttled": self.throttled,
@@ -1302,7 +1308,7 @@ def control(
         if action == "restart":
             conn.execute(sql.SQL("DELETE FROM {} WHERE backfill = %s").format(slices), (name,))
             changes |= {"completed_at": None, "started_at": None, "rows_to_fill": None}
-        elif current.slice_count == 0:
+        elif action in ("resume", "retry") and current.slice_count == 0:
             changes["state"] = State.PENDING.value
         _update(conn, tracking_table, name, changes)
         updated = _one(conn, tracking_table, name)
