@@ -96,3 +96,23 @@ def test_several_workers_share_the_key_range_and_the_start_is_logged_once_after_
         "SELECT count(DISTINCT worker), count(*) FROM platform_migrations_backfill_slices WHERE done"
     ).fetchone()
     assert sharing[0] >= 2 and sharing[1] >= 4, "the slices were shared out between the workers"
+
+
+def test_a_replication_slot_retaining_wal_holds_the_worker_back_and_status_says_why(items, migrations, migrate, db_url):
+    slow(items, batch=500, pause_ms=0)
+    items.execute("UPDATE platform_migrations_backfills SET max_slot_wal_mb = 1")
+    items.execute("SELECT pg_create_physical_replication_slot('standby_down', true)")
+    try:
+        worker = start_worker(db_url, migrations)
+        wait_until(lambda: (_status(migrate)["throttled"] or "").startswith("replication slot 'standby_down' retains"))
+        held = backfill_state(items)[1]
+        status = migrate("backfill status")
+        assert "held back: replication slot 'standby_down' retains" in status.stdout
+        assert _status(migrate)["state"] == "running", "a held-back worker still beats: not stalled"
+        assert backfill_state(items)[1] == held, "no batch while the slot retains too much WAL"
+    finally:
+        items.execute("SELECT pg_drop_replication_slot('standby_down')")
+    assert worker.wait(timeout=120) == 0
+    worker.communicate()
+    assert all_done_once(items) == (0, 0)
+    assert _status(migrate)["throttled"] is None
