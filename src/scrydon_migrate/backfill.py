@@ -566,11 +566,9 @@ def _adoption(
     )
     body = sql.SQL(
         "DECLARE scrydon_fill record;\nBEGIN\n"
-        "  IF current_setting('scrydon_migrate.backfill', true) = {name} THEN RETURN NEW; END IF;\n"
         "  SELECT {computed} INTO scrydon_fill FROM (SELECT NEW.*) AS {alias}{where};\n"
         "  IF FOUND THEN\n{assign}  END IF;\n  RETURN NEW;\nEND"
     ).format(
-        name=sql.Literal(spec.name),
         computed=computed,
         alias=alias,
         where=where,
@@ -601,9 +599,11 @@ def _adoption(
             function, sql.Literal(body.as_string(conn))
         ),
         sql.SQL("DROP TRIGGER IF EXISTS {} ON {}").format(sql.Identifier(trigger), _relation(spec.table)),
-        sql.SQL("CREATE TRIGGER {} BEFORE INSERT OR UPDATE ON {} FOR EACH ROW EXECUTE FUNCTION {}()").format(
-            sql.Identifier(trigger), _relation(spec.table), function
-        ),
+        sql.SQL(
+            "CREATE TRIGGER {} BEFORE INSERT OR UPDATE ON {} FOR EACH ROW"
+            " WHEN (current_setting('scrydon_migrate.backfill', true) IS DISTINCT FROM {})"
+            " EXECUTE FUNCTION {}()"
+        ).format(sql.Identifier(trigger), _relation(spec.table), sql.Literal(spec.name), function),
     )
     return _Adoption(trigger, check.as_string(conn), install)
 
@@ -611,7 +611,13 @@ def _adoption(
 # --- reading ----------------------------------------------------------------------------------------
 
 
-def _read(conn: psycopg.Connection, tracking_table: str, *, name: str | None = None) -> list[Backfill]:
+def _read(
+    conn: psycopg.Connection, tracking_table: str, *, name: str | None = None, missing_ok: bool = True
+) -> list[Backfill]:
+    """The backfills with their slices summed up; none when the table does not exist (``missing_ok``).
+
+    ``missing_ok`` costs a savepoint: the worker, which knows the table exists, reads without one.
+    """
     import psycopg
     from psycopg import sql
 
@@ -632,11 +638,14 @@ def _read(conn: psycopg.Connection, tracking_table: str, *, name: str | None = N
         table=table_identifier(table_for(tracking_table)),
         slices=table_identifier(slices_for(tracking_table)),
     )
-    try:
-        with conn.transaction():
-            rows = conn.execute(query, (name, name)).fetchall()
-    except (psycopg.errors.UndefinedTable, psycopg.errors.UndefinedColumn):
-        return []
+    if not missing_ok:
+        rows = conn.execute(query, (name, name)).fetchall()
+    else:
+        try:
+            with conn.transaction():
+                rows = conn.execute(query, (name, name)).fetchall()
+        except (psycopg.errors.UndefinedTable, psycopg.errors.UndefinedColumn):
+            return []
     names = (*_FIELDS, *_SLICE_FIELDS)
     return [Backfill(**dict(zip(names, r, strict=True)) | {"state": State(r[5])}) for r in rows]
 
@@ -646,7 +655,7 @@ def list_backfills(conn: psycopg.Connection, tracking_table: str) -> list[Backfi
 
 
 def _one(conn: psycopg.Connection, tracking_table: str, name: str) -> Backfill:
-    return _read(conn, tracking_table, name=name)[0]
+    return _read(conn, tracking_table, name=name, missing_ok=False)[0]
 
 
 _LOCK_MODES: dict[str, LiteralString] = {
@@ -1043,7 +1052,7 @@ def _run_slice(
         raise
     except psycopg.Error as exc:
         raise _BatchFailed(backfill, slice_no, 1, _first_line(exc)) from exc
-    now = _db_now(conn)
+    now = backfill.now
     beat = {"worker": worker, "heartbeat_at": now}
     if bounds is None or bounds[2] == 0:
         _update_slice(conn, tracking_table, backfill.name, slice_no, beat | {"done": True})
