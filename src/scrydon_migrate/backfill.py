@@ -534,6 +534,10 @@ def _adoption(
 ) -> _Adoption | None:
     """The trigger that computes the column for rows written while it is adopted, and the final check.
 
+    A writer that sets the column itself (an INSERT giving it, an UPDATE changing it) is a pod of the
+    new release and keeps its value; the trigger fills it for the others: an INSERT without it, an
+    UPDATE of other columns (a changed source column must not leave the value stale).
+
     Both are checked by PostgreSQL's planner now (EXPLAIN), so a rule that can't be computed for one
     row fails the migration instead of every later write.
     """
@@ -573,7 +577,11 @@ def _adoption(
         alias=alias,
         where=where,
         assign=sql.SQL("").join(
-            sql.SQL("    NEW.{} := scrydon_fill.{};\n").format(sql.Identifier(c), sql.Identifier(c))
+            sql.SQL(
+                "    IF (TG_OP = 'INSERT' AND NEW.{c} IS NULL)"
+                " OR (TG_OP = 'UPDATE' AND NEW.{c} IS NOT DISTINCT FROM OLD.{c})"
+                " THEN\n      NEW.{c} := scrydon_fill.{c};\n    END IF;\n"
+            ).format(c=sql.Identifier(c))
             for c, _ in rule.assignments
         ),
     )
