@@ -60,6 +60,9 @@ logger = logging.getLogger(__name__)
 SAMPLE_KEYS = 50_000
 PROGRESS_EVERY_S = 10.0
 HEARTBEAT_EVERY_S = 5.0
+PRESSURE_EVERY_S = 1.0
+WORK_TURN_S = 2.0
+SHOW_EVERY_S = 0.5
 
 
 class State(StrEnum):
@@ -666,6 +669,27 @@ def _one(conn: psycopg.Connection, tracking_table: str, name: str) -> Backfill:
     return _read(conn, tracking_table, name=name, missing_ok=False)[0]
 
 
+def _limits(conn: psycopg.Connection, tracking_table: str, name: str) -> Backfill | None:
+    """A batch's first statement: share-lock the backfill's row, read its limits, set the batch's settings.
+
+    The sums over the slices are left out (a batch does not need them): one round trip.
+    """
+    from psycopg import sql
+
+    record = conn.execute(
+        sql.SQL(
+            "SELECT {}, now(), set_config('lock_timeout', lock_timeout_ms || 'ms', true),"
+            " set_config('statement_timeout', statement_timeout_ms || 'ms', true),"
+            " set_config('scrydon_migrate.backfill', name, true) FROM {} WHERE name = %s FOR SHARE"
+        ).format(sql.SQL(", ").join(sql.Identifier(f) for f in _FIELDS), table_identifier(table_for(tracking_table))),
+        (name,),
+    ).fetchone()
+    if record is None:
+        return None
+    values = dict(zip(_FIELDS, record[: len(_FIELDS)], strict=True))
+    return Backfill(**values | {"state": State(values["state"]), "now": record[len(_FIELDS)]})
+
+
 _LOCK_MODES: dict[str, LiteralString] = {
     "share": "SHARE",
     "update": "UPDATE",
@@ -748,6 +772,8 @@ class _Pacer:
 
     last_progress: float = 0.0
     last_heartbeat: float = 0.0
+    last_pressure: float = 0.0
+    last_shown: float = 0.0
     throttled: str | None = None
 
 
@@ -777,27 +803,59 @@ def run(
         for backfill in todo:
             if stop and stop():
                 return _read(conn, tracking_table)
-            outcome = _step(conn, tracking_table, service, backfill, worker, pacer)
-            if outcome is not None:
-                progressed = True
-                if on_batch:
-                    on_batch(outcome)
-                time.sleep(outcome.pause_ms / 1000)
+            progressed |= _work_on(conn, tracking_table, service, backfill, worker, pacer, on_batch)
         if stop and stop():
             return _read(conn, tracking_table)
         if not progressed:
             time.sleep(idle_sleep_s)
 
 
+def _work_on(
+    conn: psycopg.Connection,
+    tracking_table: str,
+    service: str,
+    backfill: Backfill,
+    worker: str,
+    pacer: _Pacer,
+    on_batch: Callable[[Backfill], None] | None,
+) -> bool:
+    """Batches of one backfill for up to WORK_TURN_S (then the others get a turn); whether any ran."""
+    deadline, worked = time.monotonic() + WORK_TURN_S, False
+    begun = backfill.state is State.RUNNING and backfill.slice_count > 0
+    while time.monotonic() < deadline:
+        outcome = _step(conn, tracking_table, service, backfill, worker, pacer, begun=begun)
+        if outcome is None:
+            return worked
+        worked, begun, backfill = True, True, outcome
+        if on_batch and time.monotonic() - pacer.last_shown >= SHOW_EVERY_S:
+            pacer.last_shown = time.monotonic()
+            on_batch(_read(conn, tracking_table, name=backfill.name)[0])
+        if outcome.state is not State.RUNNING:
+            return worked
+        time.sleep(outcome.pause_ms / 1000)
+    return worked
+
+
 def _step(
-    conn: psycopg.Connection, tracking_table: str, service: str, backfill: Backfill, worker: str, pacer: _Pacer
+    conn: psycopg.Connection,
+    tracking_table: str,
+    service: str,
+    backfill: Backfill,
+    worker: str,
+    pacer: _Pacer,
+    *,
+    begun: bool,
 ) -> Backfill | None:
     """One unit of work on one backfill: its start, a batch, or its final pass. None when nothing was done."""
     import psycopg
 
     try:
-        if backfill.state is State.PENDING or backfill.slice_count == 0:
+        if not begun:
             return _begin(conn, tracking_table, service, backfill.name, worker)
+        if time.monotonic() - pacer.last_pressure < PRESSURE_EVERY_S:
+            held = pacer.throttled is not None
+            return None if held else _batch(conn, tracking_table, service, backfill.name, worker, pacer)
+        pacer.last_pressure = time.monotonic()
         reason = _pressure(conn, backfill)
         if reason or pacer.throttled:
             _beat(conn, tracking_table, service, backfill, worker, pacer, reason)
@@ -1009,9 +1067,9 @@ def _batch(
     from psycopg import sql
 
     with _committed(conn) as outbox:
-        if _lock(conn, tracking_table, name, "share") is not State.RUNNING:
+        backfill = _limits(conn, tracking_table, name)
+        if backfill is None or backfill.state is not State.RUNNING:
             return None
-        backfill = _one(conn, tracking_table, name)
         slices = table_identifier(slices_for(tracking_table))
         claimed = conn.execute(
             sql.SQL(
@@ -1064,13 +1122,8 @@ def _run_slice(
     beat = {"worker": worker, "heartbeat_at": now}
     if bounds is None or bounds[2] == 0:
         _update_slice(conn, tracking_table, backfill.name, slice_no, beat | {"done": True})
-        return _one(conn, tracking_table, backfill.name)
+        return backfill
     low, high, keys = bounds
-    conn.execute(
-        "SELECT set_config('lock_timeout', %s, true), set_config('statement_timeout', %s, true),"
-        " set_config('scrydon_migrate.backfill', %s, true)",
-        (f"{backfill.lock_timeout_ms}ms", f"{backfill.statement_timeout_ms}ms", backfill.name),
-    )
     began = time.monotonic()
     try:
         cursor = conn.execute(backfill.batch_sql.encode(), _range_params(backfill, low, high))
@@ -1094,12 +1147,12 @@ def _run_slice(
             "last_batch_at": now,
         },
     )
-    updated = _one(conn, tracking_table, backfill.name)
     if time.monotonic() - pacer.last_progress >= PROGRESS_EVERY_S:
         pacer.last_progress = time.monotonic()
+        updated = _one(conn, tracking_table, backfill.name)
         details = _progress(updated) | {"position": high, "slice": slice_no}
         _event(conn, outbox, tracking_table, service, updated, "MIGRATION_BACKFILL_PROGRESS", worker, details)
-    return updated
+    return backfill
 
 
 def _range_params(backfill: Backfill, low: list[str], high: list[str]) -> dict[str, str]:
