@@ -325,7 +325,7 @@ def verdict(cases: list[dict[str, Any]]) -> tuple[list[str], bool]:
         ok = ratio >= TARGET_RATIO and one["p99_ms"] < TARGET_P99_MS and one["wrong_rows"] == 0
         met = met and ok
         lines.append(
-            f"- {key}: one worker {ratio:.2f}× one UPDATE's rows/s (target ≥ {TARGET_RATIO}), writers' p99 "
+            f"- {key}: one worker {ratio:.3f}× one UPDATE's rows/s (target ≥ {TARGET_RATIO}), writers' p99 "
             f"{one['p99_ms']} ms (target < {TARGET_P99_MS:.0f}; one UPDATE: {single['p99_ms']:,} ms), wrong rows "
             f"{one['wrong_rows']} (one UPDATE leaves {single['wrong_rows']:,}) → **{'met' if ok else 'missed'}**."
         )
