@@ -656,9 +656,37 @@ def _read(
             with conn.transaction():
                 rows = conn.execute(query, (name, name)).fetchall()
         except (psycopg.errors.UndefinedTable, psycopg.errors.UndefinedColumn):
-            return []
+            if not _upgrade(conn, tracking_table):
+                return []
+            with conn.transaction():
+                rows = conn.execute(query, (name, name)).fetchall()
     names = (*_FIELDS, *_SLICE_FIELDS)
     return [Backfill(**dict(zip(names, r, strict=True)) | {"state": State(r[5])}) for r in rows]
+
+
+def _upgrade(conn: psycopg.Connection, tracking_table: str) -> bool:
+    """A backfills table of an earlier release: add what it lacks (False when there is no table).
+
+    Its backfills keep their state; a running one without slices starts again from its first key,
+    which its batch statement's own condition (``AND col IS NULL``) makes cheap for the rows done.
+    """
+    import psycopg
+
+    from scrydon_migrate.errors import PrivilegeMissing
+
+    found = conn.execute("SELECT to_regclass(%s) IS NOT NULL", (table_for(tracking_table),)).fetchone()
+    if not (found and found[0]):
+        return False
+    try:
+        with conn.transaction():
+            ensure_table(conn, tracking_table)
+    except psycopg.errors.InsufficientPrivilege as exc:
+        raise PrivilegeMissing(
+            f"the backfills table {table_for(tracking_table)} is from an earlier release and this role can't "
+            f"upgrade it: {_first_line(exc)}",
+            hint="run scrydon-migrate up (or backfill run) once as the role that owns the migration tables",
+        ) from exc
+    return True
 
 
 def list_backfills(conn: psycopg.Connection, tracking_table: str) -> list[Backfill]:
