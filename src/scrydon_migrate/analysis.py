@@ -204,10 +204,13 @@ def migration_checksum(statements: list[Statement]) -> str:
     return digest.hexdigest()
 
 
-def range_query(text: str) -> str:
-    """A batch statement with ``$1``/``$2`` (first and last key of the batch) in psycopg's ``%(lo)s`` form.
+def range_query(text: str, keys: int = 1) -> str:
+    """A batch statement with its key-range parameters in psycopg's named form.
 
-    Raises ValueError when the statement is not one UPDATE/INSERT/DELETE using both parameters.
+    One key column: ``$1``/``$2`` (first and last key of the batch) become ``%(lo)s``/``%(hi)s``.
+    A composite key of N columns uses ``$1``..``$N`` for the first key and ``$N+1``..``$2N`` for
+    the last, which become ``%(lo1)s``.. and ``%(hi1)s``... Raises ValueError when the statement
+    is not one UPDATE/INSERT/DELETE using exactly those parameters.
     """
     from pglast.visitors import Visitor
 
@@ -222,16 +225,100 @@ def range_query(text: str) -> str:
 
     assert raw[0].stmt is not None
     Params()(raw[0].stmt)
-    if {n for _, n in found} != {1, 2}:
+    if {n for _, n in found} != set(range(1, 2 * keys + 1)):
         raise ValueError(
             "a backfill's batch statement must use $1 (first key) and $2 (last key) of the batch, and no other"
+            if keys == 1
+            else f"a backfill keyed on {keys} columns must use ${1}..${keys} (first key of the batch) and "
+            f"${keys + 1}..${2 * keys} (last key), and no other parameter"
         )
     base = raw[0].stmt_location or 0
     pieces, cursor = [], 0
     for location, number in sorted(found):
         start = location - base
         pieces.append(text[cursor:start].replace("%", "%%"))
-        pieces.append("%(lo)s" if number == 1 else "%(hi)s")
+        pieces.append(f"%({range_parameter(number, keys)})s")
         cursor = start + len(f"${number}")
     pieces.append(text[cursor:].replace("%", "%%"))
     return "".join(pieces)
+
+
+def range_parameter(number: int, keys: int) -> str:
+    """The name ``range_query`` gives to ``$number`` of a batch statement keyed on ``keys`` columns."""
+    if keys == 1:
+        return "lo" if number == 1 else "hi"
+    return f"lo{number}" if number <= keys else f"hi{number - keys}"
+
+
+@dataclass(frozen=True, slots=True)
+class FillRule:
+    """What a backfill's UPDATE computes for one row, read from its parse tree.
+
+    ``assignments`` are the ``SET column = expression`` pairs whose expression reads no assigned
+    column (``touched = touched + 1`` is a counter, not a value derived from the row), ``conditions`` the conjuncts of
+    its WHERE clause other than the key range, and ``guards`` those of them that read an
+    assigned column (``email_domain IS NULL``): they keep batches idempotent, so the adoption
+    trigger leaves them out and recomputes the value on every write, while the final check
+    keeps them (it counts the rows the batch statement would still change).
+    """
+
+    table: str
+    alias: str
+    assignments: tuple[tuple[str, str], ...]
+    conditions: tuple[str, ...]
+    guards: tuple[str, ...]
+
+
+def fill_rule(text: str) -> FillRule | None:
+    """The per-row rule of a backfill's batch statement, or None when it is not a plain UPDATE.
+
+    Not derivable: an INSERT or DELETE, ``UPDATE ... FROM``, a ``WITH`` clause, or an assignment
+    to a part of a column (``SET a[1] = ...``, ``SET (a, b) = ...``).
+    """
+    from pglast.stream import RawStream
+    from pglast.visitors import Visitor
+
+    raw = parser.parse_sql(text)
+    stmt: Any = raw[0].stmt if len(raw) == 1 else None
+    if type(stmt).__name__ != "UpdateStmt" or stmt.fromClause or stmt.withClause:
+        return None
+    targets = stmt.targetList or ()
+    if any(t.indirection or type(t.val).__name__ == "MultiAssignRef" for t in targets):
+        return None
+    assigned = {t.name for t in targets}
+
+    class Reads(Visitor):
+        def __init__(self) -> None:
+            self.params = False
+            self.columns: set[str] = set()
+
+        def visit_ParamRef(self, ancestors: Any, node: Any) -> None:
+            self.params = True
+
+        def visit_ColumnRef(self, ancestors: Any, node: Any) -> None:
+            last = node.fields[-1]
+            if type(last).__name__ == "String":
+                self.columns.add(last.sval)
+
+    where = stmt.whereClause
+    conjuncts = list(where.args) if type(where).__name__ == "BoolExpr" and where.boolop == 0 else [where]
+    conditions: list[str] = []
+    guards: list[str] = []
+    for conjunct in conjuncts:
+        if conjunct is None:
+            continue
+        reads = Reads()
+        reads(conjunct)
+        if reads.params:
+            continue
+        (guards if reads.columns & assigned else conditions).append(RawStream()(conjunct))
+    derived = []
+    for target in targets:
+        reads = Reads()
+        reads(target.val)
+        if not reads.columns & assigned:
+            derived.append((target.name, RawStream()(target.val)))
+    if not derived:
+        return None
+    alias = stmt.relation.alias.aliasname if stmt.relation.alias else stmt.relation.relname
+    return FillRule(stmt.relation.relname, alias, tuple(derived), tuple(conditions), tuple(guards))

@@ -89,6 +89,7 @@ def diagnose(
         )
     findings.extend(_lock_findings(conn, svc))
     findings.extend(_invalid_indexes(conn, svc))
+    findings.extend(_backfill_findings(conn, svc))
     if os.environ.get("MIGRATE_REPAIR_TRACKING", "").strip().lower() in {"1", "true", "yes", "on"}:
         findings.append(
             Finding(
@@ -194,6 +195,36 @@ def _lock_findings(conn: psycopg.Connection, svc: ServiceSettings) -> Iterator[F
         f"end it with SELECT pg_terminate_backend({holder.pid})",
         holder.fields(),
     )
+
+
+def _backfill_findings(conn: psycopg.Connection, svc: ServiceSettings) -> Iterator[Finding]:
+    """A failed backfill (its error), and a running one whose workers stopped beating."""
+    from scrydon_migrate import backfill
+
+    for b in backfill.list_backfills(conn, svc.tracking_table):
+        where = {"backfill": b.name, "table": b.table_name, "percent": b.percent, "worker": b.worker}
+        if b.state is backfill.State.FAILED:
+            yield Finding(
+                "BACKFILL_FAILED",
+                Severity.ERROR,
+                svc.name,
+                f"backfill {b.name!r} on {b.table_name} failed: {b.error}",
+                f"fix the cause, then: scrydon-migrate backfill retry --service {svc.name} {b.name} (it goes on "
+                "from its checkpoints); the release that requires it is refused until it completes",
+                where | {"error": b.error},
+            )
+        elif b.stalled_since is not None:
+            yield Finding(
+                "BACKFILL_STALLED",
+                Severity.ERROR,
+                svc.name,
+                f"backfill {b.name!r} on {b.table_name} is stalled: no worker heartbeat since "
+                f"{b.stalled_since.isoformat(timespec='seconds')} (last batch "
+                f"{b.last_batch_at.isoformat(timespec='seconds') if b.last_batch_at else 'never'})",
+                f"start the backfill worker again (scrydon-migrate backfill run --service {svc.name}, or the chart's "
+                "backfill Deployment): it resumes after the last committed batch",
+                where | {"stalled_since": b.stalled_since.isoformat()},
+            )
 
 
 def _invalid_indexes(conn: psycopg.Connection, svc: ServiceSettings) -> Iterator[Finding]:

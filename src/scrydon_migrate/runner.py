@@ -446,10 +446,12 @@ def _apply_in_transaction(
 
 
 def _register_backfills(conn: psycopg.Connection, table: str, migration: Migration) -> None:
-    if migration.backfills:
+    """Register the backfills it declares; drop the adoption triggers of those it requires."""
+    if migration.backfills or migration.requires_backfills:
         from scrydon_migrate import backfill
 
         backfill.register(conn, table, migration.file.service, migration, applied_by())
+        backfill.adopt(conn, table, migration.file.service, migration, applied_by())
 
 
 def _where(migration: Migration) -> dict[str, str]:

@@ -111,7 +111,9 @@ class BackfillSpec:
     """``-- migrate:backfill <name> table=<table> key=<column>`` and the batch statement after it.
 
     The statement updates one key range: ``$1`` is the first key of a batch, ``$2`` the last
-    (``WHERE id BETWEEN $1 AND $2``). ``up`` only registers it; the backfill worker runs it.
+    (``WHERE id BETWEEN $1 AND $2``); a composite key (``key=org_id,id``) takes ``$1``..``$N``
+    and ``$N+1``..``$2N`` (``WHERE (org_id, id) BETWEEN ($1, $2) AND ($3, $4)``). ``up`` only
+    registers it; the backfill worker runs it.
     """
 
     name: str
@@ -132,6 +134,9 @@ BACKFILL_LIMITS = (
     "lock_timeout_ms",
     "statement_timeout_ms",
     "max_replica_lag_s",
+    "max_slot_wal_mb",
+    "slices",
+    "stall_after_s",
 )
 
 
@@ -439,7 +444,7 @@ def _backfills(
             )
         statement = following[0]
         try:
-            batch_sql = range_query(statement.text)
+            batch_sql = range_query(statement.text, len(options["key"].split(",")))
         except ValueError as exc:
             raise _failure(
                 migration,

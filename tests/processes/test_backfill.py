@@ -6,89 +6,32 @@ Workers are real processes; kills are real SIGKILLs.
 from __future__ import annotations
 
 import signal
-import subprocess
 import threading
 import time
 from random import Random
 
 import psycopg
-import pytest
 
-from tests.fixtures.cli import clean_env, command
-
-ROWS = 20_000
-DECLARE = """-- migrate:backfill items_doubled table=items key=id
-UPDATE items SET doubled = v * 2, touched = touched + 1 WHERE id BETWEEN $1 AND $2;
-"""
-
-
-@pytest.fixture
-def items(migrations, migrate, db):
-    """A table with data, then a migration that adds a column and declares its backfill."""
-    migrations.write(
-        "0001_items.sql",
-        "CREATE TABLE items (id bigint PRIMARY KEY, v int NOT NULL, note text, touched int NOT NULL DEFAULT 0);",
-    )
-    assert migrate("up").code == 0
-    db.execute("INSERT INTO items (id, v) SELECT g, g %% 1000 FROM generate_series(1, %s) g", (ROWS,))
-    migrations.write("0002_doubled.sql", "ALTER TABLE items ADD COLUMN doubled int NULL;\n" + DECLARE)
-    run = migrate("up")
-    assert run.code == 0, run.stderr
-    return db
-
-
-def _slow(db, batch=200, pause_ms=20):
-    db.execute(
-        "UPDATE platform_migrations_backfills SET batch_size = %s, max_batch_size = %s, min_batch_size = %s,"
-        " pause_ms = %s",
-        (batch, batch, batch, pause_ms),
-    )
-
-
-def _state(db):
-    return db.execute(
-        "SELECT state, last_key, keys_done FROM platform_migrations_backfills WHERE name = 'items_doubled'"
-    ).fetchone()
-
-
-def _worker(db_url, migrations, *extra):
-    args = command(
-        "backfill",
-        "run",
-        "--service",
-        "platform",
-        "--database-url",
-        db_url,
-        "--migrations-dir",
-        str(migrations.path),
-        *extra,
-    )
-    return subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=clean_env())
-
-
-def _wait_until(predicate, timeout_s=30.0):
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        if predicate():
-            return
-        time.sleep(0.05)
-    raise AssertionError("condition not reached in time")
-
-
-def _all_done_once(db):
-    return db.execute(
-        "SELECT count(*) FILTER (WHERE doubled IS DISTINCT FROM v * 2), count(*) FILTER (WHERE touched <> 1) FROM items"
-    ).fetchone()
+from tests.processes.conftest import (
+    DECLARE,
+    ROWS,
+    all_done_once,
+    backfill_state,
+    fast,
+    slow,
+    start_worker,
+    wait_until,
+)
 
 
 def test_up_only_registers_the_backfill_and_a_worker_completes_it(items, migrate):
     assert items.execute("SELECT count(*) FROM items WHERE doubled IS NOT NULL").fetchone() == (0,)
-    assert _state(items)[0] == "pending"
+    assert backfill_state(items)[0] == "pending"
 
     run = migrate("backfill run")
 
     assert run.code == 0, run.stderr
-    assert _all_done_once(items) == (0, 0)
+    assert all_done_once(items) == (0, 0)
     events = [
         r[0]
         for r in items.execute(
@@ -104,46 +47,51 @@ def test_up_only_registers_the_backfill_and_a_worker_completes_it(items, migrate
 def test_a_sigkilled_worker_resumes_after_the_last_committed_batch_and_no_row_is_done_twice(
     items, migrations, migrate, db_url
 ):
-    _slow(items)
-    worker = _worker(db_url, migrations)
-    _wait_until(lambda: (_state(items)[2] or 0) >= 2000)
+    slow(items)
+    worker = start_worker(db_url, migrations)
+    wait_until(lambda: backfill_state(items)[1] >= 2000)
     worker.send_signal(signal.SIGKILL)
     worker.communicate(timeout=10)
 
-    state, last_key, keys_done = _state(items)
+    state, keys_done = backfill_state(items)
     assert state == "running" and 0 < keys_done < ROWS
     done = items.execute(
-        "SELECT count(*) FILTER (WHERE touched = 1), count(*) FILTER (WHERE touched > 1), max(id) FILTER"
-        " (WHERE touched = 1) FROM items"
+        "SELECT count(*) FILTER (WHERE touched = 1), count(*) FILTER (WHERE touched > 1) FROM items"
     ).fetchone()
-    assert done == (keys_done, 0, int(last_key)), "exactly the committed batches are done, up to the checkpoint"
+    assert done == (keys_done, 0), "exactly the committed batches are done"
+    beyond = items.execute(
+        "SELECT count(*) FROM items i JOIN platform_migrations_backfill_slices s ON s.backfill = 'items_doubled'"
+        " AND (s.lo_key IS NULL OR i.id > s.lo_key[1]::bigint) AND i.id <= s.hi_key[1]::bigint"
+        " WHERE i.touched = 1 AND (s.last_key IS NULL OR i.id > s.last_key[1]::bigint)"
+    ).fetchone()
+    assert beyond == (0,), "no row past a slice's checkpoint is done"
 
-    items.execute("UPDATE platform_migrations_backfills SET batch_size = 5000, max_batch_size = 5000")
+    fast(items)
     assert migrate("backfill run").code == 0
-    assert _all_done_once(items) == (0, 0), "the result equals a single UPDATE's, each row done once"
+    assert all_done_once(items) == (0, 0), "the result equals a single UPDATE's, each row done once"
 
 
 def test_pause_resume_and_restart_from_another_process(items, migrations, migrate, db_url):
-    _slow(items)
-    worker = _worker(db_url, migrations)
-    _wait_until(lambda: (_state(items)[2] or 0) >= 600)
+    slow(items)
+    worker = start_worker(db_url, migrations)
+    wait_until(lambda: backfill_state(items)[1] >= 600)
 
     paused = migrate("backfill pause", "items_doubled")
     assert paused.code == 0, paused.stderr
     assert worker.wait(timeout=60) == 0, "a paused backfill leaves the worker nothing to do"
     worker.communicate()
-    state, _, keys_at_pause = _state(items)
+    state, keys_at_pause = backfill_state(items)
     assert state == "paused"
-    time.sleep(0.3)
-    assert _state(items)[2] == keys_at_pause, "no batch runs while paused"
+    assert migrate("backfill run").code == 0, "a worker finds nothing to do in a paused backfill"
+    assert backfill_state(items)[1] == keys_at_pause, "no batch runs while paused"
 
     assert migrate("backfill resume", "items_doubled").code == 0
-    items.execute("UPDATE platform_migrations_backfills SET batch_size = 5000, max_batch_size = 5000")
+    fast(items)
     assert migrate("backfill run").code == 0
-    assert _all_done_once(items) == (0, 0)
+    assert all_done_once(items) == (0, 0)
 
     assert migrate("backfill restart", "items_doubled").code == 0
-    assert _state(items)[0] == "pending" and _state(items)[2] == 0
+    assert backfill_state(items) == ("pending", 0)
     assert migrate("backfill run").code == 0
     assert items.execute("SELECT min(touched), max(touched) FROM items").fetchone() == (2, 2)
     events = {r[0] for r in items.execute("SELECT event FROM platform_migrations_audit")}
@@ -151,15 +99,15 @@ def test_pause_resume_and_restart_from_another_process(items, migrations, migrat
 
 
 def test_two_workers_share_a_backfill_without_overlap(items, migrations, db_url):
-    _slow(items, batch=500, pause_ms=0)
+    slow(items, batch=500, pause_ms=0)
 
-    workers = [_worker(db_url, migrations) for _ in range(2)]
+    workers = [start_worker(db_url, migrations) for _ in range(2)]
     codes = [w.wait(timeout=120) for w in workers]
     for w in workers:
         w.communicate()
 
     assert codes == [0, 0]
-    assert _all_done_once(items) == (0, 0)
+    assert all_done_once(items) == (0, 0)
     workers_seen = items.execute(
         "SELECT count(DISTINCT actor) FROM platform_migrations_audit WHERE event LIKE 'MIGRATION_BACKFILL_%'"
         " AND event <> 'MIGRATION_BACKFILL_REGISTERED'"
@@ -168,7 +116,7 @@ def test_two_workers_share_a_backfill_without_overlap(items, migrations, db_url)
 
 
 def test_concurrent_writes_during_the_backfill_are_not_lost(items, migrations, migrate, db_url):
-    _slow(items, batch=500, pause_ms=5)
+    slow(items, batch=500, pause_ms=5)
     written: dict[int, str] = {}
     stop = threading.Event()
 
@@ -191,7 +139,7 @@ def test_concurrent_writes_during_the_backfill_are_not_lost(items, migrations, m
         writer.join()
 
     assert run.code == 0, run.stderr
-    assert _all_done_once(items) == (0, 0)
+    assert all_done_once(items) == (0, 0)
     notes = dict(items.execute("SELECT id, note FROM items WHERE note IS NOT NULL").fetchall())
     assert notes == written, "every concurrent write survived the backfill"
 
@@ -218,14 +166,18 @@ def test_a_failing_batch_is_split_then_the_backfill_is_marked_failed_and_retried
     failed = migrate("backfill run")
 
     assert failed.code == 5
-    state, last_key, _ = _state(items)
-    assert state == "failed"
-    assert int(last_key) < 995 <= int(last_key) + 1, "split down to the one failing key"
+    assert backfill_state(items)[0] == "failed"
+    failing = items.execute(
+        "SELECT last_key[1]::bigint FROM platform_migrations_backfill_slices WHERE NOT done"
+        " AND (lo_key IS NULL OR lo_key[1]::bigint < 995) AND hi_key[1]::bigint >= 995"
+    ).fetchone()
+    assert failing[0] == 994, "split down to the one failing key"
     assert failed.log_lines("MIGRATION_BACKFILL_BATCH_SPLIT")
+    assert "violates check constraint" in migrate("backfill status", "--json").json()[0]["backfills"][0]["error"]
     items.execute("ALTER TABLE items DROP CONSTRAINT items_small")
     assert migrate("backfill retry", "items_doubled").code == 0
     assert migrate("backfill run").code == 0
-    assert _all_done_once(items) == (0, 0)
+    assert all_done_once(items) == (0, 0)
 
 
 def test_a_fresh_install_completes_its_backfills_at_once(migrations, migrate, db):
@@ -236,11 +188,11 @@ def test_a_fresh_install_completes_its_backfills_at_once(migrations, migrate, db
     migrations.write("0003_require.sql", "-- migrate:requires-backfill items_doubled\nSELECT 1;")
 
     assert migrate("up").code == 0
-    assert _state(db)[0] == "completed"
+    assert backfill_state(db)[0] == "completed"
 
 
 def test_the_backfill_finishes_while_rows_keep_being_inserted(items, migrate, db_url):
-    _slow(items, batch=2000, pause_ms=5)
+    slow(items, batch=2000, pause_ms=5)
     stop = threading.Event()
 
     def insert() -> None:
@@ -260,7 +212,7 @@ def test_the_backfill_finishes_while_rows_keep_being_inserted(items, migrate, db
         writer.join()
 
     assert run.code == 0, run.stderr
-    assert _state(items)[0] == "completed"
+    assert backfill_state(items)[0] == "completed"
     assert items.execute(
         "SELECT count(*) FROM items WHERE id <= %s AND doubled IS DISTINCT FROM v * 2", (ROWS,)
     ).fetchone() == (0,)
@@ -280,7 +232,7 @@ def test_a_backfill_declared_on_a_missing_column_fails_its_migration_clearly(mig
     assert run.code == 5
     assert "Traceback" not in run.stderr
     line = run.log_lines("MIGRATION_FAILED")[0]
-    assert "declares backfill 'items_doubled' on items.item_id, which does not exist" in line
+    assert "declares backfill 'items_doubled' on items keyed on (item_id): column \"item_id\" does not exist" in line
     assert "line=2" in line and "sqlstate=42703" in line
     assert db.execute("SELECT status FROM platform_migrations WHERE version = 2").fetchone() == ("failed",)
     assert db.execute(

@@ -217,9 +217,21 @@ def audit(report: Sequence[ServiceAudit], *, as_json: bool) -> None:
         if entry.events is None:
             blocks.append(f"{entry.service}: no audit log yet")
             continue
-        rows = [(e.at, e.event, e.version, e.actor, e.reason) for e in entry.events]
-        blocks.append(f"{entry.service}\n" + table(("at", "event", "version", "actor", "reason"), rows))
+        rows = [(e.at, e.event, e.version, e.actor, e.reason, _audit_details(e.event, e.details)) for e in entry.events]
+        headers = ("at", "event", "version", "actor", "reason", "details")
+        blocks.append(f"{entry.service}\n" + table(headers, rows))
     click.echo("\n\n".join(blocks))
+
+
+#: The details a backfill event shows in the text audit log, in this order.
+_BACKFILL_DETAILS = ("backfill", "percent", "keys_done", "keys_total", "rows_done", "slices", "action", "error")
+
+
+def _audit_details(event: str, details: dict[str, Any]) -> str:
+    """A backfill event's progress (``backfill=x percent=42.0 keys_done=...``); other events' details stay in --json."""
+    if not event.startswith("MIGRATION_BACKFILL_"):
+        return ""
+    return " ".join(f"{k}={details[k]}" for k in _BACKFILL_DETAILS if details.get(k) is not None)
 
 
 def snapshots(manifests: Sequence[Manifest], *, as_json: bool) -> None:
@@ -243,8 +255,14 @@ def findings(found: Sequence[Finding], *, as_json: bool) -> None:
 
 
 def backfills(report: Sequence[ServiceBackfills], *, as_json: bool) -> None:
+    """``--json`` for machines; on a terminal a progress bar per backfill; a plain table in a log."""
+    import sys
+
     if as_json:
         document([{"service": e.service, "backfills": [b.to_dict() for b in e.backfills]} for e in report])
+        return
+    if sys.stdout.isatty() and any(e.backfills for e in report):
+        _backfill_bars(report)
         return
     blocks = []
     for entry in report:
@@ -252,12 +270,41 @@ def backfills(report: Sequence[ServiceBackfills], *, as_json: bool) -> None:
             blocks.append(f"{entry.service}: no backfills")
             continue
         rows = [
-            (b.name, b.state.value, _percent(b), b.rows_done, _rate(b), _eta(b), b.table_name, b.error)
+            (b.name, b.shown_state, _percent(b), b.rows_done, _rate(b), _eta(b), b.table_name, _detail(b))
             for b in entry.backfills
         ]
-        headers = ("backfill", "state", "progress", "rows done", "rate", "eta", "table", "error")
+        headers = ("backfill", "state", "progress", "rows done", "rate", "eta", "table", "detail")
         blocks.append(f"{entry.service}\n" + table(headers, rows))
     click.echo("\n\n".join(blocks))
+
+
+def _backfill_bars(report: Sequence[ServiceBackfills]) -> None:
+    """rich, imported here only: a bar per backfill with its rate and ETA."""
+    from rich.console import Console
+    from rich.progress_bar import ProgressBar
+    from rich.table import Table
+
+    styles = {"completed": "green", "failed": "bold red", "stalled": "bold red", "paused": "yellow"}
+    grid = Table(box=None, pad_edge=False)
+    for header in ("service", "backfill", "state", "progress", "", "rows done", "rate", "eta", "detail"):
+        grid.add_column(header, justify="right" if header in ("rows done", "rate", "eta", "") else "left")
+    for entry in report:
+        for b in entry.backfills:
+            total = b.keys_total or max(b.keys_done, 1)
+            done = total if b.shown_state == "completed" else min(b.keys_done, total)
+            state = b.shown_state
+            grid.add_row(
+                entry.service,
+                b.name,
+                f"[{styles.get(state, 'cyan')}]{state}[/]",
+                ProgressBar(total=total, completed=done, width=30),
+                _percent(b),
+                f"{b.rows_done:,}",
+                _rate(b),
+                _eta(b),
+                _detail(b),
+            )
+    Console().print(grid)
 
 
 def _percent(b: Backfill) -> str:
@@ -265,13 +312,27 @@ def _percent(b: Backfill) -> str:
 
 
 def _rate(b: Backfill) -> str:
-    rate = b.rate_keys_per_s
-    return "-" if rate is None else f"{rate:,.0f} keys/s"
+    rate = b.rate_rows_per_s
+    return "-" if rate is None else f"{rate:,.0f} rows/s"
 
 
 def _eta(b: Backfill) -> str:
     eta = b.eta_s
     return "-" if eta is None else f"{int(eta // 60)}m{int(eta % 60):02d}s"
+
+
+def _detail(b: Backfill) -> str:
+    """Why it is not moving: its error, since when no worker beats, or what it waits for."""
+    if b.error:
+        return b.error
+    if b.stalled_since:
+        last = _cell(b.last_batch_at) if b.last_batch_at else "never"
+        return f"no worker heartbeat since {_cell(b.stalled_since)} (last batch {last})"
+    if b.throttled:
+        return f"held back: {b.throttled}"
+    if b.workers and b.state.value == "running":
+        return f"{len(b.workers)} worker(s), {b.slice_count} slices"
+    return ""
 
 
 def backfills_changed(result: Backfill, action: str, *, as_json: bool) -> None:
@@ -294,7 +355,7 @@ class BackfillProgress:
         if not self.enabled:
             return
         click.echo(
-            f"\r{service}/{b.name}: {_percent(b)} {b.keys_done:,} keys, batch {b.batch_size:,}, {_rate(b)}   ",
+            f"\r{service}/{b.name}: {_percent(b)} {b.rows_done:,} rows, {_rate(b)}, eta {_eta(b)}   ",
             err=True,
             nl=False,
         )
