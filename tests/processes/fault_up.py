@@ -30,11 +30,11 @@ def _die() -> None:
     os.kill(os.getpid(), signal.SIGKILL)
 
 
-def _execute(conn: Any, migration: Any, statement: Any) -> None:
+def _execute(conn: Any, migration: Any, statement: Any, *rest: Any) -> None:
     counts["statements"] += 1
     if mode == "before" and counts["statements"] == target:
         _die()
-    execute(conn, migration, statement)
+    execute(conn, migration, statement, *rest)
     if counts["statements"] == target:
         if mode == "after":
             _die()

@@ -75,11 +75,10 @@ def test_failed_unique_concurrent_build_is_rebuilt_after_the_data_is_fixed(migra
 
     failed = migrate("up")
     assert failed.code == 5 and "23505" in failed.stderr
-    assert _index_state(db, "orders_note_key") == (False,)
+    assert _index_state(db, "orders_note_key") is None, "the INVALID index the build left was dropped at once"
 
     db.execute("UPDATE orders SET note = 'other' WHERE id = 2")
     run = migrate("up")
 
     assert run.code == 0, run.stderr
-    assert run.log_lines("INVALID_INDEX_DROPPED")
-    assert _index_state(db, "orders_note_key") == (True,), "IF NOT EXISTS did not keep the broken index"
+    assert _index_state(db, "orders_note_key") == (True,), "IF NOT EXISTS did not keep a broken index"

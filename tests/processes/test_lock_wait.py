@@ -16,7 +16,10 @@ from psycopg import sql
 from scrydon_migrate import tracking
 from tests.fixtures.cli import clean_env, command
 
-KEY = tracking.lock_key("platform_migrations")
+
+def _key(db_url: str) -> int:
+    """The migration lock's key of the test database's platform service."""
+    return tracking.lock_key("public.platform_migrations", psycopg.conninfo.conninfo_to_dict(db_url)["dbname"])
 
 
 def _wait_for(predicate, timeout_s=60.0):
@@ -34,7 +37,7 @@ def test_the_same_key_held_in_another_database_is_neither_waited_for_nor_named(p
         admin.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(other)))
     try:
         with psycopg.connect(pg_cluster.url(other), autocommit=True, application_name="other-database") as holder:
-            holder.execute("SELECT pg_advisory_lock(%s)", (KEY,))
+            holder.execute("SELECT pg_advisory_lock(%s)", (_key(db_url),))
 
             up = migrate("up", "--lock-wait", "1")
             doctor = migrate("doctor", "--json")
@@ -51,7 +54,7 @@ def test_a_waiting_pod_is_idle_and_a_concurrent_index_build_does_not_wait_for_it
     migrations.write("0001_create.sql", "CREATE TABLE organisations (id bigint PRIMARY KEY, name text);")
     db.execute("CREATE TABLE busy (id int)")
     with psycopg.connect(db_url, autocommit=True, application_name="holder") as holder:
-        holder.execute("SELECT pg_advisory_lock(%s)", (KEY,))
+        holder.execute("SELECT pg_advisory_lock(%s)", (_key(db_url),))
         pod = subprocess.Popen(
             command("up", "--service", "platform", "--database-url", db_url, "--migrations-dir", str(migrations.path)),
             stdout=subprocess.PIPE,
@@ -72,7 +75,7 @@ def test_a_waiting_pod_is_idle_and_a_concurrent_index_build_does_not_wait_for_it
             )
             db.execute("CREATE INDEX CONCURRENTLY busy_id_idx ON busy (id)")
             assert pod.poll() is None, "the pod is still waiting for the lock"
-            tracking.release_lock(holder, KEY)
+            tracking.release_lock(holder, _key(db_url))
             code = pod.wait(timeout=60)
         finally:
             if pod.poll() is None:
