@@ -750,7 +750,8 @@ def incomplete(conn: psycopg.Connection, tracking_table: str, names: Sequence[st
     """Required backfills whose condition does not hold: name -> why (its state, or the rows left).
 
     Completed is not enough: the rows the batch statement would still change are counted, so rows that
-    pods of the previous release wrote since can't slip through.
+    pods of the previous release wrote since can't slip through. Once a requiring migration adopted the
+    column (its trigger dropped), later ones trust that check: the column may have changed since.
     """
     known = {b.name: b for b in _read(conn, tracking_table)}
     waiting = {}
@@ -760,9 +761,23 @@ def incomplete(conn: psycopg.Connection, tracking_table: str, names: Sequence[st
             waiting[name] = "missing"
         elif backfill.state is not State.COMPLETED:
             waiting[name] = backfill.shown_state
-        elif left := _remaining(conn, backfill):
-            waiting[name] = f"completed, but {left:,} row(s) still need the fill"
+        elif backfill.trigger_name and (left := _checked_remaining(conn, backfill)):
+            waiting[name] = left
     return waiting
+
+
+def _checked_remaining(conn: psycopg.Connection, backfill: Backfill) -> str | None:
+    """Why the required backfill's condition does not hold (rows left, or its check failing), or None."""
+    import psycopg
+
+    try:
+        with conn.transaction():
+            left = _remaining(conn, backfill)
+    except psycopg.Error as exc:
+        if conn.broken:
+            raise
+        return f"completed, but its check of the rows failed: {_first_line(exc)}"
+    return f"completed, but {left:,} row(s) still need the fill" if left else None
 
 
 def adopt(conn: psycopg.Connection, tracking_table: str, service: str, migration: Migration, actor: str) -> None:

@@ -87,3 +87,14 @@ def test_a_statement_that_is_not_a_plain_fill_gets_no_trigger(migrations, migrat
 
     assert db.execute("SELECT count(*) FROM pg_trigger WHERE tgname = 'items_count_backfill_fill'").fetchone() == (0,)
     assert db.execute("SELECT min(n), max(n) FROM items").fetchone() == (1, 1)
+
+
+def test_a_check_that_can_no_longer_run_refuses_the_requiring_migration_clearly(users, migrations, migrate):
+    assert migrate("backfill run").code == 0
+    migrations.write("0003_drop_status.sql", "ALTER TABLE users DROP COLUMN status;")
+    migrations.write("0004_require.sql", "-- migrate:requires-backfill users_domain\nSELECT 1;")
+
+    refused = migrate("up")
+
+    assert refused.code == 6 and "Traceback" not in refused.stderr
+    assert "which is completed, but its check of the rows failed: column" in refused.stderr
