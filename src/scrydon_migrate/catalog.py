@@ -34,6 +34,9 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     import psycopg
 
+#: A whole read scans pg_depend once for the (few) extension members; a scoped one probes per object.
+_EXTENSION_MEMBERS = "extension_members AS MATERIALIZED (SELECT classid, objid FROM pg_depend WHERE deptype = 'e'), "
+_NOT_IN_EXTENSION = "{oid} NOT IN (SELECT objid FROM extension_members WHERE classid = '{catalog}'::regclass)"
 _NOT_EXTENSION_MEMBER = (
     "NOT EXISTS (SELECT 1 FROM pg_depend dep WHERE dep.classid = '{catalog}'::regclass AND dep.objid = {oid}"
     " AND dep.deptype = 'e')"
@@ -52,12 +55,10 @@ ns AS (
     SELECT c.oid, c.relname, c.relkind, ns.nspname, c.xmin, c.relfilenode,
            c.relpersistence::text || coalesce(c.reloptions::text, '') || coalesce(c.relpartbound::text, '')
            || c.relispartition::text AS def,
-           c.relpersistence::text || coalesce(c.reloptions::text, '') || coalesce((
-               SELECT (SELECT tn.nspname || '.' || ty.typname FROM pg_type ty
-                 JOIN pg_namespace tn ON tn.oid = ty.typnamespace WHERE ty.oid = s.seqtypid)
-                      || s.seqstart || s.seqincrement || s.seqmax || s.seqmin || s.seqcycle::text
-                 FROM pg_sequence s WHERE s.seqrelid = c.oid), '') AS shape
-      FROM pg_class c JOIN ns ON ns.oid = c.relnamespace
+           c.relpersistence::text || coalesce(c.reloptions::text, '')
+           || coalesce(s.seqtypid::regtype::text || s.seqstart || s.seqincrement || s.seqmax || s.seqmin
+                       || s.seqcycle::text, '') AS shape
+      FROM pg_class c JOIN ns ON ns.oid = c.relnamespace LEFT JOIN pg_sequence s ON s.seqrelid = c.oid
      WHERE c.relkind IN ('r', 'p', 'v', 'm', 'S', 'f') AND {rel_scope} AND {rel_member}
        AND NOT (ns.nspname = (SELECT schema FROM tool) AND (c.relname = (SELECT name FROM tool)
                                                        OR starts_with(c.relname, (SELECT name FROM tool) || '_')))
@@ -67,9 +68,9 @@ ns AS (
                                       ELSE tn.nspname || '.' || t.typname END, ',' ORDER BY a.n)
                  FROM unnest(p.proargtypes) WITH ORDINALITY AS a(typ, n)
                  JOIN pg_type t ON t.oid = a.typ JOIN pg_namespace tn ON tn.oid = t.typnamespace), '') || ')' AS name,
-           md5(p.prosrc || coalesce(p.probin, '') || p.prorettype::text || p.provolatile::text || p.prokind::text
+           /*def*/md5(p.prosrc || coalesce(p.probin, '') || p.prorettype::text || p.provolatile::text || p.prokind::text
                || p.proretset::text || p.prosecdef::text || coalesce(p.proconfig::text, '')
-               || coalesce(p.proargnames::text, '') || coalesce(p.proargdefaults::text, '')) AS def,
+               || coalesce(p.proargnames::text, '') || coalesce(p.proargdefaults::text, ''))/*end*/ AS def,
            md5(md5(p.prosrc) || p.provolatile::text || p.prokind::text || p.prosecdef::text || p.proretset::text
                || coalesce(p.proconfig::text, '') || coalesce((SELECT tn.nspname || '.' || ty.typname FROM pg_type ty
                  JOIN pg_namespace tn ON tn.oid = ty.typnamespace WHERE ty.oid = p.prorettype), '')) AS shape
@@ -95,18 +96,18 @@ UNION ALL
 SELECT 'c' || oid,
        CASE relkind WHEN 'v' THEN 'view:' WHEN 'm' THEN 'matview:' WHEN 'S' THEN 'sequence:' ELSE 'table:' END
        || nspname || '.' || relname,
-       md5(def || CASE WHEN relkind IN ('v', 'm') THEN coalesce((SELECT string_agg(r.ev_action::text, '')
+       /*def*/md5(def || CASE WHEN relkind IN ('v', 'm') THEN coalesce((SELECT string_agg(r.ev_action::text, '')
                                                              FROM pg_rewrite r WHERE r.ev_class = rel.oid), '')
                        WHEN relkind = 'S' THEN coalesce((SELECT s.seqtypid::text || s.seqstart || s.seqincrement
                                                           || s.seqmax || s.seqmin || s.seqcycle::text
                                                          FROM pg_sequence s WHERE s.seqrelid = rel.oid), '')
-                       ELSE '' END),
+                       ELSE '' END)/*end*/,
        left(md5(shape), 8), xmin::text, CASE WHEN relkind IN ('r', 'm') THEN relfilenode ELSE 0::oid END, oid
   FROM rel
 UNION ALL
 SELECT 'a' || a.attrelid || '.' || a.attnum, 'column:' || rel.nspname || '.' || rel.relname || '.' || a.attname,
-       md5(a.atttypid::text || '/' || a.atttypmod || a.attnotnull::text || a.attidentity::text
-           || a.attgenerated::text || a.attcollation::text || coalesce(d.adbin::text, '')),
+       /*def*/md5(a.atttypid::text || '/' || a.atttypmod || a.attnotnull::text || a.attidentity::text
+           || a.attgenerated::text || a.attcollation::text || coalesce(d.adbin::text, ''))/*end*/,
        left(md5(tn.nspname || '.' || ty.typname || '/' || a.atttypmod || a.attnotnull::text || a.attidentity::text
                 || a.attgenerated::text || (d.adbin IS NOT NULL)::text), 8),
        CASE WHEN d.xmin IS NOT NULL AND d.xmin::text::bigint > a.xmin::text::bigint THEN d.xmin ELSE a.xmin END::text,
@@ -117,79 +118,87 @@ SELECT 'a' || a.attrelid || '.' || a.attnum, 'column:' || rel.nspname || '.' || 
  WHERE a.attnum > 0 AND NOT a.attisdropped AND rel.relkind IN ('r', 'p', 'f', 'v', 'm')
 UNION ALL
 SELECT 'c' || i.indexrelid, 'index:' || rel.nspname || '.' || rel.relname || '.' || ic.relname,
-       md5(i.indkey::text || i.indclass::text || i.indcollation::text || coalesce(i.indexprs::text, '')
-           || coalesce(i.indpred::text, '') || i.indisunique::text || i.indisvalid::text || ic.relam::text),
+       /*def*/md5(i.indkey::text || i.indclass::text || i.indcollation::text || coalesce(i.indexprs::text, '')
+           || coalesce(i.indpred::text, '') || i.indisunique::text || i.indisvalid::text || ic.relam::text)/*end*/,
        '', greatest(ic.xmin::text::bigint, i.xmin::text::bigint)::text, 0::oid, rel.oid
   FROM pg_index i JOIN rel ON rel.oid = i.indrelid JOIN pg_class ic ON ic.oid = i.indexrelid
 UNION ALL
 SELECT 'k' || k.oid, 'constraint:' || rel.nspname || '.' || rel.relname || '.' || k.conname,
-       md5(k.contype::text || k.condeferrable::text || k.condeferred::text || k.convalidated::text
+       /*def*/md5(k.contype::text || k.condeferrable::text || k.condeferred::text || k.convalidated::text
            || coalesce(k.conkey::text, '') || coalesce(k.confkey::text, '') || k.confrelid::text
-           || k.confupdtype::text || k.confdeltype::text || coalesce(k.conbin::text, '') || k.conindid::text),
+           || k.confupdtype::text || k.confdeltype::text || coalesce(k.conbin::text, '') || k.conindid::text)/*end*/,
        left(md5(k.contype::text || k.condeferrable::text || k.condeferred::text || k.convalidated::text), 8),
        k.xmin::text, 0::oid, rel.oid
   FROM pg_constraint k JOIN rel ON rel.oid = k.conrelid
 UNION ALL
 SELECT 'k' || k.oid, 'constraint:' || typ.nspname || '.' || typ.typname || '.' || k.conname,
-       md5(k.contype::text || k.convalidated::text || coalesce(k.conbin::text, '')),
+       /*def*/md5(k.contype::text || k.convalidated::text || coalesce(k.conbin::text, ''))/*end*/,
        left(md5(k.contype::text || k.convalidated::text), 8), k.xmin::text, 0::oid, typ.oid
   FROM pg_constraint k JOIN typ ON typ.oid = k.contypid
 UNION ALL
 SELECT 't' || t.oid, 'trigger:' || rel.nspname || '.' || rel.relname || '.' || t.tgname,
-       md5(t.tgfoid::text || t.tgtype || t.tgenabled::text || t.tgattr::text || coalesce(t.tgqual::text, '')
-           || t.tgdeferrable::text || t.tginitdeferred::text || encode(t.tgargs, 'hex')),
+       /*def*/md5(t.tgfoid::text || t.tgtype || t.tgenabled::text || t.tgattr::text || coalesce(t.tgqual::text, '')
+           || t.tgdeferrable::text || t.tginitdeferred::text || encode(t.tgargs, 'hex'))/*end*/,
        left(md5(t.tgenabled::text), 8), t.xmin::text, 0::oid, rel.oid
   FROM pg_trigger t JOIN rel ON rel.oid = t.tgrelid WHERE NOT t.tgisinternal
 UNION ALL
 SELECT 'o' || p.oid, 'policy:' || rel.nspname || '.' || rel.relname || '.' || p.polname,
-       md5(p.polcmd::text || p.polpermissive::text || p.polroles::text || coalesce(p.polqual::text, '')
-           || coalesce(p.polwithcheck::text, '')),
+       /*def*/md5(p.polcmd::text || p.polpermissive::text || p.polroles::text || coalesce(p.polqual::text, '')
+           || coalesce(p.polwithcheck::text, ''))/*end*/,
        '', p.xmin::text, 0::oid, rel.oid
   FROM pg_policy p JOIN rel ON rel.oid = p.polrelid
 UNION ALL
 SELECT 'p' || oid, 'function:' || name, def, left(shape, 8), xmin::text, 0::oid, oid FROM fn
 UNION ALL
-SELECT 'y' || oid, 'type:' || nspname || '.' || typname, md5(def), left(md5(shape), 8), xmin::text, 0::oid, oid
+SELECT 'y' || oid, 'type:' || nspname || '.' || typname, /*def*/md5(def)/*end*/, left(md5(shape), 8), xmin::text,
+       0::oid, oid
   FROM typ
 UNION ALL
 SELECT 'e' || e.oid, 'enumvalue:' || typ.nspname || '.' || typ.typname || '.' || e.enumlabel, '', '',
        e.xmin::text, 0::oid, typ.oid
   FROM pg_enum e JOIN typ ON typ.oid = e.enumtypid
 UNION ALL
-SELECT 'x' || x.oid, 'extension:' || x.extname, md5(x.extversion || x.extnamespace::text),
+SELECT 'x' || x.oid, 'extension:' || x.extname, /*def*/md5(x.extversion || x.extnamespace::text)/*end*/,
        left(md5(x.extversion), 8), x.xmin::text, 0::oid, x.oid
   FROM pg_extension x
 )
 """
 
 
-def _objects(rel_scope: str = "true", fn_scope: str = "true", typ_scope: str = "true") -> str:
-    return _OBJECTS.format(
+def _objects(rel_scope: str = "true", fn_scope: str = "true", typ_scope: str = "true", *, lean: bool = False) -> str:
+    """The CTEs; ``lean`` leaves the definitions out (the desync check needs keys and shapes only)."""
+    text = _OBJECTS.replace("/*def*/", "CASE WHEN false THEN " if lean else "").replace(
+        "/*end*/", " END" if lean else ""
+    )
+    whole = rel_scope == "true"
+    member = _NOT_IN_EXTENSION if whole else _NOT_EXTENSION_MEMBER
+    return (_EXTENSION_MEMBERS if whole else "") + text.format(
         rel_scope=rel_scope,
         fn_scope=fn_scope,
         typ_scope=typ_scope,
-        ns_member=_NOT_EXTENSION_MEMBER.format(catalog="pg_namespace", oid="pg_namespace.oid"),
-        rel_member=_NOT_EXTENSION_MEMBER.format(catalog="pg_class", oid="c.oid"),
-        fn_member=_NOT_EXTENSION_MEMBER.format(catalog="pg_proc", oid="p.oid"),
-        typ_member=_NOT_EXTENSION_MEMBER.format(catalog="pg_type", oid="t.oid"),
+        ns_member=member.format(catalog="pg_namespace", oid="pg_namespace.oid"),
+        rel_member=member.format(catalog="pg_class", oid="c.oid"),
+        fn_member=member.format(catalog="pg_proc", oid="p.oid"),
+        typ_member=member.format(catalog="pg_type", oid="t.oid"),
     )
 
 
 #: Every key, and ``key#shape`` for each object with a shape (what a recorded alteration left).
-_STATED = (
-    "coalesce(array_agg(key), '{{}}') || coalesce(array_agg(key || '#' || shape) FILTER (WHERE shape <> ''), '{{}}')"
-)
+#: Sent as the keys and, in the same order, their shapes joined by spaces: the shapes cost 9 bytes an
+#: object instead of a second copy of every key.
+_STATED = "coalesce(array_agg(key), '{{}}'), coalesce(string_agg(shape, ' '), '')"
 
 #: The tracking table's rows (``{columns}`` of ``{table}``, spelled by the caller) and the keys of every
 #: object, in one statement and so one snapshot; the keys ride on the first row only. ``%(schema)s`` and
 #: ``%(table)s`` name the tracking table as it was resolved.
 ROWS_AND_KEYS = (
     "WITH "
-    + _objects()
-    + ", present AS (SELECT "
+    + _objects(lean=True)
+    + ", present(keys, shapes) AS (SELECT "
     + _STATED
-    + " AS keys FROM objects)"
-    + " SELECT CASE WHEN row_number() OVER () = 1 THEN present.keys END, {columns}"
+    + " FROM objects)"
+    + " SELECT CASE WHEN row_number() OVER () = 1 THEN present.keys END,"
+    + " CASE WHEN row_number() OVER () = 1 THEN present.shapes END, {columns}"
     + " FROM present LEFT JOIN {table} ON true"
 )
 
@@ -197,7 +206,7 @@ ROWS_AND_KEYS = (
 ALL_OBJECTS = "WITH " + _objects() + "SELECT identity, key, def, shape, xmin, fnode, parent FROM objects"
 
 #: Just the keys (and shapes, as in :data:`ROWS_AND_KEYS`), for the desync check: one array.
-ALL_KEYS = "WITH " + _objects() + "SELECT " + _STATED.replace("{{}}", "{}") + " FROM objects"
+ALL_KEYS = "WITH " + _objects(lean=True) + "SELECT " + _STATED.replace("{{}}", "{}") + " FROM objects"
 
 
 def whole_objects(extra_ctes: str) -> str:
@@ -226,7 +235,14 @@ def tool_scope(tracking_table: str) -> dict[str, str]:
     return {"schema": schema or "public", "table": table}
 
 
+def stated(keys: list[str], shapes: str) -> set[str]:
+    """Every key, and ``key#shape`` for each object with a shape (the state a recorded alteration left)."""
+    present = set(keys)
+    present.update(f"{k}#{s}" for k, s in zip(keys, shapes.split(" "), strict=False) if s)
+    return present
+
+
 def snapshot(conn: psycopg.Connection, tracking_table: str) -> set[str]:
-    """The keys of every object in the database's non-system schemas."""
+    """The keys (and ``key#shape``) of every object in the database's non-system schemas."""
     record = conn.execute(ALL_KEYS, tool_scope(tracking_table)).fetchone()
-    return set(record[0]) if record else set()
+    return stated(record[0], record[1]) if record else set()

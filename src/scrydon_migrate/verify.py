@@ -333,13 +333,13 @@ def read(conn: psycopg.Connection, table: str) -> TrackedState:
         with conn.cursor(row_factory=tuple_row) as cur:
             cur.execute(query, tool)
             records = cur.fetchall()
-            types = {d.name: d.type_code for d in (cur.description or ())[1:]}
+            types = {d.name: d.type_code for d in (cur.description or ())[2:]}
     except psycopg.errors.UndefinedTable:
         return TrackedState(table, None, set())
     except psycopg.errors.UndefinedColumn:
         return _read_older_table(conn, table, tool)
-    present = set(records[0][0]) if records and records[0][0] is not None else set()
-    rows = tracking.rows_from(conn, table, [r[1:] for r in records if r[1] is not None], types)
+    present = catalog.stated(records[0][0], records[0][1]) if records and records[0][0] is not None else set()
+    rows = tracking.rows_from(conn, table, [r[2:] for r in records if r[2] is not None], types)
     return TrackedState(table, rows, present)
 
 
@@ -349,7 +349,7 @@ def _read_older_table(conn: psycopg.Connection, table: str, tool: dict[str, str]
         conn.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
         rows = tracking.read_rows(conn, table)
         record = conn.execute(catalog.ALL_KEYS, tool).fetchone()
-    return TrackedState(table, rows, set(record[0]) if record else set())
+    return TrackedState(table, rows, catalog.stated(record[0], record[1]) if record else set())
 
 
 def _schema_of(conn: psycopg.Connection, table: str) -> str:
