@@ -364,6 +364,7 @@ def declared_services(toml: Mapping[str, Any], path: Path | None) -> tuple[Servi
 
 
 def _declared_service(table: Mapping[str, Any], where: str, path: Path | None) -> ServiceSpec:
+    """One ``[[service]]`` table; a built-in service's name brings its built-in database, values key and aliases."""
     unknown = sorted(set(table) - _DECLARATION_KEYS)
     if unknown:
         raise ConfigError(
@@ -372,15 +373,16 @@ def _declared_service(table: Mapping[str, Any], where: str, path: Path | None) -
     if "name" not in table:
         raise ConfigError(f"{where} has no name", hint='give it one: name = "billing"')
     name = _declared_name(table["name"], "name", where)
-    aliases = table.get("aliases", [])
+    built_in = next((spec for spec in SERVICES if spec.name == name), None)
+    aliases = table.get("aliases", list(built_in.aliases) if built_in else [])
     if not isinstance(aliases, list):
         raise ConfigError(f"{where}: aliases must be a list of names, got {aliases!r}", hint='aliases = ["bill"]')
-    values_key = _declared_name(table.get("values_key", name), "values_key", where)
+    values_key = _declared_name(table.get("values_key", built_in.values_key if built_in else name), "values_key", where)
     return ServiceSpec(
         name=name,
         values_key=values_key,
-        database_name=_string(table.get("database", name), "database", where),
-        owns=_string(table.get("owns", name), "owns", where),
+        database_name=_string(table.get("database", built_in.database_name if built_in else name), "database", where),
+        owns=_string(table.get("owns", built_in.owns if built_in else name), "owns", where),
         aliases=tuple(
             dict.fromkeys(a for a in [values_key, *(_declared_name(a, "aliases", where) for a in aliases)] if a != name)
         ),

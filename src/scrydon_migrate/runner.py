@@ -21,6 +21,7 @@ import functools
 import logging
 import os
 import random
+import re
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -606,10 +607,17 @@ def _apply_journaled(
     return longest
 
 
-#: Statements that may COMMIT or ROLLBACK themselves (a DO block or a procedure batching its work):
-#: they run in true autocommit, as psql runs them, with the journal written right after. Every other
-#: statement of a journaled file commits together with its journal entry, so a crash can't re-run it.
-_MAY_END_ITS_TRANSACTION = frozenset({"DoStmt", "CallStmt"})
+#: A DO block that says COMMIT or ROLLBACK (PL/pgSQL can't run them from EXECUTE, so they are in its text).
+_ENDS_TRANSACTION = re.compile(r"\b(?:COMMIT|ROLLBACK)\b", re.IGNORECASE)
+
+
+def _may_end_its_transaction(statement: Statement) -> bool:
+    """A procedure call, or a DO block that commits between batches, must run in true autocommit, as psql
+    runs it, with the journal written right after. Every other statement of a journaled file commits
+    together with its journal entry, so a crash can never run it twice."""
+    return statement.kind == "CallStmt" or (
+        statement.kind == "DoStmt" and _ENDS_TRANSACTION.search(statement.text) is not None
+    )
 
 
 def _run_journaled_statement(
@@ -630,7 +638,7 @@ def _run_journaled_statement(
         attempt += 1
         began = time.monotonic()
         try:
-            if statement.transactional and statement.kind not in _MAY_END_ITS_TRANSACTION:
+            if statement.transactional and not _may_end_its_transaction(statement):
                 with run.recorder.transaction(), conn.transaction():
                     run.recorder.begin()
                     _execute(conn, migration, statement, run)

@@ -55,6 +55,22 @@ def test_a_do_block_that_commits_between_batches_applies_in_a_no_transaction_fil
     )
 
 
+def test_a_do_block_that_never_commits_is_journaled_in_its_own_transaction(migrations, migrate, db):
+    migrations.write(
+        "0001_seen.sql",
+        "-- migrate:no-transaction\n"
+        "CREATE TABLE seen (do_xid bigint, journal_xid bigint);\n"
+        "DO $$ BEGIN INSERT INTO seen (do_xid) VALUES (txid_current() % 4294967296); END $$;\n"
+        "UPDATE seen SET journal_xid = (SELECT xmin::text::bigint FROM platform_migrations WHERE version = 1);\n",
+    )
+
+    run = migrate("up")
+
+    assert run.code == 0, run.stderr
+    do_xid, journal_xid = db.execute("SELECT do_xid, journal_xid FROM seen").fetchone()
+    assert do_xid == journal_xid, "the block and its journal entry committed together: a crash can't re-run it"
+
+
 def test_a_procedure_that_commits_can_be_called_from_a_no_transaction_file(migrations, migrate, db):
     migrations.write(
         "0001_procedure.sql",

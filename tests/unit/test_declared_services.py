@@ -152,3 +152,13 @@ def test_a_bad_declaration_is_refused_naming_the_table_and_the_problem(tmp_path:
 
     assert says in error.message
     assert "scrydon-migrate.toml" in error.message
+
+
+def test_a_built_in_name_in_the_declared_list_brings_its_built_in_settings(tmp_path: Path) -> None:
+    toml = "".join(f'[[service]]\nname = "{n}"\n' for n in ("platform", "ontology")) + '[[service]]\nname = "billing"\n'
+    settings = settings_for(tmp_path, toml, services=["auth"], env={"AUTH_DATABASE_URL": "postgresql://p@db/auth"})
+
+    [platform] = settings.services
+    assert (platform.name, platform.spec.database_name, platform.spec.values_key) == ("platform", "auth", "auth")
+    assert platform.database_url == "postgresql://p@db/auth"
+    assert settings_for(tmp_path, toml, services=["apiOntology"]).services[0].name == "ontology"
