@@ -370,15 +370,43 @@ class Recorder:
     baseline: dict[str, _Object] = field(default_factory=dict)
     event_triggers: bool = False
     _undo: list[tuple[str, _Object | None]] = field(default_factory=list)
+    _children: dict[int, set[str]] = field(default_factory=dict)
+    #: Schemas and extensions, which every read covers whole.
+    _always_read: set[str] = field(default_factory=set)
+    _scoped_query: bytes = b""
+    _whole_query: bytes = b""
 
     @classmethod
     def start(cls, conn: psycopg.Connection, tracking_table: str) -> Recorder:
-        """Set the session up (event triggers where possible) and read the baseline: once per run."""
+        """Set the session up (event triggers where possible) and read the baseline: once per run.
+
+        The two reads after each migration are bound to this tracking table once and prepared on the
+        applying connection, so the server plans them once a run, not once a migration (planning the
+        scoped read costs more than running it). The connection is not pooled per transaction: ``up``
+        refused that before it took the lock.
+        """
         recorder = cls(conn, tracking_table)
         recorder.event_triggers = _prepare_event_triggers(conn, tracking_table)
+        recorder._scoped_query = _bound(conn, _AFTER_SCOPED, tracking_table)
+        recorder._whole_query = _bound(conn, _AFTER_WHOLE, tracking_table)
+        if conn.prepare_threshold is None:
+            conn.prepare_threshold = 2**31 - 1
         rows = conn.execute(catalog.ALL_OBJECTS, catalog.tool_scope(tracking_table)).fetchall()
-        recorder.baseline = {r[0]: _Object(r[1], r[2], r[3], int(r[5]), int(r[6])) for r in rows}
+        for r in rows:
+            recorder._put(r[0], _Object(r[1], r[2], r[3], int(r[5]), int(r[6])))
         return recorder
+
+    def _put(self, identity: str, value: _Object | None) -> None:
+        """Set or remove one baseline entry, keeping the index of entries by parent."""
+        previous = self.baseline.pop(identity, None)
+        if previous is not None:
+            self._children.get(previous.parent, set()).discard(identity)
+            self._always_read.discard(identity)
+        if value is not None:
+            self.baseline[identity] = value
+            self._children.setdefault(value.parent, set()).add(identity)
+            if identity[0] in "nx":
+                self._always_read.add(identity)
 
     @contextlib.contextmanager
     def transaction(self) -> Iterator[None]:
@@ -388,10 +416,7 @@ class Recorder:
             yield
         except BaseException:
             for identity, previous in reversed(self._undo):
-                if previous is None:
-                    self.baseline.pop(identity, None)
-                else:
-                    self.baseline[identity] = previous
+                self._put(identity, previous)
             raise
         finally:
             self._undo.clear()
@@ -408,21 +433,21 @@ class Recorder:
         writes cannot be read (the locks that show them are gone), so the record is incomplete.
         """
         with self._settled():
-            params: dict[str, Any] = catalog.tool_scope(self.tracking_table)
             whole = not self.event_triggers
-            rows = self.conn.execute(_AFTER_WHOLE if whole else _AFTER_SCOPED, params, prepare=True).fetchall()
+            query = self._whole_query if whole else self._scoped_query
+            rows = self.conn.execute(query, prepare=True).fetchall()
             state = next((r for r in rows if r[0] == "x"), None)
             if not whole and (state is None or state[2] != "on" or any(r[0] == "s" for r in rows)):
-                whole, rows = True, self._read_whole(params, rows)
+                whole, rows = True, self._read_whole(rows)
             steps = self._object_steps(rows, whole=whole, in_transaction=in_transaction)
             if not whole and any(isinstance(s, Renamed) and s.old.startswith("type:") for s in steps):
-                steps += self._object_steps(self._read_whole(params, rows), whole=True, in_transaction=False)
+                steps += self._object_steps(self._read_whole(rows), whole=True, in_transaction=False)
             steps += self._writes(rows)
         return Record(tuple(steps), "recorded", complete=in_transaction or not may_write)
 
-    def _read_whole(self, params: dict[str, Any], scoped: list[tuple[Any, ...]]) -> list[tuple[Any, ...]]:
+    def _read_whole(self, scoped: list[tuple[Any, ...]]) -> list[tuple[Any, ...]]:
         """The whole catalog, when a scoped read cannot be trusted to cover what changed."""
-        rows = self.conn.execute(_AFTER_WHOLE, params, prepare=True).fetchall()
+        rows = self.conn.execute(self._whole_query, prepare=True).fetchall()
         return [r for r in rows if r[0] != "x"] + [r for r in scoped if r[0] in ("d", "x")]
 
     @contextlib.contextmanager
@@ -444,10 +469,7 @@ class Recorder:
 
     def _set(self, identity: str, value: _Object | None) -> None:
         self._undo.append((identity, self.baseline.get(identity)))
-        if value is None:
-            self.baseline.pop(identity, None)
-        else:
-            self.baseline[identity] = value
+        self._put(identity, value)
 
     def _object_steps(self, rows: list[tuple[Any, ...]], *, whole: bool, in_transaction: bool) -> list[Step]:
         objects = {r[1]: (_Object(r[2], r[3], r[4], int(r[6]), int(r[7])), str(r[5])) for r in rows if r[0] == "o"}
@@ -486,18 +508,14 @@ class Recorder:
     def _drops(self, objects: Mapping[str, Any], scope: set[int], dropped_ids: set[str], whole: bool) -> list[Step]:
         """Objects of the baseline that are gone: reported dropped, or missing from a read that covers them."""
         dropped_parents = {int(i[1:]) for i in dropped_ids if i[0] in "cy" and i[1:].isdigit()}
-        gone = [
-            (identity, before)
-            for identity, before in self.baseline.items()
-            if identity not in objects
-            and (
-                whole
-                or identity in dropped_ids
-                or before.parent in scope
-                or before.parent in dropped_parents
-                or identity[0] in "nx"
-            )
-        ]
+        if whole:
+            covered: set[str] = set(self.baseline)
+        else:
+            covered = {i for i in dropped_ids if i in self.baseline}
+            for parent in scope | dropped_parents:
+                covered |= self._children.get(parent, set())
+            covered |= self._always_read
+        gone = [(identity, self.baseline[identity]) for identity in covered if identity not in objects]
         for identity, _ in gone:
             self._set(identity, None)
         ordered = sorted((before for _, before in gone), key=lambda b: _creation_order(b.key), reverse=True)
@@ -537,6 +555,14 @@ class _Ownership:
 
 
 _ORDER = ("schema", "extension", "type", "sequence", "table", "view", "matview", "function", "column", "enumvalue")
+
+
+def _bound(conn: psycopg.Connection, query: str, tracking_table: str) -> bytes:
+    """``query`` with the tracking table's names as literals (libpq quotes them), ready to prepare once."""
+    from psycopg import ClientCursor
+
+    with ClientCursor(conn) as cursor:
+        return cursor.mogrify(query, catalog.tool_scope(tracking_table)).encode()
 
 
 def _container(key: str) -> str:
