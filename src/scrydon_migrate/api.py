@@ -230,7 +230,7 @@ def _up_one(
             _repair_tracking(conn, svc, table, result)
         db.prepare_session(conn, settings.lock_timeout_ms)
         with conn.transaction():
-            tracking.ensure_table(conn, table)
+            tracking.ensure_table(conn, table, svc.name)
             audit.ensure_table(conn, table)
         plan = runner.make_plan(svc.name, files, tracking.read_rows(conn, table) or {})
         runner.check_unchanged(conn, table, plan)
@@ -486,13 +486,15 @@ def _file_status(migration_file: source.MigrationFile, row: TrackedRow | None) -
         return MigrationStatus(migration_file.version_text, migration_file.file, "pending")
     detail = None
     if row.marked_by_hand:
-        detail = "marked applied by hand"
+        detail = f"marked applied by hand by {row.applied_by}" + (
+            f"; its failed attempt: {row.error}" if row.error else ""
+        )
     elif row.status is Status.SKIPPED:
         detail = f"skipped: {row.reason}"
     elif row.status is Status.FAILED:
         detail = (
             f"failed at line {row.failed_line} [{row.sqlstate}]: {row.error}"
-            f" ({row.statements_done or 0}/{row.statements_total} statements done)"
+            f" ({row.statements_done or 0}/{row.statements_total} statements done, attempted {row.attempted_at})"
         )
     elif row.status is Status.RUNNING:
         detail = f"stopped after statement {row.statements_done or 0} of {row.statements_total}; up resumes it"
@@ -695,7 +697,7 @@ def _mark(
     tracking.acquire_lock(conn, key, service=svc.name, wait_s=settings.lock_wait_s)
     try:
         with conn.transaction():
-            tracking.ensure_table(conn, table)
+            tracking.ensure_table(conn, table, svc.name)
             audit.ensure_table(conn, table)
         rows = tracking.read_rows(conn, table) or {}
         row = rows.get(version)

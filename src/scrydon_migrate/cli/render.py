@@ -132,10 +132,13 @@ def history(report: Sequence[ServiceHistory], *, as_json: bool) -> None:
         if entry.rows is None:
             blocks.append(f"{entry.service}: no {entry.tracking_table} table (migrations never ran)")
             continue
-        rows = [(_version_text(r), r["status"], r["applied_at"], r["file"], r["applied_by"]) for r in entry.rows]
+        rows = [
+            (_version_text(r), r["status"], r["applied_at"], r["attempted_at"], r["file"], r["applied_by"])
+            for r in entry.rows
+        ]
         blocks.append(
             f"{entry.service} ({entry.tracking_table})\n"
-            + table(("version", "status", "applied_at", "file", "applied_by"), rows)
+            + table(("version", "status", "applied_at", "attempted_at", "file", "applied_by"), rows)
         )
     click.echo("\n\n".join(blocks))
 
