@@ -215,7 +215,7 @@ def _up_one(
 
     if result.kind is verify.Kind.HEALTHY or repair:
         runner.refuse_out_of_order(plan, settings.allow_out_of_order)
-        guard.enforce(conn, runner.load_pending(plan), _thresholds(settings))
+        guard.enforce(conn, runner.load_pending(plan), guard_thresholds(settings))
     table, key = tracking.locate(conn, svc.tracking_table)
     waited = tracking.acquire_lock(
         conn, key, service=svc.name, wait_s=settings.lock_wait_s, report_every_s=settings.lock_report_every_s
@@ -302,7 +302,7 @@ def _repair_tracking(conn: psycopg.Connection, svc: ServiceSettings, table: str,
     )
 
 
-def _require_backfills(conn: psycopg.Connection, service: str, table: str, migration: source.Migration) -> None:
+def require_backfills(conn: psycopg.Connection, service: str, table: str, migration: source.Migration) -> None:
     """The ``-- migrate:requires-backfill`` gate: refuse the migration until its backfills completed."""
     from scrydon_migrate import backfill
 
@@ -325,7 +325,7 @@ def _require_backfills(conn: psycopg.Connection, service: str, table: str, migra
     )
 
 
-def _thresholds(settings: Settings) -> guard.Thresholds:
+def guard_thresholds(settings: Settings) -> guard.Thresholds:
     from scrydon_migrate import guard
 
     return guard.Thresholds(rows=settings.large_table_rows, bytes=settings.large_table_bytes)
@@ -342,7 +342,7 @@ def _apply_all(
         statement_timeout_ms=settings.statement_timeout_ms,
     )
     migrations = runner.load_pending(plan)
-    guard.enforce(conn, migrations, _thresholds(settings))
+    guard.enforce(conn, migrations, guard_thresholds(settings))
     recorder = record.Recorder.start(conn, table)
     url = settings.service(service).database_url
     assert url is not None
@@ -377,7 +377,7 @@ def _apply_each(
                 version=migration.file.version_text,
                 file=migration.file.file,
             )
-        _require_backfills(conn, service, table, migration)
+        require_backfills(conn, service, table, migration)
         done = runner.apply(conn, table, migration, plan.rows.get(migration.version), recorder, policy, dog)
         db.reset_session(conn, settings.lock_timeout_ms)
         log.event(
@@ -903,12 +903,17 @@ def run_doctor(settings: Settings) -> list[doctor.Finding]:
             current = resolved.service(svc.name)
             database = db.describe(current.database_url or "")
             try:
+                files = _scan(svc)
+            except SourceError as exc:
+                findings.append(doctor.from_error(svc.name, exc))
+                continue
+            try:
                 conn = _connect(resolved, current)
             except DatabaseUnavailable as exc:
                 findings.append(doctor.unreachable(svc.name, exc.message))
                 continue
             with conn:
-                findings.extend(doctor.diagnose(conn, current, _scan(svc), database.rsplit("/", 1)[-1]))
+                findings.extend(doctor.diagnose(conn, resolved, current, files, database.rsplit("/", 1)[-1]))
     return findings
 
 
@@ -1016,7 +1021,7 @@ def lint(
     from scrydon_migrate import releases as releases_module
 
     rules = lint_module.load_rules()
-    thresholds = _thresholds(settings)
+    thresholds = guard_thresholds(settings)
     findings: list[lint_module.Finding] = []
     for service, files, selected in _lint_targets(settings, paths):
         history, broken = _load_all(files)
