@@ -94,6 +94,7 @@ def diagnose(
     if rows is None:
         findings = list(_no_tracking_table(conn, svc, files, database))
         findings.extend(_refusals(conn, settings, svc, files, {}))
+        findings.extend(_lock_findings(conn, settings, svc))
         return findings
     findings = list(_row_findings(conn, svc, files, rows))
     findings.extend(_refusals(conn, settings, svc, files, rows))
@@ -243,7 +244,7 @@ LOCK_NOT_AVAILABLE = "55P03"
 def _lock_timeout_fix(conn: psycopg.Connection, row: TrackedRow) -> str:
     """A lock timeout is not a bug in the file: the fix is the session that held the table, not an edit."""
     record = conn.execute(
-        "SELECT string_agg(format('pid %s (%s, %s since %s)', a.pid, coalesce(nullif(a.application_name, ''),"
+        "SELECT string_agg(format('pid %%s (%%s, %%s since %%s)', a.pid, coalesce(nullif(a.application_name, ''),"
         " 'no application_name'), a.state, date_trunc('second', a.xact_start)), '; ' ORDER BY a.xact_start)"
         " FROM pg_stat_activity a WHERE a.pid <> pg_backend_pid() AND a.datname = current_database()"
         " AND a.xact_start <= coalesce(%s, now())"
