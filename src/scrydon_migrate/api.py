@@ -236,7 +236,7 @@ def _up_one(
         runner.check_unchanged(conn, table, plan)
         runner.refuse_out_of_order(plan, settings.allow_out_of_order)
         if plan.pending and settings.snapshot_to is not None:
-            _snapshot_one(conn, svc, settings.snapshot_to)
+            _pre_upgrade_snapshot(conn, svc, settings.snapshot_to, max(f.version for f in plan.files))
         applied = tuple(_apply_all(conn, svc.name, table, plan, settings)) if plan.pending else ()
     finally:
         with contextlib.suppress(Exception):
@@ -814,11 +814,33 @@ def snapshot_create(settings: Settings, target: Path) -> list[snapshot.Manifest]
     return manifests
 
 
-def _snapshot_one(conn: psycopg.Connection, svc: ServiceSettings, target: Path) -> snapshot.Manifest:
+def _pre_upgrade_snapshot(conn: psycopg.Connection, svc: ServiceSettings, target: Path, upgrade_to: int) -> None:
+    """``up --snapshot-to``: one snapshot per upgrade, never replaced by a retry of the same upgrade."""
+    from scrydon_migrate import snapshot
+
+    kept = snapshot.taken_for(target, svc.name, upgrade_to)
+    if kept is None:
+        _snapshot_one(conn, svc, target, upgrade_to=upgrade_to)
+        return
+    log.event(
+        logger,
+        logging.INFO,
+        "pre-upgrade snapshot of this upgrade already taken; kept, not overwritten",
+        "SNAPSHOT_KEPT",
+        service=svc.name,
+        file=str(snapshot.paths(target, svc.name)[0]),
+        taken_at=kept.created_at,
+        upgrade_to=upgrade_to,
+    )
+
+
+def _snapshot_one(
+    conn: psycopg.Connection, svc: ServiceSettings, target: Path, *, upgrade_to: int | None = None
+) -> snapshot.Manifest:
     from scrydon_migrate import audit, snapshot
 
     assert svc.database_url is not None
-    manifest = snapshot.create(conn, svc.name, svc.database_url, svc.tracking_table, target)
+    manifest = snapshot.create(conn, svc.name, svc.database_url, svc.tracking_table, target, upgrade_to=upgrade_to)
     log.event(
         logger,
         logging.INFO,
@@ -845,7 +867,7 @@ def _snapshot_one(conn: psycopg.Connection, svc: ServiceSettings, target: Path) 
 
 def snapshot_restore(settings: Settings, source_path: Path, *, yes: bool, force: bool = False) -> snapshot.Manifest:
     """Restore one service's database from a snapshot: refuses without ``yes``."""
-    from scrydon_migrate import audit, snapshot
+    from scrydon_migrate import snapshot
 
     svc = _one_service(settings, "snapshot restore")
     manifest, dump = snapshot.read_manifest(source_path, svc.name)
@@ -869,17 +891,7 @@ def snapshot_restore(settings: Settings, source_path: Path, *, yes: bool, force:
                     hint="restore each service into its own database, or pass --force if that is intended",
                     service=svc.name,
                 )
-            snapshot.restore(conn, svc.name, current.database_url, dump)
-            table = tracking.resolve(conn, current.tracking_table)
-            audit.ensure_table(conn, table)
-            audit.record(
-                conn,
-                table,
-                service=svc.name,
-                event="SNAPSHOT_RESTORED",
-                actor=operator(),
-                details={"file": str(dump), "taken_at": manifest.created_at, "sha256": manifest.dump_sha256},
-            )
+            mode, carried = _restore_locked(conn, resolved, current, dump, manifest)
     log.event(
         logger,
         logging.WARNING,
@@ -888,8 +900,49 @@ def snapshot_restore(settings: Settings, source_path: Path, *, yes: bool, force:
         service=svc.name,
         file=str(dump),
         taken_at=manifest.created_at,
+        mode=mode,
+        audit_events_kept=carried,
     )
     return manifest
+
+
+def _restore_locked(
+    conn: psycopg.Connection, settings: Settings, svc: ServiceSettings, dump: Path, manifest: snapshot.Manifest
+) -> tuple[str, int]:
+    """The restore under the service's migration lock, so no pod migrates into a half-restored database.
+
+    The audit trail written since the snapshot (the failed upgrade's events) is read first and
+    appended back after the restore, with the ``SNAPSHOT_RESTORED`` event, in one transaction.
+    """
+    from scrydon_migrate import audit, snapshot
+
+    assert svc.database_url is not None
+    table, key = tracking.locate(conn, svc.tracking_table)
+    tracking.acquire_lock(conn, key, service=svc.name, wait_s=settings.lock_wait_s)
+    try:
+        trail = snapshot.read_audit(conn, table)
+        mode = snapshot.restore(conn, svc.name, svc.database_url, dump, lock_timeout_ms=settings.lock_timeout_ms)
+        with conn.transaction():
+            audit.ensure_table(conn, table)
+            carried = snapshot.append_audit(conn, table, trail)
+            audit.record(
+                conn,
+                table,
+                service=svc.name,
+                event="SNAPSHOT_RESTORED",
+                actor=operator(),
+                details={
+                    "file": str(dump),
+                    "taken_at": manifest.created_at,
+                    "sha256": manifest.dump_sha256,
+                    "mode": mode,
+                    "audit_events_kept": carried,
+                },
+            )
+    finally:
+        with contextlib.suppress(Exception):
+            tracking.release_lock(conn, key)
+    return mode, carried
 
 
 def run_doctor(settings: Settings) -> list[doctor.Finding]:
