@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from scrydon_migrate import db, log, record, runner, source, tracking, verify
-from scrydon_migrate.config import ServiceSettings, Settings
+from scrydon_migrate.config import ServiceSettings, Settings, values_key
 from scrydon_migrate.errors import ConfigError, DatabaseUnavailable, RefusedError, SourceError
 from scrydon_migrate.tracking import Status, TrackedRow
 
@@ -266,8 +266,10 @@ def _warn_repair_flag(settings: Settings, svc: ServiceSettings, result: verify.C
         log.event(
             logger,
             logging.WARNING,
-            "MIGRATE_REPAIR_TRACKING is still on, but tracking is healthy: set it back to false "
-            "(repairTracking: false); while it is on, a later repairable desync is repaired without stopping",
+            "MIGRATE_REPAIR_TRACKING is still on, but tracking is healthy: while it stays on, a later repairable "
+            "desync is rewound and re-applied without stopping (exit 0) instead of failing loudly for someone "
+            f"to decide: set it back to false ({svc.spec.values_key}.migration.repairTracking: false, or unset "
+            "MIGRATE_REPAIR_TRACKING). Partial and non-contiguous desyncs are refused either way",
             "REPAIR_TRACKING_LEFT_ON",
             service=svc.name,
         )
@@ -315,8 +317,11 @@ def require_backfills(conn: psycopg.Connection, service: str, table: str, migrat
     raise backfill.BackfillIncomplete(
         f"migration {migration.file.version_text} ({migration.file.file}) of service {service!r} requires "
         f"backfill {name!r}, which is {state}; it is applied once the backfill has completed",
-        hint=f"run the backfill worker (scrydon-migrate backfill run --service {service}) and watch "
-        f"scrydon-migrate backfill status; the migrations before it are applied",
+        hint=f"run the backfill worker (scrydon-migrate backfill run --service {service}); once scrydon-migrate "
+        f"backfill status says completed, restart (the migrations before it are applied). Under Helm this Job is "
+        f"the pre-upgrade hook, so this release's backfill worker is never created while it fails: run one from "
+        f"the installed release (helm -n <ns> upgrade <release> <chart> --version <installed> --reuse-values "
+        f"--set {values_key(service)}.backfill.enabled=true), then run this helm upgrade again",
         service=service,
         version=migration.file.version_text,
         file=str(migration.file.path),
@@ -550,7 +555,7 @@ class ServiceVerification:
             "service": self.service,
             "kind": self.result.kind.value,
             "rewind_from": self.result.rewind_from.version if self.result.rewind_from else None,
-            "advice": None if self.result.kind is verify.Kind.HEALTHY else verify.advice(self.result),
+            "advice": None if self.result.kind is verify.Kind.HEALTHY else verify.advice(self.result, self.service),
             "reasons": list(self.result.reasons),
             "migrations": [
                 {

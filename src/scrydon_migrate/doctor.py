@@ -106,7 +106,7 @@ def diagnose(
                 Severity.ERROR,
                 svc.name,
                 f"tracking desync ({result.kind.value}): " + "; ".join(verify.evidence(result)[:3]),
-                verify.advice(result),
+                verify.advice(result, svc.name),
                 {"kind": result.kind.value, "rewind_from": result.rewind_from.version if result.rewind_from else None},
             )
         )

@@ -114,8 +114,7 @@ def _settings(**kwargs: Any) -> Any:
     help="Format of the log lines on stderr. [env: MIGRATE_LOG_FORMAT]",
 )
 @click.option("--quiet", "-q", is_flag=True, help="Log warnings and errors only.")
-@click.pass_context
-def cli(ctx: click.Context, log_format: str, quiet: bool) -> None:
+def cli(log_format: str, quiet: bool) -> None:
     """Forward-only PostgreSQL migrations for Scrydon's services.
 
     Each service (platform, agentic, analytics, ontology, cortex) applies its own
@@ -123,8 +122,7 @@ def cli(ctx: click.Context, log_format: str, quiet: bool) -> None:
     With no database URL configured, commands use an embedded PostgreSQL kept in
     ./.scrydon-migrate.
     """
-    component = "migrate-bootstrap" if ctx.invoked_subcommand == "up" else "scrydon-migrate"
-    log.configure(component, fmt=log_format, level=logging.WARNING if quiet else logging.INFO)
+    log.configure("migrate-bootstrap", fmt=log_format, level=logging.WARNING if quiet else logging.INFO)
 
 
 @cli.command()

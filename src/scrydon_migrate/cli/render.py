@@ -158,7 +158,7 @@ def verify(report: Sequence[ServiceVerification], *, as_json: bool) -> None:
             lines.append(table(("migration", "objects", "expected", "missing"), rows))
         if result.kind != "healthy":
             lines.extend(evidence(result))
-            lines.append(advice(result))
+            lines.append(advice(result, entry.service))
         blocks.append("\n".join(lines))
     click.echo("\n\n".join(blocks))
 
