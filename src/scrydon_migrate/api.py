@@ -1256,7 +1256,7 @@ def _adopt_locked(
     table, key = tracking.locate(conn, svc.tracking_table)
     tracking.acquire_lock(conn, key, service=svc.name, wait_s=settings.lock_wait_s)
     try:
-        tracking.ensure_table(conn, table)
+        tracking.ensure_table(conn, table, svc.name)
         audit.ensure_table(conn, table)
         result = _adoption(svc, history, files, chosen, tracking.read_rows(conn, table) or {}, written=True)
         migrations = [(source.load(f), at) for f, at in result.adopted]
