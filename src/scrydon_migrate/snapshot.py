@@ -245,7 +245,7 @@ def restore(conn: psycopg.Connection, service: str, url: str, dump: Path, *, loc
     import tempfile
 
     conninfo, env = _libpq(url)
-    env["PGOPTIONS"] = f"-c lock_timeout={int(lock_timeout_ms)}"
+    env["PGOPTIONS"] = " ".join(filter(None, (env.get("PGOPTIONS"), f"-c lock_timeout={int(lock_timeout_ms)}")))
     with tempfile.TemporaryDirectory(prefix="scrydon-migrate-restore-") as scratch:
         script = Path(scratch) / "restore.sql"
         _run(
