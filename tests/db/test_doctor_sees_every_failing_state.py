@@ -132,7 +132,9 @@ def test_a_lock_held_longer_than_pods_wait_is_an_error(migrations, migrate, db_u
     migrations.write("0001_create.sql", ORGS)
     env = {"MIGRATE_LOCK_WAIT": "1"}
     with psycopg.connect(db_url, autocommit=True, application_name="stuck-pod") as holder:
-        holder.execute("SELECT pg_advisory_lock(%s)", (tracking.lock_key("public.platform_migrations", holder.info.dbname),))
+        holder.execute(
+            "SELECT pg_advisory_lock(%s)", (tracking.lock_key("public.platform_migrations", holder.info.dbname),)
+        )
         holder_pid = holder.info.backend_pid
 
         up = migrate("up", env=env)

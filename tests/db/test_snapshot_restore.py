@@ -94,7 +94,9 @@ def test_restore_waits_for_the_migration_lock_and_gives_up_changing_nothing(migr
     assert migrate("snapshot create", "--to", str(snapshots)).code == 0
     db.execute("CREATE TABLE made_later (id int)")
     with psycopg.connect(db_url, autocommit=True, application_name="migrating-pod") as holder:
-        holder.execute("SELECT pg_advisory_lock(%s)", (tracking.lock_key("public.platform_migrations", holder.info.dbname),))
+        holder.execute(
+            "SELECT pg_advisory_lock(%s)", (tracking.lock_key("public.platform_migrations", holder.info.dbname),)
+        )
 
         run = migrate("snapshot restore", "--from", str(snapshots), "--yes", env={"MIGRATE_LOCK_WAIT": "1"})
 
