@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import errno
 import hashlib
+import logging
 import os
 import re
 import stat
@@ -27,6 +28,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from scrydon_migrate import log
 from scrydon_migrate.errors import SourceError
 
 if TYPE_CHECKING:
@@ -184,6 +186,11 @@ _FOREIGN_LAYOUTS = (
     ("flyway.conf", "Flyway configuration (flyway.conf)"),
     ("liquibase.properties", "Liquibase (changelogs)"),
 )
+
+
+logger = logging.getLogger(__name__)
+#: A file this large (in characters) is announced before it is parsed, so a long parse is never silent.
+LARGE_FILE_CHARS = 1_000_000
 
 
 def scan(service: str, folder: Path, *, allow_empty: bool = False) -> list[MigrationFile]:
@@ -399,6 +406,17 @@ def load(migration: MigrationFile) -> Migration:
     _refuse_unsupported_markers(migration, sql)
     if _IGNORE_MARKER.search(sql):
         return Migration(migration, sql, (), migration_checksum([]), True, tuple(directives), ignored=True)
+    if len(sql) >= LARGE_FILE_CHARS:
+        log.event(
+            logger,
+            logging.INFO,
+            "parsing a large migration file",
+            "MIGRATION_PARSING",
+            service=migration.service,
+            version=migration.version_text,
+            file=migration.file,
+            chars=len(sql),
+        )
     try:
         statements = parse_statements(sql)
     except ParseFailure as exc:
