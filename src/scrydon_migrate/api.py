@@ -230,6 +230,7 @@ def _up_one(
             _repair_tracking(conn, svc, table, result)
         db.prepare_session(conn, settings.lock_timeout_ms)
         with conn.transaction():
+            audit.lock_bookkeeping_ddl(conn)
             tracking.ensure_table(conn, table, svc.name)
             audit.ensure_table(conn, table)
         plan = runner.make_plan(svc.name, files, tracking.read_rows(conn, table) or {})
@@ -702,6 +703,7 @@ def _mark(
     tracking.acquire_lock(conn, key, service=svc.name, wait_s=settings.lock_wait_s)
     try:
         with conn.transaction():
+            audit.lock_bookkeeping_ddl(conn)
             tracking.ensure_table(conn, table, svc.name)
             audit.ensure_table(conn, table)
         rows = tracking.read_rows(conn, table) or {}
@@ -805,6 +807,44 @@ def audit_events(
         found = audit.read(conn, svc.tracking_table, events=events, since=since, limit=limit)
         report.append(ServiceAudit(svc.name, None if found is None else tuple(found)))
     return report
+
+
+def audit_verify(settings: Settings) -> list[tuple[str, audit.ChainCheck | None]]:
+    """Each service's audit hash chain, recomputed on the server (``audit --verify``)."""
+    from scrydon_migrate import audit
+
+    return [
+        (svc.name, audit.verify(conn, svc.tracking_table))
+        for svc, _f, conn in _each_connected(settings, _lenient(settings))
+    ]
+
+
+def audit_recreate(settings: Settings) -> str:
+    """Start a new, empty audit log on purpose where it is missing (``audit --recreate``), audited."""
+    from scrydon_migrate import audit
+
+    svc = _one_service(settings, "audit --recreate")
+    with _databases(settings) as resolved:
+        current = resolved.service(svc.name)
+        with _connect(resolved, current) as conn:
+            key = tracking.lock_key(current.tracking_table)
+            tracking.acquire_lock(conn, key, service=svc.name, wait_s=settings.lock_wait_s)
+            try:
+                table = tracking.qualified(conn, current.tracking_table)
+                audit.ensure_table(conn, table, recreate=True)
+                audit.record(
+                    conn,
+                    table,
+                    service=svc.name,
+                    event="AUDIT_LOG_RECREATED",
+                    actor=operator(),
+                    reason="audit --recreate: the audit log was missing",
+                )
+            finally:
+                with contextlib.suppress(Exception):
+                    tracking.release_lock(conn, key)
+    log.event(logger, logging.WARNING, "started a new, empty audit log", "AUDIT_LOG_RECREATED", service=svc.name)
+    return audit.table_for(table)
 
 
 def snapshot_create(settings: Settings, target: Path) -> list[snapshot.Manifest]:

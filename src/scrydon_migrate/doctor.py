@@ -16,7 +16,7 @@ fix is that error's hint.
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import TYPE_CHECKING, Any
@@ -111,6 +111,7 @@ def diagnose(
             )
         )
     findings.extend(_lock_findings(conn, settings, svc))
+    findings.extend(_audit_findings(conn, svc, rows))
     findings.extend(_invalid_indexes(conn, svc))
     findings.extend(_backfill_findings(conn, svc))
     if settings.repair_tracking:
@@ -316,6 +317,32 @@ def _backfill_findings(conn: psycopg.Connection, svc: ServiceSettings) -> Iterat
                 "backfill Deployment): it resumes after the last committed batch",
                 where | {"stalled_since": b.stalled_since.isoformat()},
             )
+
+
+def _audit_findings(conn: psycopg.Connection, svc: ServiceSettings, rows: Mapping[int, Any]) -> Iterator[Finding]:
+    """A dropped audit log, or one whose hash chain shows rows changed, removed or forged."""
+    from scrydon_migrate import audit
+
+    check = audit.verify(conn, svc.tracking_table)
+    if check is None and rows:
+        yield Finding(
+            "AUDIT_LOG_MISSING",
+            Severity.ERROR,
+            svc.name,
+            f"the audit log {audit.table_for(svc.tracking_table)} is missing although migrations are recorded",
+            "restore it from the snapshot taken before the upgrade, or start a new one on purpose: "
+            f"scrydon-migrate audit --recreate --service {svc.name}",
+        )
+    elif check is not None and not check.intact:
+        yield Finding(
+            "AUDIT_LOG_TAMPERED",
+            Severity.ERROR,
+            svc.name,
+            f"the audit log's hash chain breaks at id {check.broken_at}: {check.why}",
+            "compare with the snapshot taken before the upgrade and the pod logs (every event is also logged); "
+            "find who changed the table (the migration role's sessions) before trusting it",
+            check.to_dict(),
+        )
 
 
 def _invalid_indexes(conn: psycopg.Connection, svc: ServiceSettings) -> Iterator[Finding]:

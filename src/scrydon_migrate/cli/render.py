@@ -39,6 +39,21 @@ def document(doc: Any) -> None:
     click.echo(json.dumps(redact_document(plain), indent=2, ensure_ascii=False))
 
 
+def audit_chains(checks: Sequence[tuple[str, Any]], *, as_json: bool) -> None:
+    """``audit --verify``: each service's hash chain, intact or where it breaks."""
+    if as_json:
+        document([{"service": name, **(c.to_dict() if c else {"audit_log": None})} for name, c in checks])
+        return
+    for name, check in checks:
+        if check is None:
+            click.echo(f"{name}: no audit log")
+        elif check.intact:
+            older = f" (+{check.unchained} older rows written before the chain)" if check.unchained else ""
+            click.echo(f"{name}: audit log intact, {check.rows - check.unchained} chained rows{older}")
+        else:
+            click.echo(f"{name}: audit log BROKEN at id {check.broken_at}: {check.why}")
+
+
 def _default(value: Any) -> Any:
     if isinstance(value, datetime):
         return value.isoformat()
