@@ -139,7 +139,7 @@ def _first_difference(migration: Migration, applied_sql: str | None) -> Statemen
     for statement in migration.statements:
         if statement.index >= len(before) or before[statement.index] != statement.checksum:
             return statement
-    return migration.statements[-1] if len(before) > len(migration.statements) else None
+    return migration.statements[-1] if migration.statements and len(before) > len(migration.statements) else None
 
 
 def refuse_out_of_order(plan: Plan, allow: bool) -> None:

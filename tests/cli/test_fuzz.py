@@ -26,6 +26,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from scrydon_migrate import cli as cli_module
+from scrydon_migrate import config
 from scrydon_migrate.errors import ExitCode
 from tests.unit.test_bad_input_properties import contents, names
 
@@ -146,6 +147,7 @@ def _fingerprint(url: str) -> str:
 def _run(args: list[str], env: dict[str, str], cwd: Path) -> tuple[int, str]:
     """The CLI's entry point in this process, with its own argv, environment and working folder."""
     saved_env, saved_argv, saved_cwd = dict(os.environ), sys.argv, os.getcwd()
+    config._SECRETS.clear()  # each run is its own process in production: no password of an earlier run
     err = io.StringIO()
     os.environ.clear()
     os.environ.update({k: v for k, v in saved_env.items() if not k.startswith(("MIGRATE_", "PG"))} | env)
@@ -199,7 +201,7 @@ def test_any_command_line_ends_in_a_documented_exit_and_exit_3_writes_nothing(
                 (migrations / name).write_bytes(data)
         if config is not None:
             (cwd / "scrydon-migrate.toml").write_text(config)
-        url = fuzz_url if url_kind == "test" else "postgresql://u:p@127.0.0.1:1/" + "x" * 3
+        url = fuzz_url if url_kind == "test" else "postgresql://u:garbage-secret@127.0.0.1:1/nowhere"
         args = [*command, "--service", "platform", "--database-url", url, "--migrations-dir", str(migrations)]
         args += [part for pair in extra for part in pair]
         before = _fingerprint(fuzz_url)
