@@ -897,8 +897,13 @@ def _snapshot_one(
     )
     if tracking.read_rows(conn, svc.tracking_table) is not None:
         table = tracking.resolve(conn, svc.tracking_table)
-        with contextlib.suppress(Exception):
+        try:
             audit.ensure_table(conn, table)
+        except audit.AuditMissing as exc:
+            log.event(
+                logger, logging.WARNING, f"the snapshot is not audited: {exc.message}", exc.event, service=svc.name
+            )
+            return manifest
         audit.record(
             conn,
             table,
@@ -968,7 +973,7 @@ def _restore_locked(
         trail = snapshot.read_audit(conn, table)
         mode = snapshot.restore(conn, svc.name, svc.database_url, dump, lock_timeout_ms=settings.lock_timeout_ms)
         with conn.transaction():
-            audit.ensure_table(conn, table)
+            audit.ensure_table(conn, table, recreate=True)  # the restore is the operator's explicit choice
             carried = snapshot.append_audit(conn, table, trail)
             audit.record(
                 conn,

@@ -64,7 +64,9 @@ environment = st.dictionaries(
             "MIGRATE_SNAPSHOT_TO",
         ]
     ),
-    st.one_of(odd_numbers, st.sampled_from(["platform", "agentic,platform", "nope", "1", "true", "json", "x"])),
+    st.one_of(odd_numbers, st.sampled_from(["platform", "agentic,platform", "nope", "1", "true", "json", "x"])).map(
+        lambda value: value.replace("\x00", "")
+    ),  # an environment variable can't hold a NUL
     max_size=4,
 )
 toml_values = st.one_of(
