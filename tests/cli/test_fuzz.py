@@ -45,11 +45,15 @@ odd_numbers = st.one_of(
     st.sampled_from(["²", "１２", "٣", "1e3", "-0", " 7 ", "", "inf", "nan", "0x10", "3000000000"]),
     st.text(max_size=8),
 )
+#: Waits are drawn from short or invalid values only: a valid long one would just wait, as asked.
+waits = st.dictionaries(
+    st.sampled_from(["MIGRATE_LOCK_WAIT", "MIGRATE_WAIT_FOR_DB"]),
+    st.sampled_from(["0", "0.2", "-1", "x", "²", "１", "inf", "nan", "1e3", ""]),
+    max_size=2,
+)
 environment = st.dictionaries(
     st.sampled_from(
         [
-            "MIGRATE_LOCK_WAIT",
-            "MIGRATE_WAIT_FOR_DB",
             "MIGRATE_LOCK_TIMEOUT_MS",
             "MIGRATE_LOCK_RETRIES",
             "MIGRATE_LARGE_TABLE_ROWS",
@@ -80,7 +84,6 @@ toml_file = st.one_of(
         st.tuples(
             st.sampled_from(
                 [
-                    "lock_wait_s",
                     "lock_timeout_ms",
                     "lock_retries",
                     "large_table_rows",
@@ -152,7 +155,8 @@ def _run(args: list[str], env: dict[str, str], cwd: Path) -> tuple[int, str]:
     config._SECRETS.clear()  # each run is its own process in production: no password of an earlier run
     err = io.StringIO()
     os.environ.clear()
-    os.environ.update({k: v for k, v in saved_env.items() if not k.startswith(("MIGRATE_", "PG"))} | env)
+    base = {k: v for k, v in saved_env.items() if not k.startswith(("MIGRATE_", "PG"))}
+    os.environ.update(base | {"MIGRATE_LOCK_WAIT": "5"} | env)
     os.chdir(cwd)
     sys.argv = ["scrydon-migrate", *args]
     code: object = 0
@@ -186,7 +190,7 @@ def fuzz_url(pg_cluster, db_url):
 @given(
     folder=files,
     config=toml_file,
-    env=environment,
+    env=st.tuples(environment, waits).map(lambda pair: pair[0] | pair[1]),
     command=commands,
     extra=flags,
     url_kind=st.sampled_from(["test", "test", "test", "garbage"]),
