@@ -827,10 +827,9 @@ def audit_recreate(settings: Settings) -> str:
     with _databases(settings) as resolved:
         current = resolved.service(svc.name)
         with _connect(resolved, current) as conn:
-            key = tracking.lock_key(current.tracking_table)
+            table, key = tracking.locate(conn, current.tracking_table)
             tracking.acquire_lock(conn, key, service=svc.name, wait_s=settings.lock_wait_s)
             try:
-                table = tracking.qualified(conn, current.tracking_table)
                 audit.ensure_table(conn, table, recreate=True)
                 audit.record(
                     conn,
