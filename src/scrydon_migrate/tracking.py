@@ -34,6 +34,7 @@ import logging
 import random
 import time
 from collections.abc import Iterable, Sequence
+from contextlib import nullcontext
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
@@ -313,9 +314,13 @@ def read_rows(conn: psycopg.Connection, table: str) -> dict[int, TrackedRow] | N
     come with the result, so the check costs no round trip.
     """
     import psycopg
+    from psycopg.pq import TransactionStatus
 
+    # Inside a caller's transaction a failed first read must not abort it: try it in a savepoint.
+    attempt = conn.transaction() if conn.info.transaction_status == TransactionStatus.INTRANS else nullcontext()
     try:
-        records, types = _select(conn, table, ())
+        with attempt:
+            records, types = _select(conn, table, ())
     except psycopg.errors.UndefinedTable:
         return None
     except psycopg.errors.UndefinedColumn:
