@@ -40,7 +40,7 @@ from typing import Any
 
 from scrydon_migrate import db, embedded, tracking
 
-TABLE = "platform_migrations"
+TABLE = "public.platform_migrations"
 RESULTS = Path(__file__).parent / "results"
 
 
@@ -49,7 +49,7 @@ def _connect(url: str, name: str) -> Any:
 
 
 def _waiter(url: str, ready: Any, out: Any) -> None:
-    key = tracking.lock_key(TABLE)
+    key = tracking.lock_key(TABLE, "postgres")
     with _connect(url, "bench-waiter") as conn:
         ready.release()
         tracking.acquire_lock(conn, key, service="platform", wait_s=60, report_every_s=60)
@@ -59,7 +59,7 @@ def _waiter(url: str, ready: Any, out: Any) -> None:
 
 
 def _round(url: str, waiters: int, hold_s: float, notify: bool) -> tuple[float, float]:
-    key = tracking.lock_key(TABLE)
+    key = tracking.lock_key(TABLE, "postgres")
     ready = multiprocessing.Semaphore(0)
     out: Any = multiprocessing.Queue()
     with _connect(url, "bench-holder") as holder:

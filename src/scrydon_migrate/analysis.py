@@ -87,16 +87,19 @@ def parse_statements(sql: str) -> list[Statement]:
             offset = len(sql.rstrip())
         raise ParseFailure(str(exc.args[0]), line_of(sql, offset), column_of(sql, offset)) from exc
     statements: list[Statement] = []
+    line, counted_to = 1, 0
     for raw_stmt in raw:
         start, length = _bounds(sql, raw_stmt.stmt_location, raw_stmt.stmt_len)
         first_token = start + _leading_blank(sql[start : start + length])
         text = sql[first_token : start + length].rstrip()
+        line += sql.count("\n", counted_to, first_token)  # counted on from the last statement: linear in the file
+        counted_to = first_token
         node = raw_stmt.stmt
         kind = type(node).__name__
         statements.append(
             Statement(
                 index=len(statements),
-                line=line_of(sql, first_token),
+                line=line,
                 text=text,
                 kind=kind,
                 transactional=_runs_in_transaction(node, kind),

@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from scrydon_migrate import db, log, record, runner, source, tracking, verify
-from scrydon_migrate.config import ServiceSettings, Settings
+from scrydon_migrate.config import ServiceSettings, Settings, values_key
 from scrydon_migrate.errors import ConfigError, DatabaseUnavailable, RefusedError, SourceError
 from scrydon_migrate.tracking import Status, TrackedRow
 
@@ -215,7 +215,7 @@ def _up_one(
 
     if result.kind is verify.Kind.HEALTHY or repair:
         runner.refuse_out_of_order(plan, settings.allow_out_of_order)
-        guard.enforce(conn, runner.load_pending(plan), _thresholds(settings))
+        guard.enforce(conn, runner.load_pending(plan), guard_thresholds(settings))
     table, key = tracking.locate(conn, svc.tracking_table)
     waited = tracking.acquire_lock(
         conn, key, service=svc.name, wait_s=settings.lock_wait_s, report_every_s=settings.lock_report_every_s
@@ -230,13 +230,14 @@ def _up_one(
             _repair_tracking(conn, svc, table, result)
         db.prepare_session(conn, settings.lock_timeout_ms)
         with conn.transaction():
-            tracking.ensure_table(conn, table)
+            audit.lock_bookkeeping_ddl(conn)
+            tracking.ensure_table(conn, table, svc.name)
             audit.ensure_table(conn, table)
         plan = runner.make_plan(svc.name, files, tracking.read_rows(conn, table) or {})
         runner.check_unchanged(conn, table, plan)
         runner.refuse_out_of_order(plan, settings.allow_out_of_order)
         if plan.pending and settings.snapshot_to is not None:
-            _snapshot_one(conn, svc, settings.snapshot_to)
+            _pre_upgrade_snapshot(conn, svc, settings.snapshot_to, max(f.version for f in plan.files))
         applied = tuple(_apply_all(conn, svc.name, table, plan, settings)) if plan.pending else ()
     finally:
         with contextlib.suppress(Exception):
@@ -266,8 +267,10 @@ def _warn_repair_flag(settings: Settings, svc: ServiceSettings, result: verify.C
         log.event(
             logger,
             logging.WARNING,
-            "MIGRATE_REPAIR_TRACKING is still on, but tracking is healthy: set it back to false "
-            "(repairTracking: false); while it is on, a later repairable desync is repaired without stopping",
+            "MIGRATE_REPAIR_TRACKING is still on, but tracking is healthy: while it stays on, a later repairable "
+            "desync is rewound and re-applied without stopping (exit 0) instead of failing loudly for someone "
+            f"to decide: set it back to false ({svc.spec.values_key}.migration.repairTracking: false, or unset "
+            "MIGRATE_REPAIR_TRACKING). Partial and non-contiguous desyncs are refused either way",
             "REPAIR_TRACKING_LEFT_ON",
             service=svc.name,
         )
@@ -302,7 +305,7 @@ def _repair_tracking(conn: psycopg.Connection, svc: ServiceSettings, table: str,
     )
 
 
-def _require_backfills(conn: psycopg.Connection, service: str, table: str, migration: source.Migration) -> None:
+def require_backfills(conn: psycopg.Connection, service: str, table: str, migration: source.Migration) -> None:
     """The ``-- migrate:requires-backfill`` gate: refuse the migration until its backfills completed."""
     from scrydon_migrate import backfill
 
@@ -315,8 +318,11 @@ def _require_backfills(conn: psycopg.Connection, service: str, table: str, migra
     raise backfill.BackfillIncomplete(
         f"migration {migration.file.version_text} ({migration.file.file}) of service {service!r} requires "
         f"backfill {name!r}, which is {state}; it is applied once the backfill has completed",
-        hint=f"run the backfill worker (scrydon-migrate backfill run --service {service}) and watch "
-        f"scrydon-migrate backfill status; the migrations before it are applied",
+        hint=f"run the backfill worker (scrydon-migrate backfill run --service {service}); once scrydon-migrate "
+        f"backfill status says completed, restart (the migrations before it are applied). Under Helm this Job is "
+        f"the pre-upgrade hook, so this release's backfill worker is never created while it fails: run one from "
+        f"the installed release (helm -n <ns> upgrade <release> <chart> --version <installed> --reuse-values "
+        f"--set {values_key(service)}.backfill.enabled=true), then run this helm upgrade again",
         service=service,
         version=migration.file.version_text,
         file=str(migration.file.path),
@@ -325,7 +331,7 @@ def _require_backfills(conn: psycopg.Connection, service: str, table: str, migra
     )
 
 
-def _thresholds(settings: Settings) -> guard.Thresholds:
+def guard_thresholds(settings: Settings) -> guard.Thresholds:
     from scrydon_migrate import guard
 
     return guard.Thresholds(rows=settings.large_table_rows, bytes=settings.large_table_bytes)
@@ -342,7 +348,7 @@ def _apply_all(
         statement_timeout_ms=settings.statement_timeout_ms,
     )
     migrations = runner.load_pending(plan)
-    guard.enforce(conn, migrations, _thresholds(settings))
+    guard.enforce(conn, migrations, guard_thresholds(settings))
     recorder = record.Recorder.start(conn, table)
     url = settings.service(service).database_url
     assert url is not None
@@ -377,7 +383,7 @@ def _apply_each(
                 version=migration.file.version_text,
                 file=migration.file.file,
             )
-        _require_backfills(conn, service, table, migration)
+        require_backfills(conn, service, table, migration)
         done = runner.apply(conn, table, migration, plan.rows.get(migration.version), recorder, policy, dog)
         db.reset_session(conn, settings.lock_timeout_ms)
         log.event(
@@ -486,13 +492,15 @@ def _file_status(migration_file: source.MigrationFile, row: TrackedRow | None) -
         return MigrationStatus(migration_file.version_text, migration_file.file, "pending")
     detail = None
     if row.marked_by_hand:
-        detail = "marked applied by hand"
+        detail = f"marked applied by hand by {row.applied_by}" + (
+            f"; its failed attempt: {row.error}" if row.error else ""
+        )
     elif row.status is Status.SKIPPED:
         detail = f"skipped: {row.reason}"
     elif row.status is Status.FAILED:
         detail = (
             f"failed at line {row.failed_line} [{row.sqlstate}]: {row.error}"
-            f" ({row.statements_done or 0}/{row.statements_total} statements done)"
+            f" ({row.statements_done or 0}/{row.statements_total} statements done, attempted {row.attempted_at})"
         )
     elif row.status is Status.RUNNING:
         detail = f"stopped after statement {row.statements_done or 0} of {row.statements_total}; up resumes it"
@@ -548,7 +556,7 @@ class ServiceVerification:
             "service": self.service,
             "kind": self.result.kind.value,
             "rewind_from": self.result.rewind_from.version if self.result.rewind_from else None,
-            "advice": None if self.result.kind is verify.Kind.HEALTHY else verify.advice(self.result),
+            "advice": None if self.result.kind is verify.Kind.HEALTHY else verify.advice(self.result, self.service),
             "reasons": list(self.result.reasons),
             "migrations": [
                 {
@@ -695,7 +703,8 @@ def _mark(
     tracking.acquire_lock(conn, key, service=svc.name, wait_s=settings.lock_wait_s)
     try:
         with conn.transaction():
-            tracking.ensure_table(conn, table)
+            audit.lock_bookkeeping_ddl(conn)
+            tracking.ensure_table(conn, table, svc.name)
             audit.ensure_table(conn, table)
         rows = tracking.read_rows(conn, table) or {}
         row = rows.get(version)
@@ -800,6 +809,43 @@ def audit_events(
     return report
 
 
+def audit_verify(settings: Settings) -> list[tuple[str, audit.ChainCheck | None]]:
+    """Each service's audit hash chain, recomputed on the server (``audit --verify``)."""
+    from scrydon_migrate import audit
+
+    return [
+        (svc.name, audit.verify(conn, svc.tracking_table))
+        for svc, _f, conn in _each_connected(settings, _lenient(settings))
+    ]
+
+
+def audit_recreate(settings: Settings) -> str:
+    """Start a new, empty audit log on purpose where it is missing (``audit --recreate``), audited."""
+    from scrydon_migrate import audit
+
+    svc = _one_service(settings, "audit --recreate")
+    with _databases(settings) as resolved:
+        current = resolved.service(svc.name)
+        with _connect(resolved, current) as conn:
+            table, key = tracking.locate(conn, current.tracking_table)
+            tracking.acquire_lock(conn, key, service=svc.name, wait_s=settings.lock_wait_s)
+            try:
+                audit.ensure_table(conn, table, recreate=True)
+                audit.record(
+                    conn,
+                    table,
+                    service=svc.name,
+                    event="AUDIT_LOG_RECREATED",
+                    actor=operator(),
+                    reason="audit --recreate: the audit log was missing",
+                )
+            finally:
+                with contextlib.suppress(Exception):
+                    tracking.release_lock(conn, key)
+    log.event(logger, logging.WARNING, "started a new, empty audit log", "AUDIT_LOG_RECREATED", service=svc.name)
+    return audit.table_for(table)
+
+
 def snapshot_create(settings: Settings, target: Path) -> list[snapshot.Manifest]:
     """Dump each selected service's database (the runbook's pre-upgrade snapshot)."""
     services = _selected(settings) if len(settings.services) > 1 else list(settings.services)
@@ -812,11 +858,33 @@ def snapshot_create(settings: Settings, target: Path) -> list[snapshot.Manifest]
     return manifests
 
 
-def _snapshot_one(conn: psycopg.Connection, svc: ServiceSettings, target: Path) -> snapshot.Manifest:
+def _pre_upgrade_snapshot(conn: psycopg.Connection, svc: ServiceSettings, target: Path, upgrade_to: int) -> None:
+    """``up --snapshot-to``: one snapshot per upgrade, never replaced by a retry of the same upgrade."""
+    from scrydon_migrate import snapshot
+
+    kept = snapshot.taken_for(target, svc.name, upgrade_to)
+    if kept is None:
+        _snapshot_one(conn, svc, target, upgrade_to=upgrade_to)
+        return
+    log.event(
+        logger,
+        logging.INFO,
+        "pre-upgrade snapshot of this upgrade already taken; kept, not overwritten",
+        "SNAPSHOT_KEPT",
+        service=svc.name,
+        file=str(snapshot.paths(target, svc.name)[0]),
+        taken_at=kept.created_at,
+        upgrade_to=upgrade_to,
+    )
+
+
+def _snapshot_one(
+    conn: psycopg.Connection, svc: ServiceSettings, target: Path, *, upgrade_to: int | None = None
+) -> snapshot.Manifest:
     from scrydon_migrate import audit, snapshot
 
     assert svc.database_url is not None
-    manifest = snapshot.create(conn, svc.name, svc.database_url, svc.tracking_table, target)
+    manifest = snapshot.create(conn, svc.name, svc.database_url, svc.tracking_table, target, upgrade_to=upgrade_to)
     log.event(
         logger,
         logging.INFO,
@@ -828,8 +896,13 @@ def _snapshot_one(conn: psycopg.Connection, svc: ServiceSettings, target: Path) 
     )
     if tracking.read_rows(conn, svc.tracking_table) is not None:
         table = tracking.resolve(conn, svc.tracking_table)
-        with contextlib.suppress(Exception):
+        try:
             audit.ensure_table(conn, table)
+        except audit.AuditMissing as exc:
+            log.event(
+                logger, logging.WARNING, f"the snapshot is not audited: {exc.message}", exc.event, service=svc.name
+            )
+            return manifest
         audit.record(
             conn,
             table,
@@ -843,7 +916,7 @@ def _snapshot_one(conn: psycopg.Connection, svc: ServiceSettings, target: Path) 
 
 def snapshot_restore(settings: Settings, source_path: Path, *, yes: bool, force: bool = False) -> snapshot.Manifest:
     """Restore one service's database from a snapshot: refuses without ``yes``."""
-    from scrydon_migrate import audit, snapshot
+    from scrydon_migrate import snapshot
 
     svc = _one_service(settings, "snapshot restore")
     manifest, dump = snapshot.read_manifest(source_path, svc.name)
@@ -867,17 +940,7 @@ def snapshot_restore(settings: Settings, source_path: Path, *, yes: bool, force:
                     hint="restore each service into its own database, or pass --force if that is intended",
                     service=svc.name,
                 )
-            snapshot.restore(conn, svc.name, current.database_url, dump)
-            table = tracking.resolve(conn, current.tracking_table)
-            audit.ensure_table(conn, table)
-            audit.record(
-                conn,
-                table,
-                service=svc.name,
-                event="SNAPSHOT_RESTORED",
-                actor=operator(),
-                details={"file": str(dump), "taken_at": manifest.created_at, "sha256": manifest.dump_sha256},
-            )
+            mode, carried = _restore_locked(conn, resolved, current, dump, manifest)
     log.event(
         logger,
         logging.WARNING,
@@ -886,8 +949,49 @@ def snapshot_restore(settings: Settings, source_path: Path, *, yes: bool, force:
         service=svc.name,
         file=str(dump),
         taken_at=manifest.created_at,
+        mode=mode,
+        audit_events_kept=carried,
     )
     return manifest
+
+
+def _restore_locked(
+    conn: psycopg.Connection, settings: Settings, svc: ServiceSettings, dump: Path, manifest: snapshot.Manifest
+) -> tuple[str, int]:
+    """The restore under the service's migration lock, so no pod migrates into a half-restored database.
+
+    The audit trail written since the snapshot (the failed upgrade's events) is read first and
+    appended back after the restore, with the ``SNAPSHOT_RESTORED`` event, in one transaction.
+    """
+    from scrydon_migrate import audit, snapshot
+
+    assert svc.database_url is not None
+    table, key = tracking.locate(conn, svc.tracking_table)
+    tracking.acquire_lock(conn, key, service=svc.name, wait_s=settings.lock_wait_s)
+    try:
+        trail = snapshot.read_audit(conn, table)
+        mode = snapshot.restore(conn, svc.name, svc.database_url, dump, lock_timeout_ms=settings.lock_timeout_ms)
+        with conn.transaction():
+            audit.ensure_table(conn, table, recreate=True)  # the restore is the operator's explicit choice
+            carried = snapshot.append_audit(conn, table, trail)
+            audit.record(
+                conn,
+                table,
+                service=svc.name,
+                event="SNAPSHOT_RESTORED",
+                actor=operator(),
+                details={
+                    "file": str(dump),
+                    "taken_at": manifest.created_at,
+                    "sha256": manifest.dump_sha256,
+                    "mode": mode,
+                    "audit_events_kept": carried,
+                },
+            )
+    finally:
+        with contextlib.suppress(Exception):
+            tracking.release_lock(conn, key)
+    return mode, carried
 
 
 def run_doctor(settings: Settings) -> list[doctor.Finding]:
@@ -901,12 +1005,17 @@ def run_doctor(settings: Settings) -> list[doctor.Finding]:
             current = resolved.service(svc.name)
             database = db.describe(current.database_url or "")
             try:
+                files = _scan(svc)
+            except SourceError as exc:
+                findings.append(doctor.from_error(svc.name, exc))
+                continue
+            try:
                 conn = _connect(resolved, current)
             except DatabaseUnavailable as exc:
                 findings.append(doctor.unreachable(svc.name, exc.message))
                 continue
             with conn:
-                findings.extend(doctor.diagnose(conn, current, _scan(svc), database.rsplit("/", 1)[-1]))
+                findings.extend(doctor.diagnose(conn, resolved, current, files, database.rsplit("/", 1)[-1]))
     return findings
 
 
@@ -1014,7 +1123,7 @@ def lint(
     from scrydon_migrate import releases as releases_module
 
     rules = lint_module.load_rules()
-    thresholds = _thresholds(settings)
+    thresholds = guard_thresholds(settings)
     findings: list[lint_module.Finding] = []
     for service, files, selected in _lint_targets(settings, paths):
         history, broken = _load_all(files)
@@ -1191,7 +1300,7 @@ def _adopt_locked(
     table, key = tracking.locate(conn, svc.tracking_table)
     tracking.acquire_lock(conn, key, service=svc.name, wait_s=settings.lock_wait_s)
     try:
-        tracking.ensure_table(conn, table)
+        tracking.ensure_table(conn, table, svc.name)
         audit.ensure_table(conn, table)
         result = _adoption(svc, history, files, chosen, tracking.read_rows(conn, table) or {}, written=True)
         migrations = [(source.load(f), at) for f, at in result.adopted]

@@ -110,6 +110,12 @@ SERVICES: tuple[ServiceSpec, ...] = (
 )
 
 
+def values_key(service: str) -> str:
+    """The chart's values key of a built-in service (``auth`` for platform), for messages naming a chart setting."""
+    found = [spec.values_key for spec in SERVICES if service == spec.name or service in spec.aliases]
+    return found[0] if found else service
+
+
 def find_service(name: str, services: Sequence[ServiceSpec] = SERVICES) -> ServiceSpec:
     """The service called ``name`` or one of its aliases (the chart keys ``auth``, ``apiOntology``)."""
     for spec in services:

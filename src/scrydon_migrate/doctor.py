@@ -2,24 +2,34 @@
 
 Each :class:`Finding` has a stable UPPER_SNAKE code, a severity, a one-line summary
 and the exact next step. Nothing here writes to the database.
+
+Every state in which ``up`` exits non-zero is an error finding here, found by ``up``'s own
+checks (the same functions, so the two never disagree): an edited applied migration, a
+file that does not parse, a migration out of order, a guard refusal, a migration waiting
+for a backfill, a tracking desync of any kind, a failed or partly applied migration, a
+migration lock held longer than a pod waits. A failed or stalled backfill and an INVALID
+index are errors too: each needs an operator, though ``up`` may still pass. The code of a
+finding from an ``up`` error is that error's event (``TRACKING_DESYNC`` for a desync), and its
+fix is that error's hint.
 """
 
 from __future__ import annotations
 
-import os
-from collections.abc import Iterator, Sequence
+import functools
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import TYPE_CHECKING, Any
 
-from scrydon_migrate import runner, tracking, verify
+from scrydon_migrate import runner, source, tracking, verify
+from scrydon_migrate.errors import MigrateError
 from scrydon_migrate.tracking import Status, TrackedRow
 
 if TYPE_CHECKING:
     import psycopg
 
-    from scrydon_migrate.config import ServiceSettings
-    from scrydon_migrate.source import MigrationFile
+    from scrydon_migrate.config import ServiceSettings, Settings
+    from scrydon_migrate.source import Migration, MigrationFile
 
 NEVER_RAN_FIX = (
     "fix whatever kept a pod from becoming ready (see Install troubleshooting), then re-run the migrations: "
@@ -28,7 +38,6 @@ NEVER_RAN_FIX = (
     "/tmp/hooks.yaml, extract the *-migration-* Job manifests, kubectl -n <ns> apply -f /tmp/migrations.yaml, "
     "kubectl -n <ns> wait --for=condition=complete job -l app.kubernetes.io/name=scrydon --timeout=300s"
 )
-LOCK_HELD_WARN_S = 300
 
 
 class Severity(StrEnum):
@@ -67,14 +76,28 @@ def unreachable(service: str, message: str) -> Finding:
     )
 
 
+def from_error(service: str, exc: MigrateError) -> Finding:
+    """The finding for an error ``up`` would stop with: its event, its message and its hint."""
+    details = {k: v for k, v in exc.fields.items() if k != "service" and isinstance(v, str | int | None)}
+    return Finding(exc.event, Severity.ERROR, service, exc.message, exc.hint or "", details)
+
+
 def diagnose(
-    conn: psycopg.Connection, svc: ServiceSettings, files: Sequence[MigrationFile], database: str
+    conn: psycopg.Connection,
+    settings: Settings,
+    svc: ServiceSettings,
+    files: Sequence[MigrationFile],
+    database: str,
 ) -> list[Finding]:
     """Every finding for one reachable service."""
     rows = tracking.read_rows(conn, svc.tracking_table)
     if rows is None:
-        return list(_no_tracking_table(conn, svc, files, database))
-    findings = list(_row_findings(svc, files, rows))
+        findings = list(_no_tracking_table(conn, svc, files, database))
+        findings.extend(_refusals(conn, settings, svc, files, {}))
+        findings.extend(_lock_findings(conn, settings, svc))
+        return findings
+    findings = list(_row_findings(conn, svc, files, rows))
+    findings.extend(_refusals(conn, settings, svc, files, rows))
     result = verify.read(conn, svc.tracking_table).classify(files)
     if result.kind is not verify.Kind.HEALTHY:
         findings.append(
@@ -83,24 +106,62 @@ def diagnose(
                 Severity.ERROR,
                 svc.name,
                 f"tracking desync ({result.kind.value}): " + "; ".join(verify.evidence(result)[:3]),
-                verify.advice(result),
+                verify.advice(result, svc.name),
                 {"kind": result.kind.value, "rewind_from": result.rewind_from.version if result.rewind_from else None},
             )
         )
-    findings.extend(_lock_findings(conn, svc))
+    findings.extend(_lock_findings(conn, settings, svc))
+    findings.extend(_audit_findings(conn, svc, rows))
     findings.extend(_invalid_indexes(conn, svc))
     findings.extend(_backfill_findings(conn, svc))
-    if os.environ.get("MIGRATE_REPAIR_TRACKING", "").strip().lower() in {"1", "true", "yes", "on"}:
+    if settings.repair_tracking:
         findings.append(
             Finding(
                 "REPAIR_TRACKING_LEFT_ON",
                 Severity.WARNING,
                 svc.name,
-                "MIGRATE_REPAIR_TRACKING is set: the break-glass repair flag is still on",
-                "set <service>.migration.repairTracking back to false once the repair upgrade succeeded",
+                "MIGRATE_REPAIR_TRACKING is set: the break-glass repair flag is still on, so a later "
+                "repairable desync would be rewound and re-applied without anyone deciding it",
+                f"set {svc.spec.values_key}.migration.repairTracking back to false (unset MIGRATE_REPAIR_TRACKING) "
+                "once the repair upgrade succeeded",
             )
         )
     return findings
+
+
+def _refusals(
+    conn: psycopg.Connection,
+    settings: Settings,
+    svc: ServiceSettings,
+    files: Sequence[MigrationFile],
+    rows: dict[int, TrackedRow],
+) -> Iterator[Finding]:
+    """What would make ``up`` stop before or between migrations, found by ``up``'s own checks."""
+    from scrydon_migrate import api, guard
+
+    plan = runner.make_plan(svc.name, files, rows)
+    checks: list[Callable[[], object]] = [
+        lambda: runner.check_unchanged(conn, svc.tracking_table, plan),
+        lambda: runner.refuse_out_of_order(plan, settings.allow_out_of_order),
+    ]
+    loaded: list[Migration] = []
+    for migration_file in plan.pending:
+        try:
+            loaded.append(source.load(migration_file))
+        except MigrateError as exc:
+            yield from_error(svc.name, exc)
+    checks.append(lambda: guard.enforce(conn, loaded, api.guard_thresholds(settings)))
+    if rows:
+        checks.extend(
+            functools.partial(api.require_backfills, conn, svc.name, svc.tracking_table, m)
+            for m in loaded
+            if m.requires_backfills
+        )
+    for check in checks:
+        try:
+            check()
+        except MigrateError as exc:
+            yield from_error(svc.name, exc)
 
 
 def _no_tracking_table(
@@ -134,7 +195,7 @@ def _no_tracking_table(
 
 
 def _row_findings(
-    svc: ServiceSettings, files: Sequence[MigrationFile], rows: dict[int, TrackedRow]
+    conn: psycopg.Connection, svc: ServiceSettings, files: Sequence[MigrationFile], rows: dict[int, TrackedRow]
 ) -> Iterator[Finding]:
     plan = runner.make_plan(svc.name, files, rows)
     for row in sorted(rows.values(), key=lambda r: r.version):
@@ -144,10 +205,9 @@ def _row_findings(
                 Severity.ERROR,
                 svc.name,
                 f"migration {row.version} ({row.file}) failed at line {row.failed_line} [{row.sqlstate}]: {row.error}",
-                "fix forward: correct the statement in the file and restart; skip (if safe): "
-                f'scrydon-migrate mark-applied --service {svc.name} --version {row.version} --reason "..."; '
-                "or restore the pre-upgrade snapshot: scrydon-migrate snapshot restore "
-                f"--service {svc.name} --from <snapshot> --yes",
+                _lock_timeout_fix(conn, row)
+                if row.sqlstate == LOCK_NOT_AVAILABLE
+                else runner.RECOVERY_PATHS.format(service=svc.name, version=row.version),
                 {"version": row.version, "file": row.file, "statement": row.failed_statement},
             )
         elif row.status is Status.RUNNING:
@@ -179,20 +239,52 @@ def _row_findings(
         )
 
 
-def _lock_findings(conn: psycopg.Connection, svc: ServiceSettings) -> Iterator[Finding]:
+LOCK_NOT_AVAILABLE = "55P03"
+
+
+def _lock_timeout_fix(conn: psycopg.Connection, row: TrackedRow) -> str:
+    """A lock timeout is not a bug in the file: the fix is the session that held the table, not an edit."""
+    record = conn.execute(
+        "SELECT string_agg(format('pid %%s (%%s, %%s since %%s)', a.pid, coalesce(nullif(a.application_name, ''),"
+        " 'no application_name'), a.state, date_trunc('second', a.xact_start)), '; ' ORDER BY a.xact_start)"
+        " FROM pg_stat_activity a WHERE a.pid <> pg_backend_pid() AND a.datname = current_database()"
+        " AND a.xact_start <= coalesce(%s, now())"
+        " AND EXISTS (SELECT FROM pg_locks l WHERE l.pid = a.pid AND l.locktype = 'relation' AND l.granted)",
+        (row.attempted_at,),
+    ).fetchone()
+    holders = record[0] if record and record[0] else None
+    return (
+        "the statement never got its table lock within the lock timeout and its retries: a long transaction "
+        "held the table (writers were never blocked longer than the lock timeout). Do not edit the migration. "
+        + (
+            f"Still open since before the attempt: {holders}; let it finish or end it with "
+            "pg_terminate_backend(<pid>), then "
+            if holders
+            else "No transaction from before the attempt is still open: "
+        )
+        + "restart the pod (up retries the migration); raise --lock-timeout-ms / --lock-retries "
+        "(MIGRATE_LOCK_TIMEOUT_MS, MIGRATE_LOCK_RETRIES) if such waits are expected"
+    )
+
+
+def _lock_findings(conn: psycopg.Connection, settings: Settings, svc: ServiceSettings) -> Iterator[Finding]:
+    """The migration lock: an error once held longer than a waiting pod waits (it then exits 4)."""
     holder = tracking.lock_holder(conn, tracking.locate(conn, svc.tracking_table)[1])
     if holder is None:
         return
     held = conn.execute("SELECT extract(epoch FROM now() - %s)", (holder.since,)).fetchone()
     seconds = float(held[0]) if held and held[0] is not None else 0.0
+    too_long = seconds >= settings.lock_wait_s
     yield Finding(
         "MIGRATION_LOCK_HELD",
-        Severity.WARNING if seconds >= LOCK_HELD_WARN_S else Severity.INFO,
+        Severity.ERROR if too_long else Severity.WARNING,
         svc.name,
         f"the migration lock is held by pid {holder.pid} ({holder.application_name or 'no application_name'}) "
-        f"for {int(seconds)} s",
-        "a migration is running: watch its pod's log; if that pod is gone and the session is stuck, "
-        f"end it with SELECT pg_terminate_backend({holder.pid})",
+        f"for {int(seconds)} s, its session {holder.state or 'in an unknown state'}"
+        + (f"; pods waiting for it give up after {settings.lock_wait_s:g} s (exit 4)" if too_long else ""),
+        "a migration is running: watch its pod's log (it logs each migration it applies). If that pod is gone "
+        f"and the session is stuck, end it with SELECT pg_terminate_backend({holder.pid}); the lock goes with it "
+        "and the next pod takes over. To let pods wait longer, raise --lock-wait (MIGRATE_LOCK_WAIT)",
         holder.fields(),
     )
 
@@ -227,6 +319,32 @@ def _backfill_findings(conn: psycopg.Connection, svc: ServiceSettings) -> Iterat
             )
 
 
+def _audit_findings(conn: psycopg.Connection, svc: ServiceSettings, rows: Mapping[int, Any]) -> Iterator[Finding]:
+    """A dropped audit log, or one whose hash chain shows rows changed, removed or forged."""
+    from scrydon_migrate import audit
+
+    check = audit.verify(conn, svc.tracking_table)
+    if check is None and rows:
+        yield Finding(
+            "AUDIT_LOG_MISSING",
+            Severity.ERROR,
+            svc.name,
+            f"the audit log {audit.table_for(svc.tracking_table)} is missing although migrations are recorded",
+            "restore it from the snapshot taken before the upgrade, or start a new one on purpose: "
+            f"scrydon-migrate audit --recreate --service {svc.name}",
+        )
+    elif check is not None and not check.intact:
+        yield Finding(
+            "AUDIT_LOG_TAMPERED",
+            Severity.ERROR,
+            svc.name,
+            f"the audit log's hash chain breaks at id {check.broken_at}: {check.why}",
+            "compare with the snapshot taken before the upgrade and the pod logs (every event is also logged); "
+            "find who changed the table (the migration role's sessions) before trusting it",
+            check.to_dict(),
+        )
+
+
 def _invalid_indexes(conn: psycopg.Connection, svc: ServiceSettings) -> Iterator[Finding]:
     rows = conn.execute(
         "SELECT i.indexrelid::regclass::text, i.indrelid::regclass::text FROM pg_index i"
@@ -236,10 +354,11 @@ def _invalid_indexes(conn: psycopg.Connection, svc: ServiceSettings) -> Iterator
     for index, table in rows:
         yield Finding(
             "INVALID_INDEX",
-            Severity.WARNING,
+            Severity.ERROR,
             svc.name,
-            f"index {index} on {table} is INVALID (a concurrent build failed or was killed)",
-            f"if its migration is pending, up drops and rebuilds it; otherwise: DROP INDEX CONCURRENTLY {index}; "
-            "then build it again",
+            f"index {index} on {table} is INVALID (a concurrent build failed or was killed): queries do not use it, "
+            "yet every write maintains it",
+            f"if its migration is failed or pending, restart the pod: up drops it and builds it again; otherwise "
+            f"DROP INDEX CONCURRENTLY {index}; and build it again with CREATE INDEX CONCURRENTLY in a new migration",
             {"index": index, "table": table},
         )

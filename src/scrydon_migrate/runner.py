@@ -139,7 +139,7 @@ def _first_difference(migration: Migration, applied_sql: str | None) -> Statemen
     for statement in migration.statements:
         if statement.index >= len(before) or before[statement.index] != statement.checksum:
             return statement
-    return migration.statements[-1] if len(before) > len(migration.statements) else None
+    return migration.statements[-1] if migration.statements and len(before) > len(migration.statements) else None
 
 
 def refuse_out_of_order(plan: Plan, allow: bool) -> None:
@@ -558,7 +558,8 @@ def _apply_journaled(
         _base_values(migration)
         | {
             "status": Status.RUNNING.value,
-            "applied_at": now(),
+            "applied_at": None,
+            "attempted_at": now(),
             "statements_done": resume_at,
             "lock_held_ms": None,
             "effects": record.as_column(so_far),
@@ -977,7 +978,8 @@ def _record_failure(
         _base_values(migration)
         | {
             "status": Status.FAILED.value,
-            "applied_at": now(),
+            "applied_at": None,
+            "attempted_at": now(),
             "duration_ms": int((time.monotonic() - started) * 1000),
             "statements_done": statements_done,
             "error": "\n".join(p for p in (fields.get("error"), fields.get("detail")) if p),

@@ -8,8 +8,11 @@ any older server) unless ``MIGRATE_PG_BIN`` points elsewhere. Passwords go to th
 process through ``PGPASSWORD``, never on its command line.
 
 A restore brings back the exact snapshot: it drops every non-system schema of the
-database (with what is in them), then ``pg_restore --clean --if-exists`` the dump. It
-therefore refuses a database that holds another service's tracking table unless
+database (with what is in them), then replays the dump (see :func:`restore`: in one
+transaction when the schema fits the server's lock table, in bounded batches when it does
+not, every lock wait bounded). It runs under the service's migration lock, and the audit
+events written since the snapshot (the failed upgrade's trail) are appended back after it.
+It therefore refuses a database that holds another service's tracking table unless
 ``--force`` says that is understood.
 """
 
@@ -59,6 +62,7 @@ class Manifest:
     dump_sha256: str
     schemas: list[str]
     tracking: list[dict[str, Any]]
+    upgrade_to: int | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -130,8 +134,19 @@ def _tracking_state(conn: psycopg.Connection, tracking_table: str) -> list[dict[
     return [{"version": v, "status": r.status.value, "checksum": r.checksum} for v, r in sorted(rows.items())]
 
 
-def create(conn: psycopg.Connection, service: str, url: str, tracking_table: str, target: Path) -> Manifest:
-    """Dump the service's database to ``target`` (a folder, or a ``.dump`` path) with its manifest."""
+def create(
+    conn: psycopg.Connection,
+    service: str,
+    url: str,
+    tracking_table: str,
+    target: Path,
+    *,
+    upgrade_to: int | None = None,
+) -> Manifest:
+    """Dump the service's database to ``target`` (a folder, or a ``.dump`` path) with its manifest.
+
+    ``upgrade_to`` marks a pre-upgrade snapshot with the upgrade it was taken for (see :func:`taken_for`).
+    """
     from scrydon_migrate import __version__
 
     dump, manifest_path = paths(target, service)
@@ -155,9 +170,25 @@ def create(conn: psycopg.Connection, service: str, url: str, tracking_table: str
         dump_sha256=_sha256(dump),
         schemas=_schemas(conn),
         tracking=_tracking_state(conn, tracking_table),
+        upgrade_to=upgrade_to,
     )
     manifest_path.write_text(json.dumps(manifest.to_dict(), indent=2) + "\n")
     return manifest
+
+
+def taken_for(target: Path, service: str, upgrade_to: int) -> Manifest | None:
+    """The pre-upgrade snapshot already at ``target`` for this upgrade, if a first attempt took it.
+
+    An upgrade is identified by its service and its target: the newest migration version of the
+    release being applied. A crash-looping pod retries the same upgrade, and so does a hot-patched
+    file (fix forward), so neither replaces the snapshot of the state before the upgrade began; the
+    next release has a new target and takes its own. The dump must be intact (size and SHA-256).
+    """
+    try:
+        manifest, _ = read_manifest(target, service)
+    except MigrateError:
+        return None
+    return manifest if manifest.upgrade_to == upgrade_to else None
 
 
 def read_manifest(source: Path, service: str) -> tuple[Manifest, Path]:
@@ -198,61 +229,178 @@ def other_services_in(conn: psycopg.Connection, service: str, tracking_tables: M
     return sorted(owners[r[0]] for r in rows)
 
 
-def restore(conn: psycopg.Connection, service: str, url: str, dump: Path) -> None:
-    """Replace the database's schemas with the snapshot's, in one transaction: all or nothing.
+def restore(conn: psycopg.Connection, service: str, url: str, dump: Path, *, lock_timeout_ms: int) -> str:
+    """Replace the database's schemas with the snapshot's; returns how (``atomic`` or ``batched``).
 
-    The schemas are dropped and the dump replayed by ``psql --single-transaction`` from
-    ``pg_restore``'s SQL, so a failure part-way leaves the database exactly as it was.
-    Settings a newer ``pg_dump`` writes that an older server does not know are left out.
+    ``pg_restore`` writes the dump's SQL to a file and ``psql`` replays it (no pipe between
+    two children that could deadlock), every lock wait bounded by ``lock_timeout_ms`` (the
+    migrations' ``--lock-timeout-ms``) so a session holding a table makes the restore fail with
+    its error, never hang. When the
+    objects to drop and create fit well in the server's lock table, everything (the drop, the
+    replay) runs in one transaction: a failure part-way leaves the database exactly as it was.
+    A schema too large for that (thousands of tables exhaust ``max_locks_per_transaction`` in a
+    single transaction) is dropped in batches and replayed statement by statement, stopping at
+    the first error; re-running the same restore then starts over from the drop.
     """
-    prelude = _prelude(conn)
-    skipped = _unknown_settings(conn)
+    import tempfile
+
     conninfo, env = _libpq(url)
-    restore_sql = subprocess.Popen(
-        [str(_tool("pg_restore")), "--clean", "--if-exists", "--no-owner", "-f", "-", str(dump)],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        env=env,
-    )
-    replay = subprocess.Popen(
-        [
-            str(_tool("psql")),
-            "--no-psqlrc",
-            "--quiet",
-            "--single-transaction",
-            "--set",
-            "ON_ERROR_STOP=1",
-            "-d",
-            conninfo,
-            "-f",
-            "-",
-        ],
-        stdin=subprocess.PIPE,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-        env=env,
-    )
-    assert restore_sql.stdout is not None and replay.stdin is not None
-    try:
-        replay.stdin.write(prelude.encode())
-        for line in restore_sql.stdout:
-            if not any(line.startswith(setting) for setting in skipped):
-                replay.stdin.write(line)
-        replay.stdin.close()
-    except BrokenPipeError:
-        pass
-    assert restore_sql.stderr is not None and replay.stderr is not None
-    dump_error = restore_sql.stderr.read()
-    replay_error = replay.stderr.read()
-    restore_sql.wait()
-    replay.wait()
-    if restore_sql.returncode != 0 or replay.returncode != 0:
-        detail = redact_url((replay_error or dump_error).decode(errors="replace").strip()).splitlines()[-3:]
+    env["PGOPTIONS"] = " ".join(filter(None, (env.get("PGOPTIONS"), f"-c lock_timeout={int(lock_timeout_ms)}")))
+    with tempfile.TemporaryDirectory(prefix="scrydon-migrate-restore-") as scratch:
+        script = Path(scratch) / "restore.sql"
+        _run(
+            [str(_tool("pg_restore")), "--clean", "--if-exists", "--no-owner", "-f", str(script), str(dump)],
+            env,
+            f"read snapshot {str(dump)!r}",
+        )
+        atomic = _fits_one_transaction(conn, script)
+        if atomic:
+            prelude = _prelude(conn)
+        else:
+            prelude = _public_schema(conn)
+            _drop_in_batches(conn, service, lock_timeout_ms)
+        replay = Path(scratch) / "replay.sql"
+        _filtered(script, replay, prelude, _unknown_settings(conn))
+        psql = [str(_tool("psql")), "--no-psqlrc", "--quiet", "--set", "ON_ERROR_STOP=1", "-d", conninfo]
+        done = subprocess.run(
+            [*psql, *(["--single-transaction"] if atomic else []), "-f", str(replay)],
+            capture_output=True,
+            env=env,
+            check=False,
+        )
+    if done.returncode != 0:
+        detail = redact_url((done.stderr or done.stdout).decode(errors="replace").strip()).splitlines()[-3:]
         raise SnapshotError(
             f"can't restore service {service!r}: " + " / ".join(detail),
-            hint="the restore ran in one transaction and was rolled back: the database is as it was before",
+            hint="the restore ran in one transaction and was rolled back: the database is as it was before"
+            if atomic
+            else "the schema was too large for one transaction, so the database is now partly restored: "
+            "fix the cause (a lock timeout names a session holding a table) and run the same restore again; "
+            "it starts by dropping everything",
             service=service,
         )
+    return "atomic" if atomic else "batched"
+
+
+#: Objects dropped per transaction when a schema is too large to restore in one.
+DROP_BATCH = 200
+
+
+def _fits_one_transaction(conn: psycopg.Connection, script: Path) -> bool:
+    """Whether dropping today's objects and creating the dump's fits in half the server's lock table.
+
+    Each relation takes a lock when dropped or created, with its row type, TOAST table, indexes and
+    constraints; four locks per relation, and one per statement of the dump, is a generous estimate.
+    """
+    record = conn.execute(
+        "SELECT (SELECT count(*) FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace"
+        "        WHERE n.nspname NOT IN ('pg_catalog', 'information_schema') AND n.nspname NOT LIKE 'pg\\_%'),"
+        " current_setting('max_locks_per_transaction')::int"
+        " * (current_setting('max_connections')::int + current_setting('max_prepared_transactions')::int)"
+    ).fetchone()
+    relations, capacity = (int(record[0]), int(record[1])) if record else (0, 0)
+    with script.open("rb") as fh:
+        statements = sum(1 for line in fh if line.rstrip().endswith(b";"))
+    return 4 * relations + statements <= capacity // 2
+
+
+def _drop_in_batches(conn: psycopg.Connection, service: str, lock_timeout_ms: int) -> None:
+    """Drop the database's tables a batch per transaction, then its schemas (with what is left in them).
+
+    Run on the caller's connection before the replay, each batch committed on its own so no
+    transaction holds more than :data:`DROP_BATCH` tables' locks.
+    """
+    import psycopg
+    from psycopg import sql
+
+    conn.execute(sql.SQL("SET lock_timeout = {}").format(sql.Literal(f"{int(lock_timeout_ms)}ms")))
+    try:
+        tables = conn.execute(
+            "SELECT n.nspname, c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace"
+            " WHERE c.relkind IN ('r', 'p') AND NOT c.relispartition"
+            " AND n.nspname NOT IN ('pg_catalog', 'information_schema') AND n.nspname NOT LIKE 'pg\\_%'"
+            " ORDER BY c.oid"
+        ).fetchall()
+        for start in range(0, len(tables), DROP_BATCH):
+            with conn.transaction():
+                for schema, name in tables[start : start + DROP_BATCH]:
+                    conn.execute(sql.SQL("DROP TABLE IF EXISTS {} CASCADE").format(sql.Identifier(schema, name)))
+        for schema in _schemas(conn):
+            conn.execute(sql.SQL("DROP SCHEMA {} CASCADE").format(sql.Identifier(schema)))
+    except psycopg.Error as exc:
+        raise SnapshotError(
+            f"can't restore service {service!r}: dropping the current schema failed: {str(exc).strip()}",
+            hint="a lock timeout means a session holds a table: end it or wait, then run the restore again "
+            "(the tables dropped so far stay dropped)",
+            service=service,
+        ) from exc
+    finally:
+        conn.execute("RESET lock_timeout")
+
+
+def _filtered(script: Path, replay: Path, prelude: str, skipped: tuple[bytes, ...]) -> None:
+    """Write ``prelude`` then ``script`` without the settings the server would refuse."""
+    with script.open("rb") as source, replay.open("wb") as target:
+        target.write(prelude.encode())
+        for line in source:
+            if not any(line.startswith(setting) for setting in skipped):
+                target.write(line)
+
+
+_AUDIT_COLUMNS = ("id", "at", "service", "event", "version", "actor", "reason", "details")
+
+
+def read_audit(conn: psycopg.Connection, tracking_table: str) -> list[tuple[Any, ...]]:
+    """Every event of the service's audit log, oldest first (none when it has no audit table yet)."""
+    import psycopg
+    from psycopg import sql
+
+    from scrydon_migrate import audit
+    from scrydon_migrate.tracking import table_identifier
+
+    query = sql.SQL("SELECT {} FROM {} ORDER BY id").format(
+        sql.SQL(", ").join(sql.Identifier(c) for c in _AUDIT_COLUMNS),
+        table_identifier(audit.table_for(tracking_table)),
+    )
+    try:
+        return conn.execute(query).fetchall()
+    except psycopg.errors.UndefinedTable:
+        return []
+
+
+def append_audit(conn: psycopg.Connection, tracking_table: str, trail: list[tuple[Any, ...]]) -> int:
+    """Append back the events newer than the restored audit log's last one, as they were; returns how many.
+
+    The audit log is append-only and its ids only grow, so the restored log is a prefix of ``trail``:
+    what follows its last id happened after the snapshot (the failed upgrade), and is kept.
+    """
+    from psycopg import sql
+    from psycopg.types.json import Jsonb
+
+    from scrydon_migrate import audit
+    from scrydon_migrate.tracking import table_identifier
+
+    table = table_identifier(audit.table_for(tracking_table))
+    record = conn.execute(sql.SQL("SELECT coalesce(max(id), 0) FROM {}").format(table)).fetchone()
+    last = int(record[0]) if record else 0
+    newer = [(*row[:-1], Jsonb(row[-1])) for row in trail if row[0] > last]
+    if not newer:
+        return 0
+    with conn.cursor() as cur:
+        cur.executemany(
+            sql.SQL("INSERT INTO {} ({}) OVERRIDING SYSTEM VALUE VALUES ({})").format(
+                table,
+                sql.SQL(", ").join(sql.Identifier(c) for c in _AUDIT_COLUMNS),
+                sql.SQL(", ").join(sql.Placeholder() for _ in _AUDIT_COLUMNS),
+            ),
+            newer,
+        )
+    conn.execute(
+        sql.SQL("SELECT setval(pg_get_serial_sequence({}, 'id'), (SELECT max(id) FROM {}))").format(
+            sql.Literal(table.as_string(conn)), table
+        )
+    )
+    return len(newer)
 
 
 def _unknown_settings(conn: psycopg.Connection) -> tuple[bytes, ...]:
@@ -264,14 +412,21 @@ def _prelude(conn: psycopg.Connection) -> str:
     """SQL that empties the database's schemas and recreates ``public`` as it was (owner, comment, grants)."""
     from psycopg import sql
 
+    drops = [sql.SQL("DROP SCHEMA {} CASCADE;").format(sql.Identifier(s)).as_string(conn) for s in _schemas(conn)]
+    return "\n".join(drops) + "\n" + _public_schema(conn)
+
+
+def _public_schema(conn: psycopg.Connection) -> str:
+    """SQL that recreates ``public`` as it is now (owner, comment, grants), once the schemas are dropped."""
+    from psycopg import sql
+
     public = conn.execute(
         "SELECT nspowner::regrole::text, pg_has_role(nspowner, 'MEMBER'), obj_description(oid, 'pg_namespace'),"
         " ARRAY(SELECT (CASE WHEN a.grantee = 0 THEN 'PUBLIC' ELSE a.grantee::regrole::text END)"
         "              || ' ' || a.privilege_type FROM aclexplode(nspacl) a WHERE a.grantee <> nspowner)"
         " FROM pg_namespace WHERE nspname = 'public'"
     ).fetchone()
-    parts: list[sql.Composable] = [sql.SQL("DROP SCHEMA {} CASCADE;").format(sql.Identifier(s)) for s in _schemas(conn)]
-    parts.append(sql.SQL("CREATE SCHEMA public;"))
+    parts: list[sql.Composable] = [sql.SQL("CREATE SCHEMA public;")]
     if public is not None:
         owner, may_own, comment, grants = public
         if may_own:

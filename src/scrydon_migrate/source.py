@@ -17,14 +17,18 @@ file, the line and what to do.
 
 from __future__ import annotations
 
+import errno
 import hashlib
+import logging
 import os
 import re
+import stat
 from collections.abc import Iterable
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from scrydon_migrate import log
 from scrydon_migrate.errors import SourceError
 
 if TYPE_CHECKING:
@@ -184,6 +188,11 @@ _FOREIGN_LAYOUTS = (
 )
 
 
+logger = logging.getLogger(__name__)
+#: A file this large (in characters) is announced before it is parsed, so a long parse is never silent.
+LARGE_FILE_CHARS = 1_000_000
+
+
 def scan(service: str, folder: Path, *, allow_empty: bool = False) -> list[MigrationFile]:
     """The migration files of ``service`` in version order; refuses bad names, duplicates and empty folders.
 
@@ -198,9 +207,9 @@ def scan(service: str, folder: Path, *, allow_empty: bool = False) -> list[Migra
         )
     found: dict[int, MigrationFile] = {}
     with os.scandir(folder) as entries:
-        visible = sorted(
-            (e.name, e.is_dir()) for e in entries if not e.name.startswith(".") and (e.is_file() or e.is_dir())
-        )
+        kinds = [(e.name, _kind(e)) for e in entries if not e.name.startswith(".")]
+    _refuse_unreadable(service, folder, kinds)
+    visible = sorted((name, kind == "folder") for name, kind in kinds if kind in ("file", "folder"))
     _refuse_foreign_layout(service, folder, [n for n, _ in visible])
     for name, is_dir in visible:
         path = folder / name
@@ -221,6 +230,35 @@ def scan(service: str, folder: Path, *, allow_empty: bool = False) -> list[Migra
     if not found and not allow_empty and not (folder / EMPTY_MARKER).is_file():
         raise _nothing_recognised(service, folder, visible)
     return [found[v] for v in sorted(found)]
+
+
+def _kind(entry: os.DirEntry[str]) -> str:
+    """What a folder entry is, following symlinks: ``file``, ``folder``, or why it can't be read as either."""
+    try:
+        if entry.is_file():
+            return "file"
+        if entry.is_dir():
+            return "folder"
+    except OSError as exc:
+        return "a symlink loop" if exc.errno == errno.ELOOP else f"unreadable ({exc.strerror or exc})"
+    if entry.is_symlink():
+        return "a symlink to nothing (dangling)"
+    return "a FIFO" if stat.S_ISFIFO(entry.stat(follow_symlinks=False).st_mode) else "a special file"
+
+
+def _refuse_unreadable(service: str, folder: Path, kinds: list[tuple[str, str]]) -> None:
+    """An entry named like a migration that is not a readable file or folder is refused, never skipped.
+
+    Skipping it would let ``up`` apply the versions after it and later refuse it as out of order.
+    """
+    for name, kind in sorted(kinds):
+        if kind not in ("file", "folder") and (name.endswith(".sql") or _NUMBERED.match(name)):
+            raise SourceError(
+                f"{name!r} in the migrations of service {service!r} is named like a migration but is {kind}",
+                hint="replace it with the migration file itself (a ConfigMap mount gives regular files), or remove it",
+                service=service,
+                file=str(folder / name),
+            )
 
 
 def _refuse_foreign_layout(service: str, folder: Path, names: list[str]) -> None:
@@ -368,6 +406,17 @@ def load(migration: MigrationFile) -> Migration:
     _refuse_unsupported_markers(migration, sql)
     if _IGNORE_MARKER.search(sql):
         return Migration(migration, sql, (), migration_checksum([]), True, tuple(directives), ignored=True)
+    if len(sql) >= LARGE_FILE_CHARS:
+        log.event(
+            logger,
+            logging.INFO,
+            "parsing a large migration file",
+            "MIGRATION_PARSING",
+            service=migration.service,
+            version=migration.version_text,
+            file=migration.file,
+            chars=len(sql),
+        )
     try:
         statements = parse_statements(sql)
     except ParseFailure as exc:

@@ -4,9 +4,21 @@ The table answers the runbook's query as written::
 
     SELECT version, applied_at FROM platform_migrations ORDER BY applied_at DESC LIMIT 5;
 
-Every column but ``version`` has a default, so the runbook's manual skip (an operator
-inserting just a version) is a valid row: its ``status`` defaults to ``skipped``. A
-skipped row without a ``reason`` is shown as "marked applied by hand".
+``applied_at`` is set only once a migration is applied (or skipped): a failed or running
+attempt has ``applied_at`` NULL and its time in ``attempted_at``, so the runbook's query
+never shows an attempt as applied (it lists such a row with an empty ``applied_at``).
+
+The runbook's manual skip ("mark the migration applied in the migrations table manually")
+works as an operator types it. Every column but ``version`` has a default, so
+``INSERT INTO platform_migrations (version) VALUES (2)`` is a valid row whose ``status``
+defaults to ``skipped``; the ``manual_skip`` trigger makes the other ways safe and audited:
+a hand INSERT of a version whose failed attempt is still there replaces that row (no
+duplicate key), and a hand INSERT or UPDATE that says ``applied`` is stored as ``skipped``
+with no effects (it never ran, so it is never re-applied nor checked for desync). Each is
+audited as ``MIGRATION_SKIPPED`` with who (the session's role, application and address)
+and when. The tool's own writes mark themselves (:data:`TOOL_WRITE`, transaction-local),
+so the trigger leaves them alone. A skipped row without a ``reason`` is shown as "marked
+applied by hand".
 
 The lock is a session-level advisory lock taken with ``pg_try_advisory_lock``, tried
 again when its holder NOTIFYs the release (and polled, for a holder that died), so a
@@ -22,6 +34,7 @@ import logging
 import random
 import time
 from collections.abc import Iterable, Sequence
+from contextlib import nullcontext
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
@@ -65,7 +78,12 @@ COLUMNS = (
     "reason",
     "lock_held_ms",
     "effects",
+    "attempted_at",
 )
+
+#: A condition that marks the statement's tracking writes as the tool's own (not by hand) for the rest of
+#: its transaction: the ``manual_skip`` trigger leaves such writes alone. Every write by the tool includes it.
+TOOL_WRITE = "set_config('scrydon_migrate.writer', 'tool', true) = 'tool'"
 
 _DDL = """
 CREATE TABLE IF NOT EXISTS {table} (
@@ -76,7 +94,7 @@ CREATE TABLE IF NOT EXISTS {table} (
     content_sha256   text,
     status           text NOT NULL DEFAULT 'skipped'
                      CHECK (status IN ('applied', 'failed', 'skipped', 'running')),
-    applied_at       timestamptz NOT NULL DEFAULT now(),
+    applied_at       timestamptz DEFAULT now(),
     duration_ms      integer,
     applied_by       text,
     statements_done  integer,
@@ -89,12 +107,67 @@ CREATE TABLE IF NOT EXISTS {table} (
     sql              text,
     tool_version     text,
     lock_held_ms     integer,
-    effects          jsonb
+    effects          jsonb,
+    attempted_at     timestamptz
 )
 """
 
 #: Columns added after the first release of the table: (name, type), added when missing.
-_ADDED_COLUMNS = (("lock_held_ms", "integer"), ("effects", "jsonb"))
+_ADDED_COLUMNS = (("lock_held_ms", "integer"), ("effects", "jsonb"), ("attempted_at", "timestamptz"))
+
+_MANUAL_SKIP_FUNCTION = "scrydon_migrate_manual_skip"
+_MANUAL_SKIP_DDL = """
+CREATE OR REPLACE FUNCTION {function}() RETURNS trigger
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $body$
+DECLARE
+    previous_status text;
+    previous_error  text;
+    audit_table     text := format('%I.%I', TG_TABLE_SCHEMA, TG_TABLE_NAME || '_audit');
+    requested       text := coalesce(NEW.status, 'skipped');
+BEGIN
+    IF requested NOT IN ('applied', 'skipped') THEN
+        RETURN NEW;
+    END IF;
+    IF TG_OP = 'INSERT' THEN
+        EXECUTE format('DELETE FROM %I.%I WHERE version = $1 AND status IN (''failed'', ''running'')'
+                       ' RETURNING status, error, sqlstate, failed_statement, failed_line',
+                       TG_TABLE_SCHEMA, TG_TABLE_NAME)
+            INTO previous_status, previous_error, NEW.sqlstate, NEW.failed_statement, NEW.failed_line
+            USING NEW.version;
+        NEW.error := coalesce(NEW.error, previous_error);
+        NEW.applied_at := coalesce(NEW.applied_at, now());
+        NEW.applied_by := coalesce(NEW.applied_by, session_user);
+    ELSE
+        IF OLD.status IN ('applied', 'skipped') THEN
+            RETURN NEW;
+        END IF;
+        previous_status := OLD.status;
+        previous_error := OLD.error;
+        IF NEW.applied_at IS NOT DISTINCT FROM OLD.applied_at THEN
+            NEW.applied_at := now();
+        END IF;
+        IF NEW.applied_by IS NOT DISTINCT FROM OLD.applied_by THEN
+            NEW.applied_by := session_user;
+        END IF;
+    END IF;
+    NEW.status := 'skipped';
+    NEW.effects := NULL;
+    IF to_regclass(audit_table) IS NOT NULL THEN
+        EXECUTE format('INSERT INTO %s (service, event, version, actor, reason, details)'
+                       ' VALUES ($1, ''MIGRATION_SKIPPED'', $2, $3, $4, $5)', audit_table)
+            USING TG_ARGV[0], NEW.version, session_user, coalesce(NEW.reason, 'marked applied by hand'),
+                  jsonb_build_object('by_hand', true, 'operation', TG_OP, 'requested_status', requested,
+                                     'previous_status', previous_status, 'previous_error', previous_error,
+                                     'application_name', current_setting('application_name'),
+                                     'client_addr', inet_client_addr()::text, 'statement', current_query());
+    END IF;
+    RETURN NEW;
+END
+$body$;
+CREATE TRIGGER manual_skip BEFORE INSERT OR UPDATE ON {table} FOR EACH ROW
+    WHEN (current_setting('scrydon_migrate.writer', true) IS DISTINCT FROM 'tool')
+    EXECUTE FUNCTION {function}({service})
+"""
 
 
 @dataclass(frozen=True, slots=True)
@@ -107,7 +180,7 @@ class TrackedRow:
     checksum: str | None
     content_sha256: str | None
     status: Status
-    applied_at: datetime
+    applied_at: datetime | None
     duration_ms: int | None
     applied_by: str | None
     statements_done: int | None
@@ -119,6 +192,7 @@ class TrackedRow:
     reason: str | None
     lock_held_ms: int | None = None
     effects: Any = None
+    attempted_at: datetime | None = None
 
     @property
     def marked_by_hand(self) -> bool:
@@ -190,14 +264,24 @@ SELECT n.nspname, array_position(current_schemas(false), n.nspname::text) IS NOT
 """
 
 
-def ensure_table(conn: psycopg.Connection, table: str) -> None:
-    """Create the tracking table if it is missing, or add the columns it lacks (call it holding the lock)."""
+def ensure_table(conn: psycopg.Connection, table: str, service: str) -> None:
+    """Create the tracking table if it is missing, or bring an older one up to date (call it holding the lock).
+
+    Up to date means: the columns it lacks added, ``applied_at`` nullable with the failed and running
+    attempts of older releases moved to ``attempted_at``, and the ``manual_skip`` trigger in place.
+    """
     from psycopg import sql
 
     identifier = table_identifier(table)
     conn.execute(sql.SQL(_DDL).format(table=identifier))
     _check_primary_key(conn, table)
-    present = _present_columns(conn, table)
+    columns = conn.execute(
+        "SELECT attname, attnotnull,"
+        " EXISTS (SELECT FROM pg_trigger WHERE tgrelid = attrelid AND tgname = 'manual_skip')"
+        " FROM pg_attribute WHERE attrelid = to_regclass(%s) AND attnum > 0 AND NOT attisdropped",
+        (identifier.as_string(conn),),
+    ).fetchall()
+    present = {name: not_null for name, not_null, _ in columns}
     for name, kind in _ADDED_COLUMNS:
         if name not in present:
             conn.execute(
@@ -205,6 +289,19 @@ def ensure_table(conn: psycopg.Connection, table: str) -> None:
                     identifier, sql.Identifier(name), sql.SQL(kind)
                 )
             )
+    if present.get("applied_at"):
+        conn.execute(sql.SQL("ALTER TABLE {} ALTER COLUMN applied_at DROP NOT NULL").format(identifier))
+        conn.execute(
+            sql.SQL(
+                "UPDATE {} SET attempted_at = applied_at, applied_at = NULL WHERE status IN ('failed', 'running')"
+            ).format(identifier)
+        )
+    if not any(has_trigger for _, _, has_trigger in columns):
+        schema = table.split(".")[0] if "." in table else None
+        function = sql.Identifier(*filter(None, (schema, _MANUAL_SKIP_FUNCTION)))
+        conn.execute(
+            sql.SQL(_MANUAL_SKIP_DDL).format(function=function, table=identifier, service=sql.Literal(service))
+        )
 
 
 def read_rows(conn: psycopg.Connection, table: str) -> dict[int, TrackedRow] | None:
@@ -217,9 +314,13 @@ def read_rows(conn: psycopg.Connection, table: str) -> dict[int, TrackedRow] | N
     come with the result, so the check costs no round trip.
     """
     import psycopg
+    from psycopg.pq import TransactionStatus
 
+    # Inside a caller's transaction a failed first read must not abort it: try it in a savepoint.
+    attempt = conn.transaction() if conn.info.transaction_status == TransactionStatus.INTRANS else nullcontext()
     try:
-        records, types = _select(conn, table, ())
+        with attempt:
+            records, types = _select(conn, table, ())
     except psycopg.errors.UndefinedTable:
         return None
     except psycopg.errors.UndefinedColumn:
@@ -293,6 +394,7 @@ _TYPES = {
     "failed_line": _INTEGERS,
     "lock_held_ms": _INTEGERS,
     "applied_at": _TIMES,
+    "attempted_at": _TIMES,
     "effects": _JSONS,
     **{c: _TEXTS for c in ("name", "file", "checksum", "content_sha256", "status", "applied_by", "error")},
     **{c: _TEXTS for c in ("sqlstate", "failed_statement", "reason")},
@@ -377,9 +479,12 @@ def _upsert_query(conn: psycopg.Connection, table: str, columns: tuple[str, ...]
     if key not in _QUERIES:
         names = ("version", *columns)
         _QUERIES[key] = (
-            sql.SQL("INSERT INTO {table} ({cols}) VALUES ({vals}) ON CONFLICT (version) DO UPDATE SET {sets}")
+            sql.SQL(
+                "INSERT INTO {table} ({cols}) SELECT {vals} WHERE {tool} ON CONFLICT (version) DO UPDATE SET {sets}"
+            )
             .format(
                 table=table_identifier(table),
+                tool=sql.SQL(TOOL_WRITE),
                 cols=sql.SQL(", ").join(sql.Identifier(n) for n in names),
                 vals=sql.SQL(", ").join(sql.Placeholder() for _ in names),
                 sets=sql.SQL(", ").join(sql.SQL("{c} = EXCLUDED.{c}").format(c=sql.Identifier(n)) for n in columns),
@@ -393,8 +498,9 @@ def update(conn: psycopg.Connection, table: str, version: int, values: dict[str,
     """Update columns of the existing row of ``version``; exactly one row must change."""
     from psycopg import sql
 
-    query = sql.SQL("UPDATE {table} SET {sets} WHERE version = %s").format(
+    query = sql.SQL("UPDATE {table} SET {sets} WHERE version = %s AND {tool}").format(
         table=table_identifier(table),
+        tool=sql.SQL(TOOL_WRITE),
         sets=sql.SQL(", ").join(sql.SQL("{c} = %s").format(c=sql.Identifier(n)) for n in values),
     )
     cur = conn.execute(query, [*values.values(), version])
@@ -408,9 +514,9 @@ def rewind(conn: psycopg.Connection, table: str, versions: Sequence[int]) -> lis
     from psycopg.rows import dict_row
 
     query = sql.SQL(
-        "DELETE FROM {table} WHERE version = ANY(%s) AND status = 'applied'"
+        "DELETE FROM {table} WHERE version = ANY(%s) AND status = 'applied' AND {tool}"
         " RETURNING version, name, file, checksum, applied_at, applied_by, duration_ms"
-    ).format(table=table_identifier(table))
+    ).format(table=table_identifier(table), tool=sql.SQL(TOOL_WRITE))
     with conn.cursor(row_factory=dict_row) as cur:
         cur.execute(query, (list(versions),))
         return sorted(cur.fetchall(), key=lambda r: r["version"])
@@ -423,7 +529,7 @@ def history(conn: psycopg.Connection, table: str, limit: int) -> list[dict[str, 
     from psycopg.rows import dict_row
 
     query = sql.SQL(
-        "SELECT version, name, file, status, applied_at, duration_ms, applied_by, reason"
+        "SELECT version, name, file, status, applied_at, attempted_at, duration_ms, applied_by, reason"
         " FROM {table} ORDER BY applied_at DESC, version DESC LIMIT %s"
     ).format(table=table_identifier(table))
     try:

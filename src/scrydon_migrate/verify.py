@@ -292,10 +292,18 @@ def evidence(result: Classification) -> list[str]:
     return lines + list(result.reasons)
 
 
-def advice(result: Classification) -> str:
-    """The runbook's next step: the rewind offer only when provably repairable."""
+def advice(result: Classification, service: str | None = None) -> str:
+    """The runbook's next step: the rewind offer only when provably repairable, with the chart's key for it."""
     if result.kind is Kind.REPAIRABLE and result.rewind_from is not None:
-        return f"Re-run with MIGRATE_REPAIR_TRACKING=1 to rewind tracking from {result.rewind_from.label}."
+        offer = f"Re-run with MIGRATE_REPAIR_TRACKING=1 to rewind tracking from {result.rewind_from.label}."
+        if service is None:
+            return offer
+        from scrydon_migrate.config import values_key
+
+        return (
+            f"{offer} With Helm: set {values_key(service)}.migration.repairTracking: true for this one upgrade, "
+            "re-run helm upgrade, then set it back to false."
+        )
     return (
         f"The state is {result.kind.value}, so the auto-repair refuses to run by design — "
         "contact support before touching the tracking table manually."
@@ -429,7 +437,7 @@ def desync_error(service: str, result: Classification) -> TrackingDesync:
     return TrackingDesync(
         RUNBOOK_FATAL,
         details=evidence(result),
-        hint=advice(result),
+        hint=advice(result, service),
         service=service,
         kind=result.kind.value,
         missing_versions=[v.version for v in missing],

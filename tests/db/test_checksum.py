@@ -53,3 +53,14 @@ def test_edited_applied_migration_is_refused_before_anything_pending_runs(migrat
 
     assert migrate("up").code == 6
     assert db.execute("SELECT to_regclass('later')").fetchone() == (None,)
+
+
+def test_an_applied_migration_edited_down_to_a_comment_is_a_checksum_mismatch(migrations, migrate):
+    migrations.write("0001_create.sql", "CREATE TABLE organisations (id bigint PRIMARY KEY);")
+    assert migrate("up").code == 0
+    migrations.write("0001_create.sql", "--")
+
+    run = migrate("up")
+
+    assert run.code == 6, run.stderr
+    assert run.log_lines("MIGRATION_CHECKSUM_MISMATCH")

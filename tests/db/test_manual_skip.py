@@ -17,7 +17,7 @@ def test_row_inserted_by_hand_with_only_a_version_is_never_applied(migrations, m
     assert [line.split("version=")[1].split()[0] for line in run.log_lines("MIGRATION_APPLIED")] == ["0003"]
     status = {m["version"]: m for m in migrate("status", "--json").json()[0]["migrations"]}
     assert status["0002"]["status"] == "skipped"
-    assert status["0002"]["detail"] == "marked applied by hand"
+    assert status["0002"]["detail"].startswith("marked applied by hand by ")
 
 
 def test_failed_row_updated_to_skipped_by_hand_is_not_retried(migrations, migrate, db):
@@ -38,3 +38,129 @@ def test_runbook_verification_query_works_as_written(migrations, migrate, db):
     ).fetchall()
 
     assert [r[0] for r in rows] == [1]
+
+
+def _failing_history(migrations, migrate):
+    migrations.write("0001_create.sql", "CREATE TABLE organisations (id bigint PRIMARY KEY);")
+    migrations.write("0002_broken.sql", "CREATE TABLE region (id int);\nALTER TABLE nowhere ADD COLUMN x int;")
+    assert migrate("up").code == 5
+
+
+def _versions_applied(run):
+    return [line.split("version=")[1].split()[0] for line in run.log_lines("MIGRATION_APPLIED")]
+
+
+def test_runbook_insert_of_a_failed_version_is_a_skip_not_a_duplicate_key(migrations, migrate, db):
+    _failing_history(migrations, migrate)
+
+    db.execute("INSERT INTO platform_migrations (version) VALUES (2)")
+    migrations.write("0003_next.sql", "CREATE TABLE later (id int);")
+    run = migrate("up")
+
+    assert run.code == 0, run.stderr
+    assert _versions_applied(run) == ["0003"]
+    assert db.execute("SELECT to_regclass('region')").fetchone() == (None,)
+    status = {m["version"]: m for m in migrate("status", "--json").json()[0]["migrations"]}
+    assert status["0002"]["status"] == "skipped"
+    assert 'its failed attempt: relation "nowhere" does not exist' in status["0002"]["detail"]
+
+
+def test_runbook_update_of_a_failed_row_to_applied_is_a_skip_never_a_desync(migrations, migrate, db):
+    _failing_history(migrations, migrate)
+
+    db.execute("UPDATE platform_migrations SET status = 'applied' WHERE version = 2")
+
+    assert db.execute("SELECT status, effects FROM platform_migrations WHERE version = 2").fetchone() == (
+        "skipped",
+        None,
+    )
+    assert migrate("verify").code == 0
+    migrations.write("0003_next.sql", "CREATE TABLE later (id int);")
+    run = migrate("up")
+    assert run.code == 0, run.stderr
+    assert _versions_applied(run) == ["0003"]
+    assert migrate("up").code == 0
+
+
+def test_hand_insert_saying_applied_is_stored_as_skipped(migrations, migrate, db):
+    migrations.write("0001_create.sql", "CREATE TABLE organisations (id bigint PRIMARY KEY);")
+    migrations.write("0002_region.sql", "CREATE TABLE region (id int);")
+    migrate("up")
+    db.execute("DELETE FROM platform_migrations WHERE version = 2")
+    db.execute("DROP TABLE region")
+
+    db.execute("INSERT INTO platform_migrations (version, status) VALUES (2, 'applied')")
+
+    assert db.execute("SELECT status FROM platform_migrations WHERE version = 2").fetchone() == ("skipped",)
+    assert migrate("up").code == 0
+    assert migrate("verify").code == 0
+
+
+def test_every_manual_skip_is_audited_with_who_and_when(migrations, migrate, db):
+    _failing_history(migrations, migrate)
+    migrations.write("0003_broken_too.sql", "ALTER TABLE nowhere ADD COLUMN y int;")
+    db.execute("SET application_name = 'night-shift-psql'")
+
+    db.execute("UPDATE platform_migrations SET status = 'applied' WHERE version = 2")
+    assert migrate("up").code == 5
+    db.execute("INSERT INTO platform_migrations (version) VALUES (3)")
+
+    events = migrate("audit", "--event", "MIGRATION_SKIPPED", "--json").json()[0]["events"]
+    assert [(e["version"], e["actor"], e["details"]["operation"]) for e in events] == [
+        (3, "postgres", "INSERT"),
+        (2, "postgres", "UPDATE"),
+    ]
+    assert all(e["at"] and e["details"]["application_name"] == "night-shift-psql" for e in events)
+    assert events[1]["details"]["previous_status"] == "failed"
+    assert "nowhere" in events[1]["details"]["previous_error"]
+    assert [e["version"] for e in migrate("audit", "--event", "MIGRATION_FAILED", "--json").json()[0]["events"]] == [
+        3,
+        2,
+    ]
+
+
+def test_runbook_query_never_shows_a_failed_attempt_as_applied(migrations, migrate, db):
+    _failing_history(migrations, migrate)
+
+    rows = db.execute(
+        "SELECT version, applied_at FROM platform_migrations ORDER BY applied_at DESC LIMIT 5;"
+    ).fetchall()
+
+    assert [(version, applied_at is None) for version, applied_at in rows] == [(2, True), (1, False)]
+    history = {r["version"]: r for r in migrate("history", "--json").json()[0]["rows"]}
+    assert history[2]["status"] == "failed"
+    assert history[2]["applied_at"] is None and history[2]["attempted_at"] is not None
+
+
+def test_failed_attempt_of_an_older_release_is_no_longer_shown_as_applied(migrations, migrate, db):
+    _failing_history(migrations, migrate)
+    db.execute("DROP TRIGGER manual_skip ON platform_migrations")
+    db.execute("UPDATE platform_migrations SET applied_at = now() WHERE version = 2")
+    db.execute("ALTER TABLE platform_migrations ALTER COLUMN applied_at SET NOT NULL")
+    migrations.write("0002_broken.sql", "CREATE TABLE region (id int);")
+
+    assert migrate("up").code == 0
+
+    assert db.execute("SELECT count(*) FROM pg_trigger WHERE tgname = 'manual_skip'").fetchone() == (1,)
+    db.execute("INSERT INTO platform_migrations (version) VALUES (7)")
+    assert db.execute(
+        "SELECT count(*) FROM platform_migrations_audit WHERE event = 'MIGRATION_SKIPPED'"
+    ).fetchone() == (1,)
+
+
+def test_tool_retry_of_a_failed_migration_is_not_taken_for_a_skip(migrations, migrate, db):
+    _failing_history(migrations, migrate)
+    migrations.write("0002_broken.sql", "CREATE TABLE region (id int);")
+
+    run = migrate("up")
+
+    assert run.code == 0, run.stderr
+    assert db.execute(
+        "SELECT status, applied_at IS NOT NULL FROM platform_migrations WHERE version = 2"
+    ).fetchone() == (
+        "applied",
+        True,
+    )
+    assert db.execute(
+        "SELECT count(*) FROM platform_migrations_audit WHERE event = 'MIGRATION_SKIPPED'"
+    ).fetchone() == (0,)

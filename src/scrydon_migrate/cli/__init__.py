@@ -114,8 +114,7 @@ def _settings(**kwargs: Any) -> Any:
     help="Format of the log lines on stderr. [env: MIGRATE_LOG_FORMAT]",
 )
 @click.option("--quiet", "-q", is_flag=True, help="Log warnings and errors only.")
-@click.pass_context
-def cli(ctx: click.Context, log_format: str, quiet: bool) -> None:
+def cli(log_format: str, quiet: bool) -> None:
     """Forward-only PostgreSQL migrations for Scrydon's services.
 
     Each service (platform, agentic, analytics, ontology, cortex) applies its own
@@ -123,8 +122,7 @@ def cli(ctx: click.Context, log_format: str, quiet: bool) -> None:
     With no database URL configured, commands use an embedded PostgreSQL kept in
     ./.scrydon-migrate.
     """
-    component = "migrate-bootstrap" if ctx.invoked_subcommand == "up" else "scrydon-migrate"
-    log.configure(component, fmt=log_format, level=logging.WARNING if quiet else logging.INFO)
+    log.configure("migrate-bootstrap", fmt=log_format, level=logging.WARNING if quiet else logging.INFO)
 
 
 @cli.command()
@@ -323,7 +321,9 @@ def adopt_command(tool: str | None, table: str | None, yes: bool, **kwargs: Any)
 @click.option("--event", "events", multiple=True, metavar="NAME", help="Only this event (repeatable; * wildcard).")
 @click.option("--since", type=click.DateTime(), help="Only events at or after this time (UTC).")
 @click.option("--limit", type=click.IntRange(min=1), default=50, show_default=True, help="Events per service.")
-def audit_command(events: tuple[str, ...], since: Any, limit: int, **kwargs: Any) -> None:
+@click.option("--verify", "check", is_flag=True, help="Check the log's hash chain instead (exit 1 if broken).")
+@click.option("--recreate", is_flag=True, help="Start a new, empty audit log where it is missing (audited).")
+def audit_command(events: tuple[str, ...], since: Any, limit: int, check: bool, recreate: bool, **kwargs: Any) -> None:
     """Read the audit log: migrations applied, failed, skipped, tracking repaired, snapshots, backfills.
 
     Example: scrydon-migrate audit --service analytics --event 'MIGRATION_BACKFILL_*' --json
@@ -332,6 +332,16 @@ def audit_command(events: tuple[str, ...], since: Any, limit: int, **kwargs: Any
 
     from scrydon_migrate import api
     from scrydon_migrate.cli import render
+
+    if recreate:
+        click.echo(f"started a new, empty audit log: {api.audit_recreate(_settings(**kwargs))}")
+        return
+    if check:
+        checks = api.audit_verify(_settings(**kwargs))
+        render.audit_chains(checks, as_json=_State.json_output)
+        if any(c is not None and not c.intact for _, c in checks):
+            sys.exit(ExitCode.FINDINGS)
+        return
 
     since_utc = since.replace(tzinfo=UTC) if since is not None and since.tzinfo is None else since
     report = api.audit_events(_settings(**kwargs), events=events, since=since_utc, limit=limit)

@@ -39,6 +39,21 @@ def document(doc: Any) -> None:
     click.echo(json.dumps(redact_document(plain), indent=2, ensure_ascii=False))
 
 
+def audit_chains(checks: Sequence[tuple[str, Any]], *, as_json: bool) -> None:
+    """``audit --verify``: each service's hash chain, intact or where it breaks."""
+    if as_json:
+        document([{"service": name, **(c.to_dict() if c else {"audit_log": None})} for name, c in checks])
+        return
+    for name, check in checks:
+        if check is None:
+            click.echo(f"{name}: no audit log")
+        elif check.intact:
+            older = f" (+{check.unchained} older rows written before the chain)" if check.unchained else ""
+            click.echo(f"{name}: audit log intact, {check.rows - check.unchained} chained rows{older}")
+        else:
+            click.echo(f"{name}: audit log BROKEN at id {check.broken_at}: {check.why}")
+
+
 def _default(value: Any) -> Any:
     if isinstance(value, datetime):
         return value.isoformat()
@@ -132,10 +147,13 @@ def history(report: Sequence[ServiceHistory], *, as_json: bool) -> None:
         if entry.rows is None:
             blocks.append(f"{entry.service}: no {entry.tracking_table} table (migrations never ran)")
             continue
-        rows = [(_version_text(r), r["status"], r["applied_at"], r["file"], r["applied_by"]) for r in entry.rows]
+        rows = [
+            (_version_text(r), r["status"], r["applied_at"], r["attempted_at"], r["file"], r["applied_by"])
+            for r in entry.rows
+        ]
         blocks.append(
             f"{entry.service} ({entry.tracking_table})\n"
-            + table(("version", "status", "applied_at", "file", "applied_by"), rows)
+            + table(("version", "status", "applied_at", "attempted_at", "file", "applied_by"), rows)
         )
     click.echo("\n\n".join(blocks))
 
@@ -155,7 +173,7 @@ def verify(report: Sequence[ServiceVerification], *, as_json: bool) -> None:
             lines.append(table(("migration", "objects", "expected", "missing"), rows))
         if result.kind != "healthy":
             lines.extend(evidence(result))
-            lines.append(advice(result))
+            lines.append(advice(result, entry.service))
         blocks.append("\n".join(lines))
     click.echo("\n\n".join(blocks))
 
