@@ -19,7 +19,8 @@ told from a drop and a create; definitions tell what was altered; ``xmin`` tells
 
 System schemas, temporary schemas, objects that belong to an extension (the extension stands for
 them) and the tool's own objects (the tracking table and its ``<tracking table>_*`` companions in
-its schema, functions named ``scrydon_migrate_*`` there) are left out.
+its schema, functions named ``scrydon_migrate_*`` there, and the ``<backfill>_backfill_fill`` trigger
+and function a backfill installs while its column is adopted) are left out.
 
 The same query reads the whole catalog (the desync check, the first snapshot of a run) or only the
 *scope* of one migration: the relations, functions and types that the DDL event triggers of
@@ -77,6 +78,7 @@ ns AS (
       FROM pg_proc p JOIN ns ON ns.oid = p.pronamespace
      WHERE {fn_scope} AND {fn_member}
        AND NOT (ns.nspname = (SELECT schema FROM tool) AND starts_with(p.proname, 'scrydon_migrate_'))
+       AND p.proname NOT LIKE '%%\_backfill\_fill'
 ), typ AS (
     SELECT t.oid, t.typname, ns.nspname, t.xmin,
            t.typbasetype::text || t.typtypmod || t.typnotnull::text || coalesce(t.typdefaultbin::text, '') AS def,
@@ -140,7 +142,7 @@ SELECT 't' || t.oid, 'trigger:' || rel.nspname || '.' || rel.relname || '.' || t
        /*def*/md5(t.tgfoid::text || t.tgtype || t.tgenabled::text || t.tgattr::text || coalesce(t.tgqual::text, '')
            || t.tgdeferrable::text || t.tginitdeferred::text || encode(t.tgargs, 'hex'))/*end*/,
        left(md5(t.tgenabled::text), 8), t.xmin::text, 0::oid, rel.oid
-  FROM pg_trigger t JOIN rel ON rel.oid = t.tgrelid WHERE NOT t.tgisinternal
+  FROM pg_trigger t JOIN rel ON rel.oid = t.tgrelid WHERE NOT t.tgisinternal AND t.tgname NOT LIKE '%%\_backfill\_fill'
 UNION ALL
 SELECT 'o' || p.oid, 'policy:' || rel.nspname || '.' || rel.relname || '.' || p.polname,
        /*def*/md5(p.polcmd::text || p.polpermissive::text || p.polroles::text || coalesce(p.polqual::text, '')

@@ -476,7 +476,7 @@ class Recorder:
         scope = {int(r[7]) for r in rows if r[0] in ("r", "f", "y")}
         dropped_ids = {r[1] for r in rows if r[0] == "d" and r[1]}
         state = next((r for r in rows if r[0] == "x"), None)
-        ours = _Ownership(self.conn, int(state[1]) if state else 0, whole and in_transaction)
+        ours = _Ownership(self.conn, int(state[1]) if state else 0, in_transaction)
         steps: list[Step] = []
         renamed_parents: set[int] = set()
         renamed_containers: set[str] = set()
