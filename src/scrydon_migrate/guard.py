@@ -23,7 +23,7 @@ if TYPE_CHECKING:
     import psycopg
 
     from scrydon_migrate.analysis import Statement
-    from scrydon_migrate.locks import Risk
+    from scrydon_migrate.locks import Risk, TypeChange
     from scrydon_migrate.relations import Relation
     from scrydon_migrate.source import Migration
 
@@ -40,6 +40,8 @@ class TableSize:
     rows: int
     bytes: int
     has_not_null_check: frozenset[str] = frozenset()
+    #: The pending type changes of its columns that PostgreSQL makes without rewriting the table.
+    rewrite_free: frozenset[TypeChange] = frozenset()
 
     def describe(self) -> str:
         return f"~{self.rows:,} rows, {_human_bytes(self.bytes)} now"
@@ -137,7 +139,7 @@ def violations(
         size = sizes.get(target) if target else None
         if size is None or not thresholds.is_large(size):
             continue
-        if _not_null_is_checked(risk, size, planned_checks):
+        if _not_null_is_checked(risk, size, planned_checks) or rewrite_free(risk, size):
             continue
         found.append(Violation(migration, statement, risk, size))
     return found
@@ -150,8 +152,69 @@ def _not_null_is_checked(risk: Risk, size: TableSize, planned_checks: set[tuple[
     return risk.column in size.has_not_null_check or (risk.table.name, risk.column) in planned_checks
 
 
+def rewrite_free(risk: Risk, size: TableSize) -> bool:
+    """A type change the server makes in place (binary-coercible cast, wider typmod): no rewrite, no refusal."""
+    return risk.type_change is not None and risk.type_change in size.rewrite_free
+
+
+def type_changes(migrations: Iterable[Migration]) -> list[TypeChange]:
+    """Every ``ALTER COLUMN ... TYPE`` of these migrations, for :func:`read_sizes` to judge."""
+    return [r.type_change for m in migrations for s in m.statements for r in s.locks.risks if r.type_change]
+
+
+#: Types whose length coercion PostgreSQL drops when the new typmod is no narrower (their support functions).
+_WIDENABLE = frozenset({"varchar", "numeric", "varbit", "timestamp", "timestamptz"})
+
+_COLUMN_TYPES = """
+SELECT c.name, c.col, c.type_name, t.typname, a.atttypmod, a.atttypid = n.oid,
+       EXISTS (SELECT 1 FROM pg_cast k WHERE k.castsource = a.atttypid AND k.casttarget = n.oid
+                                       AND k.castmethod = 'b')
+  FROM unnest(%s::text[], %s::text[], %s::text[]) AS c(name, col, type_name)
+  JOIN pg_attribute a ON a.attrelid = to_regclass(c.name) AND a.attname = c.col AND NOT a.attisdropped
+  JOIN LATERAL (SELECT to_regtype(c.type_name) AS oid) n ON n.oid IS NOT NULL
+  JOIN pg_type t ON t.oid = a.atttypid
+"""
+
+
+def _widens(typname: str, old_typmod: int, new_mods: tuple[int, ...]) -> bool:
+    """Same type, new typmod: whether PostgreSQL's length-coercion support function skips the rewrite."""
+    if not new_mods:
+        return old_typmod < 0 or typname in _WIDENABLE
+    if old_typmod < 0 or typname not in _WIDENABLE:
+        return False
+    if typname == "varchar":
+        return new_mods[0] + 4 >= old_typmod
+    if typname == "numeric":
+        precision, scale = ((old_typmod - 4) >> 16) & 0xFFFF, (old_typmod - 4) & 0xFFFF
+        return (new_mods[1] if len(new_mods) > 1 else 0) == scale and new_mods[0] >= precision
+    return new_mods[0] >= old_typmod
+
+
+def _rewrite_free_changes(conn: psycopg.Connection, changes: Sequence[TypeChange]) -> set[TypeChange]:
+    """Ask the server, per change: same type with a no-narrower typmod, or a binary-coercible cast (pg_cast)."""
+    plain = [c for c in changes if not c.using]
+    if not plain:
+        return set()
+    by_key = {(c.table.regclass, c.column, c.type_name): c for c in plain}
+    names, columns, types = zip(*by_key, strict=True)
+    free = set()
+    query = (_COLUMN_TYPES, (list(names), list(columns), list(types)))
+    for name, column, type_name, typname, old_typmod, same, binary in conn.execute(*query).fetchall():
+        change = by_key[(name, column, type_name)]
+        if (same and _widens(typname, old_typmod, change.typmods)) or (binary and not change.typmods):
+            free.add(change)
+    return free
+
+
+#: Rows as the planner estimates them (the density the last ANALYZE saw times the pages there are now),
+#: or the live-row counter if higher: a stale reltuples of 1,000 can't hide 2.5 M rows inserted since.
 _SIZES = """
-SELECT r.name, c.relname, c.reltuples::bigint, pg_relation_size(c.oid), pg_total_relation_size(c.oid),
+SELECT r.name, c.relname,
+       greatest(CASE WHEN c.reltuples >= 0 AND c.relpages > 0
+                     THEN c.reltuples / c.relpages * (pg_relation_size(c.oid) / current_setting('block_size')::int)
+                     ELSE pg_relation_size(c.oid) / %s END,
+                pg_stat_get_live_tuples(c.oid))::bigint,
+       pg_total_relation_size(c.oid),
        ARRAY(SELECT a.attname FROM pg_constraint k JOIN pg_attribute a
                ON a.attrelid = k.conrelid AND a.attnum = k.conkey[1]
               WHERE k.conrelid = c.oid AND k.contype = 'c' AND k.convalidated AND cardinality(k.conkey) = 1
@@ -163,15 +226,20 @@ SELECT r.name, c.relname, c.reltuples::bigint, pg_relation_size(c.oid), pg_total
 """
 
 
-def read_sizes(conn: psycopg.Connection, relations: Iterable[Relation]) -> dict[Relation, TableSize]:
-    """Sizes of the tables behind ``relations`` (an index counts as its table), in one query."""
+def read_sizes(
+    conn: psycopg.Connection, relations: Iterable[Relation], type_changes: Sequence[TypeChange] = ()
+) -> dict[Relation, TableSize]:
+    """Sizes of the tables behind ``relations`` (an index counts as its table), and which type changes are free."""
     wanted = {r.regclass: r for r in relations}
     if not wanted:
         return {}
+    free = _rewrite_free_changes(conn, type_changes)
     sizes = {}
-    for name, table, tuples, heap_bytes, total_bytes, checked in conn.execute(_SIZES, (list(wanted),)).fetchall():
-        rows = tuples if tuples >= 0 else heap_bytes // _ASSUMED_ROW_BYTES
-        sizes[wanted[name]] = TableSize(table, int(rows), int(total_bytes), frozenset(checked or ()))
+    query = (_SIZES, (_ASSUMED_ROW_BYTES, list(wanted)))
+    for name, table, rows, total_bytes, checked in conn.execute(*query).fetchall():
+        relation = wanted[name]
+        in_place = frozenset(c for c in free if c.table == relation)
+        sizes[relation] = TableSize(table, int(rows), int(total_bytes), frozenset(checked or ()), in_place)
     return sizes
 
 
@@ -180,7 +248,8 @@ def enforce(conn: psycopg.Connection, migrations: Sequence[Migration], threshold
     steps = risky_steps(migrations)
     if not steps:
         return
-    sizes = read_sizes(conn, {t for _, _, risk in steps if (t := _targets(risk)) is not None})
+    targets = {t for _, _, risk in steps if (t := _targets(risk)) is not None}
+    sizes = read_sizes(conn, targets, [risk.type_change for _, _, risk in steps if risk.type_change])
     found = violations(steps, sizes, thresholds, planned_not_null_checks(migrations))
     if not found:
         return

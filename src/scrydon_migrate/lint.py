@@ -196,6 +196,8 @@ def lock_rule(rule_id: str) -> Callable[[Subject], Iterator[Finding]]:
     """A rule reporting the :mod:`locks` risks of its id: a warning offline or on a small table, else an error."""
 
     def check(subject: Subject) -> Iterator[Finding]:
+        from scrydon_migrate.guard import rewrite_free
+
         for risk in subject.statement.locks.risks:
             if risk.rule != rule_id or subject.is_new(risk.table or risk.index):
                 continue
@@ -203,6 +205,8 @@ def lock_rule(rule_id: str) -> Callable[[Subject], Iterator[Finding]]:
                 continue
             target = risk.table or risk.index
             size = subject.sizes.get(target) if target else None
+            if size is not None and rewrite_free(risk, size):
+                continue
             large = size is not None and subject.thresholds is not None and subject.thresholds.is_large(size)
             on = f" on {target.display!r}" if target else ""
             sized = f" (table is {size.describe()})" if size else ""

@@ -49,6 +49,17 @@ _NON_BLOCKING_SUBCOMMANDS = frozenset(
 
 
 @dataclass(frozen=True, slots=True)
+class TypeChange:
+    """``ALTER COLUMN c TYPE t(mods)``: whether it rewrites the table is the server's call (guard asks it)."""
+
+    table: Relation
+    column: str
+    type_name: str
+    typmods: tuple[int, ...]
+    using: bool
+
+
+@dataclass(frozen=True, slots=True)
 class Risk:
     """A step that locks a table against writes for as long as the table is big."""
 
@@ -61,6 +72,7 @@ class Risk:
     table: Relation | None = None
     index: Relation | None = None
     column: str | None = None
+    type_change: TypeChange | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -387,6 +399,7 @@ def _alter_table_risk(table: Relation, cmd: Any) -> Risk | None:
     t = table.display
     if subtype == enums.AlterTableType.AT_AlterColumnType:
         return Risk(
+            type_change=_type_change(table, cmd),
             rule="ban-column-type-change",
             what="ALTER COLUMN TYPE",
             lock="ACCESS EXCLUSIVE",
@@ -432,6 +445,15 @@ def _alter_table_risk(table: Relation, cmd: Any) -> Risk | None:
     if subtype in (enums.AlterTableType.AT_SetLogged, enums.AlterTableType.AT_SetUnLogged):
         return _rewrite_command("SET LOGGED/UNLOGGED", table).risks[0]
     return None
+
+
+def _type_change(table: Relation, cmd: Any) -> TypeChange | None:
+    type_name = getattr(cmd.def_, "typeName", None)
+    if type_name is None:
+        return None
+    name = ".".join(str(getattr(n, "sval", "")) for n in type_name.names) + "[]" * len(type_name.arrayBounds or ())
+    mods = tuple(int(getattr(getattr(m, "val", None), "ival", -1)) for m in type_name.typmods or ())
+    return TypeChange(table, str(cmd.name), name, mods, using=cmd.def_.raw_default is not None)
 
 
 def _add_column_risk(table: Relation, column: Any) -> Risk | None:

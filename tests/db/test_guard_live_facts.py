@@ -1,0 +1,97 @@
+"""The guard judges with the server's facts: type changes PostgreSQL makes in place, sizes past a stale
+estimate, whole-table UPDATE/DELETE. The table is "large" by a lowered threshold of 1,000 rows."""
+
+from __future__ import annotations
+
+import pytest
+
+LARGE = ("--large-table-rows", "1000")
+
+
+@pytest.fixture
+def accounts(migrations, migrate, db):
+    migrations.write(
+        "0001_accounts.sql",
+        "CREATE TABLE accounts (id bigint PRIMARY KEY, code varchar(16), name text, balance numeric(10, 2),\n"
+        "  seen timestamptz(3), flags int);",
+    )
+    assert migrate("up").code == 0
+    db.execute("INSERT INTO accounts SELECT g, 'c' || g, 'n' || g, g, now(), g FROM generate_series(1, 5000) g")
+    db.execute("ANALYZE accounts")
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        "code TYPE varchar(64)",
+        "code TYPE text",
+        "name TYPE varchar",
+        "balance TYPE numeric(14, 2)",
+        "balance TYPE numeric",
+        "seen TYPE timestamptz(6)",
+    ],
+)
+def test_a_type_change_postgresql_makes_without_a_rewrite_is_applied(accounts, migrations, migrate, db, change):
+    migrations.write("0002_widen.sql", f"ALTER TABLE accounts ALTER COLUMN {change};")
+
+    run = migrate("up", *LARGE)
+
+    assert run.code == 0, run.stderr
+    assert db.execute("SELECT status FROM platform_migrations WHERE version = 2").fetchone() == ("applied",)
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        "code TYPE varchar(8)",
+        "name TYPE varchar(32)",
+        "balance TYPE numeric(14, 4)",
+        "flags TYPE bigint",
+        "code TYPE text USING upper(code)",
+    ],
+)
+def test_a_type_change_that_rewrites_or_checks_every_row_is_refused(accounts, migrations, migrate, change):
+    migrations.write("0002_narrow.sql", f"ALTER TABLE accounts ALTER COLUMN {change};")
+
+    run = migrate("up", *LARGE)
+
+    assert run.code == 6, run.stderr
+    assert "rule=ban-column-type-change" in run.log_lines("MIGRATION_UNSAFE_REFUSED")[0]
+
+
+def test_a_stale_row_estimate_does_not_hide_rows_inserted_since(migrations, migrate, db):
+    migrations.write(
+        "0001_events.sql",
+        "CREATE TABLE events (id bigint PRIMARY KEY, kind text) WITH (autovacuum_enabled = false);",
+    )
+    assert migrate("up").code == 0
+    db.execute("INSERT INTO events SELECT g, 'k' FROM generate_series(1, 100) g")
+    db.execute("ANALYZE events")
+    db.execute("INSERT INTO events SELECT g, 'k' FROM generate_series(101, 20000) g")
+    assert db.execute("SELECT reltuples FROM pg_class WHERE relname = 'events'").fetchone() == (100,)
+    migrations.write("0002_index.sql", "CREATE INDEX events_kind_idx ON events (kind);")
+
+    run = migrate("up", "--large-table-rows", "10000")
+
+    assert run.code == 6, run.stderr
+    assert "rule=require-concurrent-index" in run.log_lines("MIGRATION_UNSAFE_REFUSED")[0]
+
+
+def test_an_update_of_every_row_of_a_large_table_is_refused_unless_declared_as_a_backfill(
+    accounts, migrations, migrate, db
+):
+    migrations.write("0002_fill.sql", "UPDATE accounts SET name = upper(name);")
+
+    refused = migrate("up", *LARGE)
+
+    assert refused.code == 6, refused.stderr
+    line = refused.log_lines("MIGRATION_UNSAFE_REFUSED")[0]
+    assert "UPDATE of every row on 'accounts'" in line and "rule=backfill-in-migration" in line
+    assert "declare a background backfill: -- migrate:backfill <name> table=accounts key=<pk>" in line
+
+    migrations.write(
+        "0002_fill.sql",
+        "-- migrate:backfill accounts_upper_name table=accounts key=id\n"
+        "UPDATE accounts SET name = upper(name) WHERE id BETWEEN $1 AND $2;",
+    )
+    assert migrate("up", *LARGE).code == 0
