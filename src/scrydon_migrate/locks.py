@@ -391,7 +391,21 @@ def _inline_constraint_risks(table: Relation, column: Any) -> list[Risk | None]:
             found.append(_constraint_risk(table, constraint))
         elif constraint.contype == enums.ConstrType.CONSTR_CHECK and not constraint.skip_validation:
             found.append(_constraint_risk(table, constraint))
+        elif constraint.contype == enums.ConstrType.CONSTR_FOREIGN and _has_default(column):
+            # A new all-NULL column is not validated; one filled by a DEFAULT is, row by row.
+            if not getattr(constraint, "fk_attrs", None):
+                constraint.fk_attrs = (ast.String(sval=column.colname),)
+            found.append(_constraint_risk(table, constraint))
     return found
+
+
+def _has_default(column: Any) -> bool:
+    """A DEFAULT other than NULL: existing rows get a value, so constraints on the column check each one."""
+    for constraint in getattr(column, "constraints", None) or ():
+        if constraint.contype == enums.ConstrType.CONSTR_DEFAULT:
+            expr = constraint.raw_expr
+            return not (isinstance(expr, ast.A_Const) and getattr(expr, "isnull", False))
+    return False
 
 
 def _alter_table_risk(table: Relation, cmd: Any) -> Risk | None:
@@ -509,6 +523,17 @@ def _constraint_risk(table: Relation, constraint: Any) -> Risk | None:
             why="while it scans the whole table to validate existing rows",
             instead=f"ALTER TABLE {t} ADD {safe};  then, in a later migration: "
             f"ALTER TABLE {t} VALIDATE CONSTRAINT {name};",
+            table=table,
+        )
+    if contype == enums.ConstrType.CONSTR_EXCLUSION:
+        return Risk(
+            rule="ban-exclusion-constraint",
+            what="ADD EXCLUDE",
+            lock="ACCESS EXCLUSIVE",
+            blocks="reads and writes",
+            why="while it builds the constraint's index and checks every row against the others",
+            instead="an exclusion constraint has no concurrent or USING INDEX form: add it in the migration that "
+            "creates the table, or to a new table filled by a backfill, or in a maintenance window with an allow",
             table=table,
         )
     if contype in (enums.ConstrType.CONSTR_UNIQUE, enums.ConstrType.CONSTR_PRIMARY) and not constraint.indexname:
