@@ -1138,7 +1138,7 @@ def lint(
                 if not every_file:
                     chosen = [m for m in history if m.version not in rows or not rows[m.version].counts_as_done]
                 tables = _risky_tables(chosen) | _dml_tables(chosen)
-                sizes = guard.read_sizes(conn, tables, guard.type_changes(chosen))
+                sizes = guard.read_sizes(conn, tables, chosen)
         folder = files[0].path.parent if files else None
         service_releases = releases_module.load(folder) if folder else None
         for migration in chosen:

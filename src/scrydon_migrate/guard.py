@@ -42,6 +42,8 @@ class TableSize:
     has_not_null_check: frozenset[str] = frozenset()
     #: The pending type changes of its columns that PostgreSQL makes without rewriting the table.
     rewrite_free: frozenset[TypeChange] = frozenset()
+    #: Of the functions pending DEFAULTs call, those that are VOLATILE (pg_proc, or created so before).
+    volatile_functions: frozenset[str] = frozenset()
 
     def describe(self) -> str:
         return f"~{self.rows:,} rows, {_human_bytes(self.bytes)} now"
@@ -141,6 +143,8 @@ def violations(
             continue
         if _not_null_is_checked(risk, size, planned_checks) or rewrite_free(risk, size):
             continue
+        if not default_may_rewrite(risk, size):
+            continue
         found.append(Violation(migration, statement, risk, size))
     return found
 
@@ -157,9 +161,30 @@ def rewrite_free(risk: Risk, size: TableSize) -> bool:
     return risk.type_change is not None and risk.type_change in size.rewrite_free
 
 
-def type_changes(migrations: Iterable[Migration]) -> list[TypeChange]:
-    """Every ``ALTER COLUMN ... TYPE`` of these migrations, for :func:`read_sizes` to judge."""
-    return [r.type_change for m in migrations for s in m.statements for r in s.locks.risks if r.type_change]
+def default_may_rewrite(risk: Risk, size: TableSize | None) -> bool:
+    """A DEFAULT calling functions of unknown volatility rewrites only if the server says one is VOLATILE.
+
+    Offline (no size, no pg_proc) it is given the benefit of the doubt; the lock budget still holds at run time.
+    """
+    if not risk.functions:
+        return True
+    return size is not None and not size.volatile_functions.isdisjoint(risk.functions)
+
+
+_VOLATILE = """
+SELECT DISTINCT p.proname FROM pg_proc p
+ WHERE p.proname = ANY(%s::text[]) AND p.provolatile = 'v' AND pg_function_is_visible(p.oid)
+"""
+
+
+def _volatile_functions(conn: psycopg.Connection, pending: Sequence[Migration]) -> frozenset[str]:
+    statements = [s for m in pending for s in m.statements]
+    called = {f for s in statements for r in s.locks.risks for f in r.functions}
+    if not called:
+        return frozenset()
+    created = {f for s in statements for f in s.locks.defines_volatile}
+    found = {row[0] for row in conn.execute(_VOLATILE, (sorted(called),)).fetchall()}
+    return frozenset(called & (found | created))
 
 
 #: Types whose length coercion PostgreSQL drops when the new typmod is no narrower (their support functions).
@@ -227,19 +252,22 @@ SELECT r.name, c.relname,
 
 
 def read_sizes(
-    conn: psycopg.Connection, relations: Iterable[Relation], type_changes: Sequence[TypeChange] = ()
+    conn: psycopg.Connection, relations: Iterable[Relation], pending: Sequence[Migration] = ()
 ) -> dict[Relation, TableSize]:
-    """Sizes of the tables behind ``relations`` (an index counts as its table), and which type changes are free."""
+    """Sizes of the tables behind ``relations`` (an index counts as its table), with the server's view of
+    the ``pending`` migrations' type changes and default functions."""
     wanted = {r.regclass: r for r in relations}
     if not wanted:
         return {}
-    free = _rewrite_free_changes(conn, type_changes)
+    changes = [r.type_change for m in pending for s in m.statements for r in s.locks.risks if r.type_change]
+    free = _rewrite_free_changes(conn, changes)
+    volatile = _volatile_functions(conn, pending)
     sizes = {}
     query = (_SIZES, (_ASSUMED_ROW_BYTES, list(wanted)))
     for name, table, rows, total_bytes, checked in conn.execute(*query).fetchall():
         relation = wanted[name]
         in_place = frozenset(c for c in free if c.table == relation)
-        sizes[relation] = TableSize(table, int(rows), int(total_bytes), frozenset(checked or ()), in_place)
+        sizes[relation] = TableSize(table, int(rows), int(total_bytes), frozenset(checked or ()), in_place, volatile)
     return sizes
 
 
@@ -249,7 +277,7 @@ def enforce(conn: psycopg.Connection, migrations: Sequence[Migration], threshold
     if not steps:
         return
     targets = {t for _, _, risk in steps if (t := _targets(risk)) is not None}
-    sizes = read_sizes(conn, targets, [risk.type_change for _, _, risk in steps if risk.type_change])
+    sizes = read_sizes(conn, targets, migrations)
     found = violations(steps, sizes, thresholds, planned_not_null_checks(migrations))
     if not found:
         return

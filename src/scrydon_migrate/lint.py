@@ -196,7 +196,7 @@ def lock_rule(rule_id: str) -> Callable[[Subject], Iterator[Finding]]:
     """A rule reporting the :mod:`locks` risks of its id: a warning offline or on a small table, else an error."""
 
     def check(subject: Subject) -> Iterator[Finding]:
-        from scrydon_migrate.guard import rewrite_free
+        from scrydon_migrate.guard import default_may_rewrite, rewrite_free
 
         for risk in subject.statement.locks.risks:
             if risk.rule != rule_id or subject.is_new(risk.table or risk.index):
@@ -205,7 +205,7 @@ def lock_rule(rule_id: str) -> Callable[[Subject], Iterator[Finding]]:
                 continue
             target = risk.table or risk.index
             size = subject.sizes.get(target) if target else None
-            if size is not None and rewrite_free(risk, size):
+            if (size is not None and rewrite_free(risk, size)) or not default_may_rewrite(risk, size):
                 continue
             large = size is not None and subject.thresholds is not None and subject.thresholds.is_large(size)
             on = f" on {target.display!r}" if target else ""

@@ -73,6 +73,8 @@ class Risk:
     index: Relation | None = None
     column: str | None = None
     type_change: TypeChange | None = None
+    #: A DEFAULT calling these functions rewrites the table only if one is VOLATILE (the guard asks pg_proc).
+    functions: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -98,6 +100,8 @@ class LockFacts:
     concurrent_drops: tuple[Relation, ...] = ()
     #: Tables whose rows an UPDATE / DELETE locks (against writers of those rows) until commit.
     row_writes: tuple[Relation, ...] = ()
+    #: Functions this statement creates VOLATILE (the default), for defaults that call them later.
+    defines_volatile: tuple[str, ...] = ()
 
 
 def _relation(node: Any) -> Relation | None:
@@ -166,6 +170,7 @@ def facts(node: Any) -> LockFacts:
         concurrent_index=result.concurrent_index,
         concurrent_drops=result.concurrent_drops,
         row_writes=result.row_writes,
+        defines_volatile=result.defines_volatile,
     )
 
 
@@ -473,21 +478,17 @@ def _type_change(table: Relation, cmd: Any) -> TypeChange | None:
 def _add_column_risk(table: Relation, column: Any) -> Risk | None:
     type_name = str(getattr(column.typeName.names[-1], "sval", "")).lower() if column.typeName else ""
     constraints = getattr(column, "constraints", None) or ()
-    volatile = [
-        f
-        for c in constraints
-        if c.contype == enums.ConstrType.CONSTR_DEFAULT
-        for f in _functions(c.raw_expr)
-        if f in VOLATILE_FUNCTIONS
-    ]
+    called = [f for c in constraints if c.contype == enums.ConstrType.CONSTR_DEFAULT for f in _functions(c.raw_expr)]
+    volatile = [f for f in called if f in VOLATILE_FUNCTIONS]
     generated = any(
         c.contype in (enums.ConstrType.CONSTR_GENERATED, enums.ConstrType.CONSTR_IDENTITY) for c in constraints
     )
-    if not volatile and not generated and type_name not in SERIAL_TYPES:
+    maybe = () if volatile or generated or type_name in SERIAL_TYPES else tuple(dict.fromkeys(called))
+    if not volatile and not maybe and not generated and type_name not in SERIAL_TYPES:
         return None
     cause = (
-        f"a volatile DEFAULT ({volatile[0]}())"
-        if volatile
+        f"a volatile DEFAULT ({(volatile or maybe)[0]}())"
+        if volatile or maybe
         else f"a {type_name} column"
         if type_name in SERIAL_TYPES
         else "a generated or identity column"
@@ -503,6 +504,7 @@ def _add_column_risk(table: Relation, column: Any) -> Risk | None:
         f"(ALTER TABLE {t} ALTER COLUMN {column.colname} SET DEFAULT ...);  then fill existing rows with a backfill",
         table=table,
         column=column.colname,
+        functions=maybe,
     )
 
 
@@ -596,6 +598,16 @@ def _row_write(node: Any) -> LockFacts:
     return LockFacts(risks=(risk,), row_writes=(table,))
 
 
+def _create_function(node: Any) -> LockFacts:
+    """A function created VOLATILE (the default unless IMMUTABLE or STABLE is said)."""
+    volatility = next(
+        (str(getattr(o.arg, "sval", "")) for o in node.options or () if getattr(o, "defname", None) == "volatility"),
+        "volatile",
+    )
+    name = str(getattr(node.funcname[-1], "sval", "")).lower()
+    return LockFacts(defines_volatile=(name,) if volatility == "volatile" else ())
+
+
 _HANDLERS = {
     "AlterDomainStmt": _alter_domain,
     "CreateStmt": _create_table,
@@ -613,4 +625,5 @@ _HANDLERS = {
     "AlterTableStmt": _alter_table,
     "UpdateStmt": _row_write,
     "DeleteStmt": _row_write,
+    "CreateFunctionStmt": _create_function,
 }

@@ -95,3 +95,49 @@ def test_an_update_of_every_row_of_a_large_table_is_refused_unless_declared_as_a
         "UPDATE accounts SET name = upper(name) WHERE id BETWEEN $1 AND $2;",
     )
     assert migrate("up", *LARGE).code == 0
+
+
+@pytest.mark.parametrize("volatility", ["VOLATILE", ""])
+def test_a_default_calling_a_volatile_function_of_the_database_is_refused(accounts, migrations, migrate, volatility):
+    migrations.write(
+        "0002_function.sql",
+        f"CREATE FUNCTION next_code() RETURNS int LANGUAGE sql {volatility} AS 'SELECT (random() * 100)::int';",
+    )
+    assert migrate("up").code == 0
+    migrations.write("0003_default.sql", "ALTER TABLE accounts ADD COLUMN code2 int DEFAULT next_code();")
+
+    run = migrate("up", *LARGE)
+
+    assert run.code == 6, run.stderr
+    line = run.log_lines("MIGRATION_UNSAFE_REFUSED")[0]
+    assert "ADD COLUMN with a volatile DEFAULT (next_code())" in line
+    assert "rule=adding-field-with-volatile-default" in line
+
+
+def test_a_default_calling_a_function_created_volatile_in_the_same_migration_is_refused(accounts, migrations, migrate):
+    migrations.write(
+        "0002_default.sql",
+        "CREATE FUNCTION next_code() RETURNS int LANGUAGE sql AS 'SELECT (random() * 100)::int';\n"
+        "ALTER TABLE accounts ADD COLUMN code2 int DEFAULT next_code();",
+    )
+
+    run = migrate("up", *LARGE)
+
+    assert run.code == 6, run.stderr
+
+
+def test_a_default_calling_a_stable_or_immutable_function_is_applied(accounts, migrations, migrate, db):
+    migrations.write(
+        "0002_function.sql",
+        "CREATE FUNCTION default_region() RETURNS text LANGUAGE sql IMMUTABLE AS $$SELECT 'eu'$$;",
+    )
+    assert migrate("up").code == 0
+    migrations.write(
+        "0003_defaults.sql",
+        "ALTER TABLE accounts ADD COLUMN region text DEFAULT default_region();\n"
+        "ALTER TABLE accounts ADD COLUMN created timestamptz DEFAULT now();",
+    )
+
+    run = migrate("up", *LARGE)
+
+    assert run.code == 0, run.stderr
