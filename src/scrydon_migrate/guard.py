@@ -271,11 +271,63 @@ def read_sizes(
     return sizes
 
 
+def search_paths(migration: Migration) -> dict[int, tuple[str, ...]]:
+    """Statement index -> the search_path an earlier ``SET search_path`` of the same migration put in effect."""
+    paths: dict[int, tuple[str, ...]] = {}
+    current: tuple[str, ...] | None = None
+    for statement in migration.statements:
+        if current is not None:
+            paths[statement.index] = current
+        if statement.locks.sets_search_path:
+            current = statement.locks.search_path
+    return paths
+
+
+_RESOLVE = """
+SELECT r.i, (SELECT n.nspname
+               FROM jsonb_array_elements_text(r.path::jsonb) WITH ORDINALITY AS p(schema, o)
+               JOIN pg_namespace n ON n.nspname = CASE WHEN p.schema = '$user' THEN current_user ELSE p.schema END
+               JOIN pg_class c ON c.relnamespace = n.oid AND c.relname = r.name
+              ORDER BY p.o LIMIT 1)
+  FROM unnest(%s::int[], %s::text[], %s::text[]) AS r(i, name, path)
+"""
+
+
+def _resolve_search_paths(
+    conn: psycopg.Connection, steps: list[tuple[Migration, Statement, Risk]]
+) -> list[tuple[Migration, Statement, Risk]]:
+    """Qualify unqualified targets the way the server will, under the migration's own ``SET search_path``."""
+    import json
+    from dataclasses import replace
+
+    paths = {m.version: search_paths(m) for m in {m.version: m for m, _, _ in steps}.values()}
+    asked = [
+        (i, target.name, json.dumps(path))
+        for i, (migration, statement, risk) in enumerate(steps)
+        if (path := paths[migration.version].get(statement.index)) is not None
+        and (target := _targets(risk)) is not None
+        and target.schema is None
+    ]
+    if not asked:
+        return steps
+    found: dict[int, str | None] = dict(conn.execute(_RESOLVE, tuple(map(list, zip(*asked, strict=True)))).fetchall())
+    resolved = list(steps)
+    for i, schema in found.items():
+        if schema is None:
+            continue
+        migration, statement, risk = steps[i]
+        table = replace(risk.table, schema=schema) if risk.table else None
+        index = replace(risk.index, schema=schema) if risk.index else None
+        resolved[i] = (migration, statement, replace(risk, table=table, index=index))
+    return resolved
+
+
 def enforce(conn: psycopg.Connection, migrations: Sequence[Migration], thresholds: Thresholds) -> None:
     """Refuse the pending migrations if one takes a lock-the-table step on a large table."""
     steps = risky_steps(migrations)
     if not steps:
         return
+    steps = _resolve_search_paths(conn, steps)
     targets = {t for _, _, risk in steps if (t := _targets(risk)) is not None}
     sizes = read_sizes(conn, targets, migrations)
     found = violations(steps, sizes, thresholds, planned_not_null_checks(migrations))

@@ -102,6 +102,9 @@ class LockFacts:
     row_writes: tuple[Relation, ...] = ()
     #: Functions this statement creates VOLATILE (the default), for defaults that call them later.
     defines_volatile: tuple[str, ...] = ()
+    #: The statement sets the search_path: to these schemas, or back to the session's (``None``).
+    sets_search_path: bool = False
+    search_path: tuple[str, ...] | None = None
 
 
 def _relation(node: Any) -> Relation | None:
@@ -171,6 +174,8 @@ def facts(node: Any) -> LockFacts:
         concurrent_drops=result.concurrent_drops,
         row_writes=result.row_writes,
         defines_volatile=result.defines_volatile,
+        sets_search_path=result.sets_search_path,
+        search_path=result.search_path,
     )
 
 
@@ -608,6 +613,29 @@ def _create_function(node: Any) -> LockFacts:
     return LockFacts(defines_volatile=(name,) if volatility == "volatile" else ())
 
 
+def _set(node: Any) -> LockFacts:
+    """``SET [LOCAL] search_path``: later unqualified names resolve in those schemas, as the server does."""
+    if str(node.name).lower() != "search_path":
+        return LockFacts()
+    if node.kind != enums.VariableSetKind.VAR_SET_VALUE:
+        return LockFacts(sets_search_path=True)
+    schemas = tuple(str(getattr(a.val, "sval", "")) for a in node.args or ())
+    return LockFacts(sets_search_path=True, search_path=schemas)
+
+
+def _select(node: Any) -> LockFacts:
+    """``SELECT pg_catalog.set_config('search_path', '...', ...)``, as pg_dump writes it."""
+    for target in node.targetList or ():
+        call: Any = getattr(target, "val", None)
+        if not isinstance(call, ast.FuncCall) or _functions(call)[:1] != ["set_config"]:
+            continue
+        args = [getattr(getattr(a, "val", None), "sval", None) for a in call.args or ()]
+        if len(args) >= 2 and args[0] == "search_path" and args[1] is not None:
+            schemas = tuple(p.strip().strip('"') for p in args[1].split(",") if p.strip())
+            return LockFacts(sets_search_path=True, search_path=schemas)
+    return LockFacts()
+
+
 _HANDLERS = {
     "AlterDomainStmt": _alter_domain,
     "CreateStmt": _create_table,
@@ -626,4 +654,6 @@ _HANDLERS = {
     "UpdateStmt": _row_write,
     "DeleteStmt": _row_write,
     "CreateFunctionStmt": _create_function,
+    "VariableSetStmt": _set,
+    "SelectStmt": _select,
 }

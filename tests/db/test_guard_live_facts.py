@@ -141,3 +141,25 @@ def test_a_default_calling_a_stable_or_immutable_function_is_applied(accounts, m
     run = migrate("up", *LARGE)
 
     assert run.code == 0, run.stderr
+
+
+@pytest.mark.parametrize(
+    "set_path",
+    ["SET search_path = billing, public;", "SELECT pg_catalog.set_config('search_path', 'billing', false);"],
+)
+def test_a_search_path_set_earlier_in_the_file_resolves_the_table_as_the_server_will(migrations, migrate, db, set_path):
+    migrations.write(
+        "0001_billing.sql",
+        "CREATE SCHEMA billing;\nCREATE TABLE billing.invoices (id bigint PRIMARY KEY, note text);\n"
+        "CREATE TABLE invoices (id bigint PRIMARY KEY, note text);",
+    )
+    assert migrate("up").code == 0
+    db.execute("INSERT INTO billing.invoices SELECT g, 'n' FROM generate_series(1, 5000) g")
+    db.execute("ANALYZE billing.invoices")
+    migrations.write("0002_index.sql", f"{set_path}\nCREATE INDEX invoices_note_idx ON invoices (note);")
+
+    run = migrate("up", *LARGE)
+
+    assert run.code == 6, run.stderr
+    line = run.log_lines("MIGRATION_UNSAFE_REFUSED")[0]
+    assert "CREATE INDEX on 'invoices'" in line and "~5,000 rows" in line
