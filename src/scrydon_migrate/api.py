@@ -353,9 +353,7 @@ def _apply_all(
     url = settings.service(service).database_url
     assert url is not None
     limits = watchdog.Limits(settings.lock_budget_ms, settings.large_table_rows, settings.large_table_bytes)
-    with watchdog.watching(
-        url, conn.info.backend_pid, limits, service=service, application_name=settings.application_name
-    ) as dog:
+    with watchdog.watching(url, conn, limits, service=service, application_name=settings.application_name) as dog:
         yield from _apply_each(conn, service, table, plan, settings, migrations, policy, dog, recorder)
 
 

@@ -381,19 +381,39 @@ class Watchdog:
             self.conn.execute("SELECT pg_cancel_backend(%s)", (self.pid,))
 
 
+_SAME_SERVER = "SELECT count(*) FROM pg_stat_activity WHERE pid = %s AND datname = current_database()"
+
+
 @contextlib.contextmanager
 def watching(
-    url: str, backend_pid: int, limits: Limits, *, service: str, application_name: str
+    url: str, migration_conn: psycopg.Connection, limits: Limits, *, service: str, application_name: str
 ) -> Iterator[Watchdog | None]:
-    """A started watchdog on its own connection for one ``up`` of a service; ``None`` when the budget is 0."""
+    """A started watchdog on its own connection for one ``up`` of a service; ``None`` when the budget is 0.
+
+    The backend pid is asked of the server (behind a session pooler the protocol's pid is the pooler's),
+    and the watchdog only starts if its own connection sees that backend: never cancel someone else's.
+    """
     if limits.budget_ms == 0:
         yield None
         return
     from scrydon_migrate import db
 
+    record = migration_conn.execute("SELECT pg_backend_pid()").fetchone()
     conn = db.connect(url, application_name=f"{application_name}-watchdog", service=service)
     with conn:
-        watchdog = Watchdog(conn, backend_pid, limits, service=service).start()
+        seen = conn.execute(_SAME_SERVER, (record[0] if record else 0,)).fetchone()
+        if record is None or seen is None or seen[0] != 1:
+            log.event(
+                logger,
+                logging.WARNING,
+                "the lock-budget watchdog can't see the migration's backend (a pooler between them?); "
+                "this run is not budgeted",
+                "LOCK_WATCHDOG_LOST",
+                service=service,
+            )
+            yield None
+            return
+        watchdog = Watchdog(conn, int(record[0]), limits, service=service).start()
         try:
             yield watchdog
         finally:
