@@ -31,12 +31,20 @@ longest write under ``up`` waits no more than the lock timeout plus 250 ms.
 A lock monitor samples ``pg_stat_activity`` / ``pg_blocking_pids()`` every 50 ms, so the
 report can say which statement each writer stall queued behind.
 
+With ``--cases`` it runs issue 15's lock-safety cases instead (``CASES``: ADD COLUMN then UPDATE, a
+large UPDATE, a volatile function default, inline REFERENCES with a default, EXCLUDE, a search_path that
+hides the table, an index inside a DO block, a stale row estimate), each on a fresh clone, under the same
+writers and no reader: `up` (its guard and its lock-budget watchdog) against `psql -f`, the longest write
+of each, and the target that no write waits longer than the lock budget + 250 ms under `up`.
+
 Usage::
 
     python bench/writer_stall.py [--rows 5000000] [--quick]
+    python bench/writer_stall.py --cases --rows 2500000 [--only large_update]
 
 It starts a throwaway durable PostgreSQL (the project's embedded launcher) in /dev/shm,
-stops it and deletes it at the end, and writes ``bench/results/writer_stall.{json,md,png}``.
+stops it and deletes it at the end, and writes ``bench/results/writer_stall.{json,md,png}``
+(``writer_stall_cases.{json,md}`` with ``--cases``).
 """
 
 from __future__ import annotations
@@ -102,6 +110,58 @@ MIGRATIONS = {
     "0005_validate.sql": "ALTER TABLE orders VALIDATE CONSTRAINT orders_customer_fk;\n",
 }
 FIRST_MIGRATION = "0001_create_tables.sql"
+
+
+@dataclass(frozen=True)
+class Case:
+    """One of issue 15's lock-safety cases: a migration the static rules alone used to miss or misjudge."""
+
+    what: str
+    migration: str
+    setup: str = ""
+    writer_search_path: str = ""
+
+
+#: Each runs on a fresh clone of the loaded template, under the same writers, once through `up` (guard and
+#: lock-budget watchdog) and once through `psql -f`; no reader transaction, so any stall is the migration's own.
+CASES = {
+    "add_column_then_update": Case(
+        "ADD COLUMN, then an UPDATE of the table in the same migration",
+        "ALTER TABLE orders ADD COLUMN region text NULL;\nUPDATE orders SET region = 'eu' WHERE id > 0;\n",
+    ),
+    "large_update": Case(
+        "a large UPDATE (row locks on half the table)",
+        "UPDATE orders SET amount = amount + 1 WHERE id % 2 = 0;\n",
+    ),
+    "volatile_function_default": Case(
+        "a volatile user-defined function as a column default (table rewrite)",
+        "ALTER TABLE orders ADD COLUMN code integer DEFAULT order_code();\n",
+        setup="CREATE FUNCTION order_code() RETURNS integer LANGUAGE sql VOLATILE AS 'SELECT (random() * 1000)::int'",
+    ),
+    "inline_references": Case(
+        "inline ADD COLUMN ... REFERENCES with a DEFAULT (validates every row)",
+        "ALTER TABLE orders ADD COLUMN customer2_id bigint NOT NULL DEFAULT 1 REFERENCES customers (id);\n",
+    ),
+    "exclude_constraint": Case(
+        "an EXCLUDE constraint added to the table",
+        "ALTER TABLE orders ADD CONSTRAINT orders_one_per_id EXCLUDE USING btree (id WITH =);\n",
+    ),
+    "search_path_hides_table": Case(
+        "a SET search_path earlier in the file that hides the table, then CREATE INDEX",
+        "SET search_path = shop, public;\nCREATE INDEX orders_note_idx ON orders (note);\n",
+        setup="CREATE SCHEMA shop; ALTER TABLE orders SET SCHEMA shop; CREATE TABLE public.orders (LIKE shop.orders)",
+        writer_search_path="shop,public",
+    ),
+    "index_in_do_block": Case(
+        "an index built inside a DO block",
+        "DO $$ BEGIN CREATE INDEX orders_note_idx ON orders (note); END $$;\n",
+    ),
+    "stale_row_estimate": Case(
+        "a stale row estimate (ANALYZE saw 1,000 rows) hiding the live rows, then CREATE INDEX",
+        "CREATE INDEX orders_note_idx ON orders (note);\n",
+        setup="UPDATE pg_class SET reltuples = 1000, relpages = 6 WHERE oid = 'orders'::regclass",
+    ),
+}
 
 
 def log(message: str) -> None:
@@ -259,10 +319,10 @@ def _clean_env() -> dict[str, str]:
     }
 
 
-def run_up(url: str, migrations: Path, cwd: Path, run: Run) -> None:
+def run_up(url: str, migrations: Path, cwd: Path, run: Run, extra: tuple[str, ...] = ()) -> None:
     env = _clean_env() | {"MIGRATE_LOG_FORMAT": "json", "MIGRATE_APPLICATION_NAME": MIGRATION_APP["up"]}
     command = [sys.executable, "-m", "scrydon_migrate", "up", "--service", SERVICE]
-    command += ["--database-url", url, "--migrations-dir", str(migrations), "--json"]
+    command += ["--database-url", url, "--migrations-dir", str(migrations), "--json", *extra]
     proc = subprocess.Popen(command, cwd=cwd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     stderr_lines: list[str] = []
 
@@ -296,11 +356,11 @@ def run_up(url: str, migrations: Path, cwd: Path, run: Run) -> None:
             )
 
 
-def run_psql(url: str, migrations: Path, cwd: Path, run: Run) -> None:
+def run_psql(url: str, migrations: Path, cwd: Path, run: Run, names: tuple[str, ...] = tuple(MIGRATIONS)) -> None:
     psql = embedded.bin_dir() / "psql"
     env = _clean_env() | {"PGAPPNAME": MIGRATION_APP["psql"]}
     outputs = []
-    for name in MIGRATIONS:
+    for name in names:
         began = time.monotonic()
         done = subprocess.run(
             [str(psql), "-X", "-q", "-v", "ON_ERROR_STOP=1", "-d", url, "-f", str(migrations / name)],
@@ -401,6 +461,87 @@ def measure(tool: str, admin: psycopg.Connection, server: embedded.EmbeddedServe
         }
     admin.execute(f"DROP DATABASE {database}")
     return run
+
+
+def measure_case(
+    name: str, case: Case, tool: str, admin: psycopg.Connection, server: embedded.EmbeddedServer, work: Path, args: Any
+) -> Run:
+    """One issue case on a fresh clone: writers, a baseline, the migration, a tail; the writes' latencies."""
+    database = f"bench_case_{tool}"
+    admin.execute(f"DROP DATABASE IF EXISTS {database}")
+    admin.execute(f"CREATE DATABASE {database} TEMPLATE bench_template STRATEGY FILE_COPY")
+    url = server.url(database)
+    if case.setup:
+        with psycopg.connect(url, autocommit=True) as conn:
+            conn.execute(case.setup)
+    folder = work / "cases" / name / tool / SERVICE
+    folder.mkdir(parents=True)
+    (folder / FIRST_MIGRATION).write_text(SCHEMA)
+    (folder / f"0002_{name}.sql").write_text(case.migration)
+    run = Run(tool)
+    writer_url = url + (f"?options=-csearch_path%3D{case.writer_search_path}" if case.writer_search_path else "")
+    ctx = multiprocessing.get_context("spawn")
+    ready, stop = ctx.Event(), ctx.Event()
+    samples_path = work / f"writes-{name}-{tool}.json"
+    writer = ctx.Process(target=writer_main, args=(writer_url, args.rate, args.rows, str(samples_path), ready, stop))
+    writer.start()
+    try:
+        if not ready.wait(60):
+            raise RuntimeError("the writer process did not start")
+        time.sleep(BASELINE_S)
+        run.t0 = time.monotonic()
+        if tool == "up":
+            run_up(url, folder, work, run, extra=("--large-table-rows", str(args.large_table_rows)))
+        else:
+            run_psql(url, folder, work, run, names=(f"0002_{name}.sql",))
+        run.t1 = time.monotonic()
+        time.sleep(TAIL_S)
+    finally:
+        stop.set()
+        writer.join(60)
+        if writer.is_alive():
+            writer.terminate()
+            writer.join()
+    run.samples = [tuple(s) for s in json.loads(samples_path.read_text())]
+    admin.execute(f"DROP DATABASE {database} WITH (FORCE)")
+    return run
+
+
+def case_outcome(run: Run) -> str:
+    """What `up` did: applied, refused by the guard, or cancelled by the lock budget (from its events)."""
+    events = {e.get("event") for e in run.events}
+    if run.tool == "psql":
+        return "applied" if run.exit_code == 0 else f"failed (exit {run.exit_code})"
+    if "MIGRATION_UNSAFE_REFUSED" in events:
+        return "refused by the guard (exit 6)"
+    if "MIGRATION_LOCK_BUDGET_EXCEEDED" in events:
+        return "cancelled by the lock budget (exit 5)"
+    return "applied" if run.exit_code == 0 else f"failed (exit {run.exit_code})"
+
+
+def cases_markdown(report: dict[str, Any]) -> str:
+    budget = report["lock_budget_ms"]
+    target = budget + TARGET_SLACK_MS
+    lines = [
+        f"Lock-safety cases, {report['rows']:,} rows in `orders` (large: `--large-table-rows "
+        f"{report['large_table_rows']:,}`), ~{report['write_rate']:.0f} writes/s from {WRITER_THREADS} connections, "
+        f"no reader transaction; `up` lock budget {budget:,} ms. PostgreSQL {report['postgres_version']}.",
+        "",
+        "| case | `up` | longest write under `up` (ms) | `psql` | longest write under `psql` (ms) |",
+        "|---|---|---:|---|---:|",
+    ]
+    for name, result in report["cases"].items():
+        up, ps = result["up"], result["psql"]
+        lines.append(
+            f"| {CASES[name].what} | {up['outcome']} | {up['max_ms']:,.0f} | {ps['outcome']} | {ps['max_ms']:,.0f} |"
+        )
+    worst = max((r["up"]["max_ms"] for r in report["cases"].values()), default=0.0)
+    lines += [
+        "",
+        f"Target: no write waits longer than the lock budget + {TARGET_SLACK_MS} ms = {target:,} ms in any case → "
+        f"**{'met' if worst <= target else 'NOT met'}** (longest write under `up` in any case: {worst:,.0f} ms).",
+    ]
+    return "\n".join(lines) + "\n"
 
 
 # --------------------------------------------------------------------------- statistics and report
@@ -680,6 +821,45 @@ def lock_settings(url: str, work: Path) -> tuple[int, int]:
     return int(doc["lock_timeout_ms"]), int(doc["lock_retries"])
 
 
+def run_cases(
+    admin: psycopg.Connection, server: embedded.EmbeddedServer, work: Path, args: Any, postgres_version: str
+) -> int:
+    """Every selected case through `up` and through `psql`; writes writer_stall_cases.{json,md}."""
+    from scrydon_migrate.config import DEFAULT_LOCK_BUDGET_MS
+
+    results: dict[str, dict[str, Any]] = {}
+    for name in args.only or CASES:
+        results[name] = {}
+        for tool in ("up", "psql"):
+            log(f"case {name}: {tool}")
+            run = measure_case(name, CASES[name], tool, admin, server, work, args)
+            summary = summarize(run, args.rate)
+            summary["outcome"] = case_outcome(run)
+            summary["events"] = sorted({str(e.get("event")) for e in run.events if e.get("event")})
+            summary["output"] = run.output[-2000:]
+            results[name][tool] = summary
+            log(f"case {name}: {tool} {summary['outcome']}, longest write {summary['max_ms']:.0f} ms")
+    report = {
+        "benchmark": "writer_stall_cases",
+        "date": datetime.now(UTC).isoformat(timespec="seconds"),
+        "tool_version": TOOL_VERSION,
+        "tool_revision": revision(),
+        "rows": args.rows,
+        "large_table_rows": args.large_table_rows,
+        "write_rate": args.rate,
+        "lock_budget_ms": DEFAULT_LOCK_BUDGET_MS,
+        "postgres_version": postgres_version,
+        "machine": machine(),
+        "migrations": {name: CASES[name].migration for name in results},
+        "cases": results,
+    }
+    (args.out / "writer_stall_cases.json").write_text(json.dumps(report, indent=2, default=str) + "\n")
+    table = cases_markdown(report)
+    (args.out / "writer_stall_cases.md").write_text(table)
+    print(table)
+    return 0
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--rows", type=int, default=5_000_000, help="rows in orders (default 5,000,000)")
@@ -687,6 +867,13 @@ def main() -> int:
     parser.add_argument("--rate", type=float, default=200.0, help="target writes per second (default 200)")
     parser.add_argument("--reader-hold-s", type=float, default=8.0, help="reader stays open this long (default 8)")
     parser.add_argument("--out", type=Path, default=RESULTS_DIR, help="results folder (default bench/results)")
+    parser.add_argument(
+        "--cases", action="store_true", help="run issue 15's lock-safety cases (writer_stall_cases.{json,md}) instead"
+    )
+    parser.add_argument("--only", action="append", choices=sorted(CASES), help="with --cases: just this case")
+    parser.add_argument(
+        "--large-table-rows", type=int, default=1_000_000, help="with --cases: up's large-table threshold"
+    )
     args = parser.parse_args()
     if args.quick:
         args.rows = 500_000
@@ -718,6 +905,8 @@ def main() -> int:
             )
             lock_timeout_ms, lock_retries = lock_settings(server.url("postgres"), work)
             load_template(server, admin, work, args.rows)
+            if args.cases:
+                return run_cases(admin, server, work, args, version[0] if version else "?")
             runs = {tool: measure(tool, admin, server, work, args) for tool in ("up", "psql")}
 
         results = {tool: summarize(run, args.rate) for tool, run in runs.items()}
