@@ -169,7 +169,8 @@ def _apply_allows(migration: Migration, findings: list[Finding]) -> list[Finding
     used: set[int] = set()
     kept = []
     for finding in findings:
-        statement = next((s for s in migration.statements if s.line == finding.line), None)
+        # the statement the finding is in: findings may point at a clause below the statement's first line
+        statement = next((s for s in reversed(migration.statements) if s.line <= finding.line), None)
         allow = migration.allowed(finding.rule, statement.index if statement else -1)
         if allow is None:
             kept.append(finding)

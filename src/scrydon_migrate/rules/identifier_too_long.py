@@ -1,0 +1,45 @@
+"""A name longer than 63 bytes is silently truncated by PostgreSQL: the object gets another name."""
+
+from collections.abc import Iterator
+from dataclasses import replace
+
+from scrydon_migrate.lint import Finding, Severity, Subject
+
+RULE_ID = "identifier-too-long"
+SUMMARY = "an identifier longer than 63 bytes is silently truncated by PostgreSQL"
+SEVERITY = "error"
+#: NAMEDATALEN - 1: the longest identifier PostgreSQL keeps.
+MAX_IDENTIFIER_BYTES = 63
+
+
+def _identifiers(text: str) -> Iterator[tuple[str, int]]:
+    """``(name, offset)`` of each identifier as written: the parse tree only holds the truncated name."""
+    from pglast.parser import scan
+
+    for token in scan(text):
+        if token.name != "IDENT":
+            continue
+        written = text[token.start : token.end + 1]
+        if written.startswith('"'):
+            written = written[1:-1].replace('""', '"')
+        yield written, token.start
+
+
+def check(subject: Subject) -> Iterator[Finding]:
+    text = subject.statement.text
+    for name, offset in _identifiers(text):
+        size = len(name.encode())
+        if size <= MAX_IDENTIFIER_BYTES:
+            continue
+        kept = name.encode()[:MAX_IDENTIFIER_BYTES].decode(errors="ignore")
+        finding = subject.finding(
+            RULE_ID,
+            Severity.ERROR,
+            f"the name {name!r} is {size} bytes long; PostgreSQL keeps only the first {MAX_IDENTIFIER_BYTES} "
+            f"({kept!r}), so statements and code using the full name do not find it",
+            f"use a name of at most {MAX_IDENTIFIER_BYTES} bytes",
+        )
+        line_start = text.rfind("\n", 0, offset) + 1
+        yield replace(
+            finding, line=subject.statement.line + text.count("\n", 0, offset), column=offset - line_start + 1
+        )

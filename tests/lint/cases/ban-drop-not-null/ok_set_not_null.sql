@@ -1,0 +1,1 @@
+ALTER TABLE automations ADD COLUMN owner_id bigint NULL;

@@ -1,0 +1,2 @@
+ALTER TABLE knowledge_base_documents
+    ADD COLUMN embedding_model_version_used_for_the_last_successful_reindexing_run text NULL;
