@@ -231,12 +231,13 @@ def _rewrite_free_changes(conn: psycopg.Connection, changes: Sequence[TypeChange
     return free
 
 
-#: Rows as the planner estimates them (the density the last ANALYZE saw times the pages there are now),
-#: or the live-row counter if higher: a stale reltuples of 1,000 can't hide 2.5 M rows inserted since.
+#: Rows: the last ANALYZE's reltuples, or, once the table has grown by more than a tenth since, its density
+#: times the pages there are now (as the planner scales it), or the live-row counter if higher: a stale
+#: reltuples of 1,000 can't hide 2.5 M rows inserted since.
 _SIZES = """
 SELECT r.name, c.relname,
-       greatest(CASE WHEN c.reltuples >= 0 AND c.relpages > 0
-                     THEN c.reltuples / c.relpages * (pg_relation_size(c.oid) / current_setting('block_size')::int)
+       greatest(CASE WHEN c.reltuples >= 0 AND c.relpages > 0 AND p.pages <= c.relpages * 1.1 THEN c.reltuples
+                     WHEN c.reltuples >= 0 AND c.relpages > 0 THEN c.reltuples / c.relpages * p.pages
                      ELSE pg_relation_size(c.oid) / %s END,
                 pg_stat_get_live_tuples(c.oid))::bigint,
        pg_total_relation_size(c.oid),
@@ -248,6 +249,7 @@ SELECT r.name, c.relname,
   JOIN LATERAL (SELECT to_regclass(r.name) AS oid) x ON true
   LEFT JOIN pg_index i ON i.indexrelid = x.oid
   JOIN pg_class c ON c.oid = coalesce(i.indrelid, x.oid)
+  CROSS JOIN LATERAL (SELECT pg_relation_size(c.oid) / current_setting('block_size')::int AS pages) p
 """
 
 
