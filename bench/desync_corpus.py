@@ -39,7 +39,7 @@ from pathlib import Path
 import psycopg
 from psycopg import sql
 
-from scrydon_migrate import api, catalog, embedded, source, tracking, verify
+from scrydon_migrate import api, audit, catalog, embedded, source, tracking, verify
 from scrydon_migrate.config import load_settings
 from scrydon_migrate.errors import MigrateError, TrackingDesync
 
@@ -128,11 +128,13 @@ def copy_tail_rows(source: str, target: str, first_version: int) -> None:
     names = sql.SQL(", ").join(sql.Identifier(c) for c in columns)
     with psycopg.connect(source, autocommit=True) as src, psycopg.connect(target, autocommit=True) as dst:
         table = tracking.resolve(dst, TABLE)
-        tracking.ensure_table(dst, table)
+        tracking.ensure_table(dst, table, "platform")
+        audit.ensure_table(dst, table)
         records = src.execute(
             sql.SQL("SELECT {} FROM {} WHERE version >= %s").format(names, sql.Identifier(TABLE)), (first_version,)
         ).fetchall()
-        with dst.cursor() as cur:
+        with dst.transaction(), dst.cursor() as cur:
+            cur.execute(sql.SQL("SELECT {}").format(sql.SQL(tracking.TOOL_WRITE)))
             cur.executemany(
                 sql.SQL("INSERT INTO {} ({}) VALUES ({})").format(
                     tracking.table_identifier(table), names, sql.SQL(", ").join(sql.Placeholder() * len(columns))
