@@ -36,8 +36,8 @@ from psycopg import sql
 from scrydon_migrate import source
 from tests.db import _histories
 
-#: Histories per PostgreSQL major (``MIGRATE_DESYNC_EXAMPLES``), in CHUNKS test items so that test
-#: workers share them; the ``slow`` run makes four times as many.
+#: Histories per chunk are EXAMPLES // CHUNKS (``MIGRATE_DESYNC_EXAMPLES``). The default run holds the
+#: first chunk on PostgreSQL 18; ``-m slow`` runs the other 24 chunks on every major (see the README).
 EXAMPLES = int(os.environ.get("MIGRATE_DESYNC_EXAMPLES", "500"))
 CHUNKS = 5
 _databases = iter(range(10**9))
@@ -84,13 +84,14 @@ def _history(draw: st.DrawFn, probe: psycopg.Connection) -> list[_histories.Migr
     return migrations
 
 
-@pytest.mark.parametrize("chunk", range(CHUNKS))
-def test_generated_histories_hold_p1_to_p4(pg_cluster, tmp_path_factory, chunk):
-    _run_histories(pg_cluster, tmp_path_factory, chunk, EXAMPLES // CHUNKS)
+def test_generated_histories_hold_p1_to_p4(pg_cluster, tmp_path_factory):
+    if pg_cluster.version < 180000:
+        pytest.skip("on older majors the generated histories run with -m slow only")
+    _run_histories(pg_cluster, tmp_path_factory, 0, EXAMPLES // CHUNKS)
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("chunk", range(CHUNKS, 5 * CHUNKS))
+@pytest.mark.parametrize("chunk", range(1, 5 * CHUNKS))
 def test_more_generated_histories_hold_p1_to_p4(pg_cluster, tmp_path_factory, chunk):
     _run_histories(pg_cluster, tmp_path_factory, chunk, EXAMPLES // CHUNKS)
 
