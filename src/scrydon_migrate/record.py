@@ -101,12 +101,6 @@ class Record:
 
     VERSION: ClassVar[int] = 2
 
-    def created(self) -> list[str]:
-        return [s.key for s in self.steps if isinstance(s, Created)]
-
-    def written(self) -> list[Wrote]:
-        return [s for s in self.steps if isinstance(s, Wrote)]
-
     def to_json(self) -> dict[str, Any]:
         return {
             "v": self.VERSION,
