@@ -333,6 +333,7 @@ def read(conn: psycopg.Connection, table: str) -> TrackedState:
 
     schema, _, name = table.rpartition(".")
     query = sql.SQL(catalog.ROWS_AND_KEYS).format(
+        nulls=sql.SQL(", ").join(sql.SQL("NULL AS {}").format(sql.Identifier(c)) for c in tracking.COLUMNS),
         columns=sql.SQL(", ").join(sql.Identifier("t", c) for c in tracking.COLUMNS),
         table=sql.SQL("{} AS t").format(tracking.table_identifier(table)),
     )
@@ -346,8 +347,9 @@ def read(conn: psycopg.Connection, table: str) -> TrackedState:
         return TrackedState(table, None, set())
     except psycopg.errors.UndefinedColumn:
         return _read_older_table(conn, table, tool)
-    present = catalog.stated(records[0][0], records[0][1]) if records and records[0][0] is not None else set()
-    rows = tracking.rows_from(conn, table, [r[2:] for r in records if r[2] is not None], types)
+    keys = next(r for r in records if r[0] is not None)
+    present = catalog.stated(keys[0], keys[1])
+    rows = tracking.rows_from(conn, table, [r[2:] for r in records if r[0] is None], types)
     return TrackedState(table, rows, present)
 
 
