@@ -48,6 +48,8 @@ class Statement:
     transaction_control: str = ""
     locks: LockFacts = field(default_factory=LockFacts)
     backfill: str = ""
+    #: The statement's parse tree from the file's one parse (source offsets are the file's), for the linter.
+    node: Any = field(default=None, compare=False, repr=False)
 
     @property
     def runnable(self) -> bool:
@@ -106,6 +108,7 @@ def parse_statements(sql: str) -> list[Statement]:
                 checksum=statement_checksum(text),
                 transaction_control=_transaction_control(node, kind),
                 locks=facts(node),
+                node=node,
             )
         )
     return statements

@@ -14,6 +14,7 @@ finding (``unused-allow``).
 
 from __future__ import annotations
 
+import bisect
 import importlib
 import pkgutil
 from collections.abc import Callable, Iterator, Mapping, Sequence
@@ -80,6 +81,57 @@ class Rule:
     scope: str = "statement"
 
 
+class Positions:
+    """Line and column of an offset in a migration's SQL: findings point at the clause, not the statement."""
+
+    def __init__(self, sql: str) -> None:
+        self.sql = sql
+        self._starts: list[int] | None = None
+
+    def line_column(self, offset: int) -> tuple[int, int]:
+        if self._starts is None:  # built once per file, only when a finding needs it
+            self._starts = [0, *(i + 1 for i, c in enumerate(self.sql) if c == "\n")]
+        line = bisect.bisect_right(self._starts, offset)
+        return line, offset - self._starts[line - 1] + 1
+
+    def command_offset(self, statement: Statement, node: Any, index: int) -> int | None:
+        """Where ``ALTER TABLE``'s subcommand number ``index`` starts: PostgreSQL keeps no position for it.
+
+        Subcommands are separated by the commas outside parentheses; the first one follows the table's name.
+        """
+        from pglast.parser import scan
+
+        relation_at = getattr(node.relation, "location", -1)
+        start = self.sql.find(statement.text, max(0, relation_at - len(statement.text))) if relation_at >= 0 else -1
+        if index < 0 or start < 0:
+            return None
+        starts = _segment_starts(scan(statement.text), relation_at - start)
+        return start + starts[index] if index < len(starts) else None
+
+
+_COMMENT_TOKENS = frozenset({"SQL_COMMENT", "C_COMMENT"})
+
+
+def _segment_starts(tokens: Sequence[Any], name_at: int) -> list[int]:
+    """Offsets of the comma-separated parts of ``ALTER TABLE name part, part, ...`` (commas at depth 0)."""
+    rest = [t for t in tokens if t.start >= name_at and t.name not in _COMMENT_TOKENS]
+    first = 1
+    while first + 1 < len(rest) and rest[first].name == "ASCII_46":  # schema.table
+        first += 2
+    starts, depth, after_comma = [rest[first].start] if first < len(rest) else [], 0, False
+    for token in rest[first:]:
+        if after_comma:
+            starts.append(token.start)
+            after_comma = False
+        if token.name == "ASCII_40":
+            depth += 1
+        elif token.name == "ASCII_41":
+            depth -= 1
+        elif token.name == "ASCII_44" and depth == 0:
+            after_comma = True
+    return starts
+
+
 @dataclass
 class Subject:
     """What a statement rule sees: the statement, its parse tree and what came before it."""
@@ -93,25 +145,56 @@ class Subject:
     thresholds: Thresholds | None
     releases: Releases | None = None
     history: Sequence[Migration] = field(default_factory=tuple)
+    positions: Positions | None = None
+    created_if_missing: set[Relation] = field(default_factory=set)
 
-    def finding(self, rule: str, severity: Severity, message: str, help_text: str, suggestion: str = "") -> Finding:
+    def finding(
+        self,
+        rule: str,
+        severity: Severity,
+        message: str,
+        help_text: str,
+        suggestion: str = "",
+        at: int | None = None,
+    ) -> Finding:
+        """A finding at file offset ``at`` (the offending column or clause), else at the statement's start."""
+        line, column = self.statement.line, 1
+        if at is not None and at >= 0 and self.positions is not None:
+            line, column = self.positions.line_column(at)
         return Finding(
             rule=rule,
             severity=severity,
             message=message,
             help=help_text,
             file=str(self.migration.file.path),
-            line=self.statement.line,
+            line=line,
+            column=column,
             suggestion=suggestion,
             service=self.migration.file.service,
             version=self.migration.file.version_text,
         )
+
+    def command_at(self, cmd: Any) -> int | None:
+        """File offset of one ``ALTER TABLE`` subcommand (the object, or its index) of this statement."""
+        commands = list(getattr(self.node, "cmds", None) or ())
+        index = cmd if isinstance(cmd, int) else next((i for i, c in enumerate(commands) if c is cmd), -1)
+        if self.positions is None or not 0 <= index < len(commands):
+            return None
+        return self.positions.command_offset(self.statement, self.node, index)
+
+    def risk_at(self, risk: Risk) -> int | None:
+        """File offset of a lock risk's clause: its column or constraint, else its subcommand."""
+        return risk.location if risk.location >= 0 else self.command_at(risk.command)
 
     def is_new(self, relation: Relation | None) -> bool:
         """A table created earlier in this migration: lock rules do not apply to it."""
         if relation is None:
             return False
         return created_here(relation, self.created)
+
+    def is_new_unless_it_exists(self, relation: Relation | None) -> bool:
+        """Created ``IF NOT EXISTS`` earlier in this migration, and the database (if asked) has no such table."""
+        return relation is not None and relation not in self.sizes and created_here(relation, self.created_if_missing)
 
 
 def load_rules() -> list[Rule]:
@@ -142,26 +225,39 @@ def lint_migration(
     releases: Releases | None = None,
     history: Sequence[Migration] = (),
 ) -> list[Finding]:
-    """Findings for one migration, allows applied, unused allows reported."""
-    from pglast import parser
+    """Findings for one migration, allows applied, unused allows reported.
 
+    Rules read each statement's tree from the file's one parse (:attr:`Statement.node`): never parsed again.
+    """
     findings: list[Finding] = []
     created: set[Relation] = set()
+    created_if_missing: set[Relation] = set()
     earlier: list[Statement] = []
+    positions = Positions(migration.sql)
     for statement in migration.statements:
-        node = parser.parse_sql(statement.text)[0].stmt
         subject = Subject(
-            migration, statement, node, set(created), tuple(earlier), sizes or {}, thresholds, releases, history
+            migration,
+            statement,
+            statement.node,
+            set(created),
+            tuple(earlier),
+            sizes or {},
+            thresholds,
+            releases,
+            history,
+            positions,
+            set(created_if_missing),
         )
         for rule in rules:
             if rule.scope == "statement":
                 findings.extend(rule.check(subject))
         created.update(statement.locks.creates)
+        created_if_missing.update(statement.locks.creates_if_missing)
         earlier.append(statement)
     for rule in rules:
         if rule.scope == "migration" and migration.statements:
             findings.extend(rule.check(Subject(migration, migration.statements[0], None, set(), (), {}, None,
-                                               releases, history)))  # fmt: skip
+                                               releases, history, positions)))  # fmt: skip
     return _apply_allows(migration, findings)
 
 
@@ -193,6 +289,11 @@ def _apply_allows(migration: Migration, findings: list[Finding]) -> list[Finding
     return sorted(kept, key=lambda f: (f.line, f.rule))
 
 
+#: Lock rules that build an index on a table: one created ``IF NOT EXISTS`` earlier in the migration is new
+#: to them unless the database says the table exists now. The guard agrees: it refuses only a table it can size.
+INDEX_RULES = frozenset({"require-concurrent-index", "require-unique-using-index"})
+
+
 def lock_rule(rule_id: str) -> Callable[[Subject], Iterator[Finding]]:
     """A rule reporting the :mod:`locks` risks of its id: a warning offline or on a small table, else an error."""
 
@@ -201,6 +302,8 @@ def lock_rule(rule_id: str) -> Callable[[Subject], Iterator[Finding]]:
 
         for risk in subject.statement.locks.risks:
             if risk.rule != rule_id or subject.is_new(risk.table or risk.index):
+                continue
+            if risk.rule in INDEX_RULES and subject.is_new_unless_it_exists(risk.table):
                 continue
             if _not_null_checked_before(subject, risk):
                 continue
@@ -218,6 +321,7 @@ def lock_rule(rule_id: str) -> Callable[[Subject], Iterator[Finding]]:
                 f"that blocks {risk.blocks} {risk.why}{sized}",
                 "on a table that is large when the upgrade runs, this stalls the service; up refuses it then",
                 risk.instead,
+                at=subject.risk_at(risk),
             )
 
     return check

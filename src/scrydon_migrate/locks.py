@@ -8,7 +8,7 @@ statement's own names. Never regex: the facts come from pglast's nodes.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from pglast import ast, enums
@@ -75,6 +75,10 @@ class Risk:
     type_change: TypeChange | None = None
     #: A DEFAULT calling these functions rewrites the table only if one is VOLATILE (the guard asks pg_proc).
     functions: tuple[str, ...] = ()
+    #: Where the offending clause is: a source offset of the column or constraint (-1: none kept by the parser),
+    #: and which ``ALTER TABLE`` subcommand it is (-1: not one), so findings point at it.
+    location: int = -1
+    command: int = -1
 
 
 @dataclass(frozen=True, slots=True)
@@ -91,6 +95,8 @@ class NotNullCheck:
 class LockFacts:
     risks: tuple[Risk, ...] = ()
     creates: tuple[Relation, ...] = ()
+    #: Tables created ``IF NOT EXISTS``: new only if the name is free when the migration runs.
+    creates_if_missing: tuple[Relation, ...] = ()
     write_locks: tuple[Relation, ...] = ()
     relations: tuple[Relation, ...] = ()
     not_null_checks: tuple[NotNullCheck, ...] = ()
@@ -165,6 +171,7 @@ def facts(node: Any) -> LockFacts:
     return LockFacts(
         risks=result.risks,
         creates=result.creates,
+        creates_if_missing=result.creates_if_missing,
         write_locks=result.write_locks,
         relations=relations,
         not_null_checks=result.not_null_checks,
@@ -182,7 +189,9 @@ def facts(node: Any) -> LockFacts:
 def _create_table(node: Any) -> LockFacts:
     """A new table: later steps on it lock nobody. IF NOT EXISTS may have found one existing: not counted."""
     relation = _relation(node.relation)
-    return LockFacts(creates=(relation,) if relation and not node.if_not_exists else ())
+    if relation is None:
+        return LockFacts()
+    return LockFacts(creates_if_missing=(relation,)) if node.if_not_exists else LockFacts(creates=(relation,))
 
 
 def _create_table_as(node: Any) -> LockFacts:
@@ -349,11 +358,11 @@ def _alter_table(node: Any) -> LockFacts:
     validated: list[str] = []
     not_valid: list[str] = []
     blocking = False
-    for cmd in node.cmds:
+    for index, cmd in enumerate(node.cmds):
         subtype = cmd.subtype
         if subtype not in _NON_BLOCKING_SUBCOMMANDS:
             blocking = True
-        risks.extend(_alter_table_risks(table, cmd))
+        risks.extend(replace(risk, command=index) for risk in _alter_table_risks(table, cmd))
         check = _not_null_check(table, cmd)
         if check is not None:
             checks.append(check)
@@ -510,6 +519,7 @@ def _add_column_risk(table: Relation, column: Any) -> Risk | None:
         table=table,
         column=column.colname,
         functions=maybe,
+        location=column.location,
     )
 
 
@@ -531,6 +541,7 @@ def _constraint_risk(table: Relation, constraint: Any) -> Risk | None:
             instead=f"ALTER TABLE {t} ADD {safe};  then, in a later migration: "
             f"ALTER TABLE {t} VALIDATE CONSTRAINT {name};",
             table=table,
+            location=constraint.location,
         )
     if contype == enums.ConstrType.CONSTR_EXCLUSION:
         return Risk(
@@ -542,6 +553,7 @@ def _constraint_risk(table: Relation, constraint: Any) -> Risk | None:
             instead="an exclusion constraint has no concurrent or USING INDEX form: add it in the migration that "
             "creates the table, or to a new table filled by a backfill, or in a maintenance window with an allow",
             table=table,
+            location=constraint.location,
         )
     if contype in (enums.ConstrType.CONSTR_UNIQUE, enums.ConstrType.CONSTR_PRIMARY) and not constraint.indexname:
         kind = "UNIQUE" if contype == enums.ConstrType.CONSTR_UNIQUE else "PRIMARY KEY"
@@ -556,6 +568,7 @@ def _constraint_risk(table: Relation, constraint: Any) -> Risk | None:
             instead=f"CREATE UNIQUE INDEX CONCURRENTLY {name}_idx ON {t} ({columns});  (no-transaction migration) "
             f"then: ALTER TABLE {t} ADD CONSTRAINT {name} {kind} USING INDEX {name}_idx;",
             table=table,
+            location=constraint.location,
         )
     return None
 

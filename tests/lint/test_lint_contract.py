@@ -268,3 +268,55 @@ def test_linting_one_file_sees_the_earlier_migrations_of_its_folder(tmp_path: Pa
     assert run_cli("lint", str(folder), "--json").json() == []
     run = run_cli("lint", str(folder / "0301_drop_display_name.sql"), "--json")
     assert (run.code, run.json()) == (0, [])
+
+
+# --- positions ----------------------------------------------------------------------------------
+
+
+POSITIONED = """-- several clauses, each finding at its own
+ALTER TABLE orders
+    ADD COLUMN note text NULL,
+    ALTER COLUMN customer_id SET NOT NULL,
+    ADD CONSTRAINT orders_qty_positive CHECK (qty > 0);
+
+CREATE TABLE coupons (
+    id   integer GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    code varchar(32) NOT NULL
+);
+
+ALTER TABLE orders ADD COLUMN public_id uuid DEFAULT gen_random_uuid(), DROP COLUMN legacy_flag;
+"""
+
+
+def test_findings_point_at_the_column_or_clause(tmp_path: Path) -> None:
+    folder = _service(tmp_path, {"0001_many.sql": POSITIONED})
+    found = {(f["rule"], f["line"], f["column"]) for f in lint_folder(folder)}
+    assert found == {
+        ("require-check-before-not-null", 4, 5),
+        ("constraint-missing-not-valid", 5, 9),
+        ("prefer-bigint", 8, 5),
+        ("prefer-text", 9, 5),
+        ("adding-field-with-volatile-default", 12, 31),
+        ("ban-drop-column", 12, 73),
+    }
+
+
+# --- CREATE TABLE IF NOT EXISTS -------------------------------------------------------------------
+
+
+IF_NOT_EXISTS = (
+    "CREATE TABLE IF NOT EXISTS webhook_deliveries (id bigint, endpoint_id bigint);\n"
+    "CREATE INDEX webhook_deliveries_endpoint_id_idx ON webhook_deliveries (endpoint_id);\n"
+)
+
+
+@pytest.mark.parametrize(("rows", "rules_found"), [(None, []), (5_000_000, ["require-concurrent-index"])])
+def test_a_table_created_if_not_exists_is_new_to_the_index_rules_unless_it_exists(
+    tmp_path: Path, rows: int | None, rules_found: list[str]
+) -> None:
+    folder = _service(tmp_path, {"0001_deliveries.sql": IF_NOT_EXISTS})
+    (migration,) = [source.load(f) for f in source.scan(SERVICE, folder)]
+    table = Relation(None, "webhook_deliveries")
+    sizes = {} if rows is None else {table: TableSize("webhook_deliveries", rows, rows * 100)}
+    found = lint.lint_migration(migration, rules(), sizes=sizes, thresholds=Thresholds(), history=[migration])
+    assert [f.rule for f in found] == rules_found

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from typing import Any
 
 from scrydon_migrate.relations import Relation
@@ -49,3 +49,51 @@ def alter_commands(node: Any, subtype: str) -> Iterator[tuple[Relation | None, A
     for cmd in node.cmds or ():
         if cmd.subtype.name == subtype:
             yield table, cmd
+
+
+#: Object kinds application code names in its queries, grouped as one namespace each (a view and a
+#: materialized view share the relation namespace; a domain is a type).
+OBJECT_GROUPS = {
+    "OBJECT_VIEW": "view",
+    "OBJECT_MATVIEW": "view",
+    "OBJECT_FUNCTION": "function",
+    "OBJECT_PROCEDURE": "function",
+    "OBJECT_ROUTINE": "function",
+    "OBJECT_TYPE": "type",
+    "OBJECT_DOMAIN": "type",
+    "OBJECT_SCHEMA": "schema",
+}
+
+
+def object_name(item: Any) -> str:
+    """The unqualified name of a dropped or renamed object as the parser gives it (String, list, TypeName, ...)."""
+    names = getattr(item, "objname", None) or getattr(item, "names", None) or item
+    if isinstance(names, tuple | list):
+        names = names[-1] if names else None
+    return str(getattr(names, "sval", None) or getattr(names, "relname", None) or "")
+
+
+def created_object(node: Any) -> tuple[str, str] | None:
+    """``(group, name)`` of the view, function, type or schema a statement creates, else None."""
+    kind = type(node).__name__
+    if kind == "ViewStmt":
+        return "view", node.view.relname
+    if kind == "CreateTableAsStmt" and node.objtype.name == "OBJECT_MATVIEW":
+        return "view", node.into.rel.relname
+    if kind == "CreateFunctionStmt":
+        return "function", object_name(node.funcname)
+    if kind == "CompositeTypeStmt":
+        return "type", node.typevar.relname
+    if kind in ("CreateEnumStmt", "CreateRangeStmt"):
+        return "type", object_name(node.typeName)
+    if kind == "CreateDomainStmt":
+        return "type", object_name(node.domainname)
+    if kind == "DefineStmt" and node.kind.name == "OBJECT_TYPE":
+        return "type", object_name(node.defnames)
+    if kind == "CreateSchemaStmt":
+        return "schema", str(node.schemaname or "")
+    return None
+
+
+def created_objects(nodes: Iterable[Any]) -> set[tuple[str, str]]:
+    return {found for node in nodes if (found := created_object(node)) is not None}

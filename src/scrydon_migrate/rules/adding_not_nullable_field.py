@@ -24,4 +24,5 @@ def check(subject: Subject) -> Iterator[Finding]:
             f"ADD COLUMN {column.colname} NOT NULL without a DEFAULT on {name!r} fails if the table has any row",
             "add it NULL, fill it with a backfill, then add a validated CHECK and SET NOT NULL in later migrations",
             f"ALTER TABLE {name} ADD COLUMN {column.colname} <type> NULL;",
+            at=column.location,
         )

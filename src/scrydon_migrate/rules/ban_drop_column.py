@@ -33,6 +33,7 @@ def check(subject: Subject) -> Iterator[Finding]:
                 f"column {target!r} is dropped in the same release ({where}) that stopped using it: pods of the "
                 "previous release still read it during the rolling update",
                 "move the DROP COLUMN to a migration of the next release",
+                at=subject.command_at(cmd),
             )
         else:
             yield subject.finding(
@@ -41,4 +42,5 @@ def check(subject: Subject) -> Iterator[Finding]:
                 f"column {target!r} is dropped without a prior step marking it unused "
                 f"(-- migrate:stops-using {target}) in an earlier release",
                 "deprecate it over releases: scrydon-migrate new deprecate-column writes the steps",
+                at=subject.command_at(cmd),
             )

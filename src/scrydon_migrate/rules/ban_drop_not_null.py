@@ -21,6 +21,7 @@ def check(subject: Subject) -> Iterator[Finding]:
             "hold NULL there, which the pods of the previous release may not handle",
             "ship the code that copes with NULL first, in an earlier release, then drop the constraint; "
             "if it already does, allow it with the reason",
+            at=subject.command_at(cmd),
         )
 
 

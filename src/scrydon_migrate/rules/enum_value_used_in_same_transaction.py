@@ -19,7 +19,7 @@ def check(subject: Subject) -> Iterator[Finding]:
     added = _added_values(subject.earlier)
     if not added:
         return
-    for literal in _string_literals(subject.node):
+    for literal, location in _string_literals(subject.node):
         if literal in added:
             yield subject.finding(
                 RULE_ID,
@@ -27,32 +27,26 @@ def check(subject: Subject) -> Iterator[Finding]:
                 f"enum value {literal!r} is used in the same transaction that added it: PostgreSQL refuses this "
                 "(unsafe use of new value)",
                 "add the value in a migration of its own, then use it in a later one",
+                at=location,
             )
             return
 
 
 def _added_values(statements: Sequence["Statement"]) -> set[str]:
-    from pglast import parser
-
-    values = set()
-    for statement in statements:
-        if statement.kind == "AlterEnumStmt":
-            node: Any = parser.parse_sql(statement.text)[0].stmt
-            if node.newVal and not node.oldVal:
-                values.add(str(node.newVal))
-    return values
+    return {str(s.node.newVal) for s in statements if s.kind == "AlterEnumStmt" and s.node.newVal and not s.node.oldVal}
 
 
-def _string_literals(node: Any) -> list[str]:
+def _string_literals(node: Any) -> list[tuple[str, int | None]]:
+    """Each string constant of the statement with its source offset, where the parser keeps one."""
     from pglast.visitors import Visitor
 
-    found: list[str] = []
+    found: list[tuple[str, int | None]] = []
 
     class Strings(Visitor):
         def visit_A_Const(self, ancestors: Any, const: Any) -> None:
             value: Any = getattr(const, "val", None)
             if value is not None and hasattr(value, "sval"):
-                found.append(str(value.sval))
+                found.append((str(value.sval), getattr(const, "location", None)))
 
     Strings()(node)
     return found

@@ -28,6 +28,7 @@ def check(subject: Subject) -> Iterator[Finding]:
                 f"column {column.colname!r} is a {kind} key or identity: it overflows at 2,147,483,647",
                 "use bigint (bigint GENERATED ALWAYS AS IDENTITY for a generated key)",
                 f"{column.colname} bigint GENERATED ALWAYS AS IDENTITY",
+                at=column.location,
             )
 
 

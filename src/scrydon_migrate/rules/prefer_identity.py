@@ -20,4 +20,5 @@ def check(subject: Subject) -> Iterator[Finding]:
                 f"column {column.colname!r} is {kind}: its sequence is a separate object with its own grants",
                 "use an identity column",
                 f"{column.colname} bigint GENERATED ALWAYS AS IDENTITY",
+                at=column.location,
             )

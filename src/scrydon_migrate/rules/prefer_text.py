@@ -21,4 +21,5 @@ def check(subject: Subject) -> Iterator[Finding]:
                 "table rewrite for char(n), and padding surprises readers",
                 "use text, with a CHECK (char_length(...) <= n) if a limit matters (NOT VALID first on big tables)",
                 f"{column.colname} text",
+                at=column.location,
             )

@@ -20,4 +20,5 @@ def check(subject: Subject) -> Iterator[Finding]:
                 "not an instant, and changing it later rewrites the table",
                 "use timestamptz",
                 f"{column.colname} timestamptz",
+                at=column.location,
             )

@@ -24,4 +24,5 @@ def check(subject: Subject) -> Iterator[Finding]:
                 "validate it in a later migration: the validation then takes only SHARE UPDATE EXCLUSIVE",
                 f"-- in the next migration:\nALTER TABLE {table.display if table else '<table>'} "
                 f"VALIDATE CONSTRAINT {cmd.name};",
+                at=subject.command_at(cmd),
             )

@@ -1,0 +1,1 @@
+DROP FUNCTION workspace_usage_summary(bigint);

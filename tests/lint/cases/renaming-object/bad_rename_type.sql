@@ -1,0 +1,1 @@
+ALTER TYPE invoice_status RENAME TO billing_status;

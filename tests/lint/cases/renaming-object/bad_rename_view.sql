@@ -1,0 +1,1 @@
+ALTER VIEW active_subscriptions RENAME TO current_subscriptions;

@@ -1,0 +1,1 @@
+ALTER TYPE workflow_run_status ADD VALUE IF NOT EXISTS 'cancelling' AFTER 'running';

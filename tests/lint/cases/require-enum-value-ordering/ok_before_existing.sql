@@ -1,0 +1,1 @@
+ALTER TYPE subscription_status ADD VALUE 'paused' BEFORE 'cancelled';
