@@ -4,10 +4,12 @@ Each :class:`Finding` has a stable UPPER_SNAKE code, a severity, a one-line summ
 and the exact next step. Nothing here writes to the database.
 
 Every state in which ``up`` exits non-zero is an error finding here, found by ``up``'s own
-checks (the same functions, so the two never disagree): an edited applied migration, a
-file that does not parse, a migration out of order, a guard refusal, a migration waiting
-for a backfill, a tracking desync of any kind, a failed or partly applied migration, a
-migration lock held longer than a pod waits. A failed or stalled backfill and an INVALID
+checks (the same functions, so the two never disagree): a transaction pooler in front of the
+database, a damaged tracking table, a role that may not create the tool's tables, an edited
+applied migration, a file that does not parse, a migration out of order, a guard refusal, a
+migration waiting for a backfill, a tracking desync of any kind, a failed or partly applied
+migration, a resumed migration whose already-run statements were edited, a dropped audit
+log, a migration lock held longer than a pod waits. A failed or stalled backfill and an INVALID
 index are errors too: each needs an operator, though ``up`` may still pass. The code of a
 finding from an ``up`` error is that error's event (``TRACKING_DESYNC`` for a desync), and its
 fix is that error's hint.
@@ -21,8 +23,8 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import TYPE_CHECKING, Any
 
-from scrydon_migrate import runner, source, tracking, verify
-from scrydon_migrate.errors import MigrateError
+from scrydon_migrate import db, runner, source, tracking, verify
+from scrydon_migrate.errors import MigrateError, TrackingDamaged
 from scrydon_migrate.tracking import Status, TrackedRow
 
 if TYPE_CHECKING:
@@ -89,14 +91,34 @@ def diagnose(
     files: Sequence[MigrationFile],
     database: str,
 ) -> list[Finding]:
-    """Every finding for one reachable service."""
-    rows = tracking.read_rows(conn, svc.tracking_table)
+    """Every finding for one reachable service; a role that may not read the tool's tables is one too."""
+    import psycopg
+
+    try:
+        return _diagnose(conn, settings, svc, files, database)
+    except psycopg.errors.InsufficientPrivilege as exc:
+        return [from_error(svc.name, db.privilege_missing(conn, svc.name, exc))]
+
+
+def _diagnose(
+    conn: psycopg.Connection,
+    settings: Settings,
+    svc: ServiceSettings,
+    files: Sequence[MigrationFile],
+    database: str,
+) -> list[Finding]:
+    findings = list(_pooler_findings(conn, svc))
+    try:
+        rows = tracking.read_rows(conn, svc.tracking_table)
+    except TrackingDamaged as exc:
+        return [*findings, from_error(svc.name, exc), *_lock_findings(conn, settings, svc)]
+    findings.extend(_privilege_findings(conn, svc, files, rows or {}))
     if rows is None:
-        findings = list(_no_tracking_table(conn, svc, files, database))
+        findings.extend(_no_tracking_table(conn, svc, files, database))
         findings.extend(_refusals(conn, settings, svc, files, {}))
         findings.extend(_lock_findings(conn, settings, svc))
         return findings
-    findings = list(_row_findings(conn, svc, files, rows))
+    findings.extend(_row_findings(conn, svc, files, rows, migrating=_lock_holder(conn, svc) is not None))
     findings.extend(_refusals(conn, settings, svc, files, rows))
     result = verify.read(conn, svc.tracking_table).classify(files)
     if result.kind is not verify.Kind.HEALTHY:
@@ -129,6 +151,34 @@ def diagnose(
     return findings
 
 
+def _pooler_findings(conn: psycopg.Connection, svc: ServiceSettings) -> Iterator[Finding]:
+    """A URL through a transaction or statement pooler, which ``up`` refuses (exit 3) before the lock.
+
+    The probe is ``up``'s own: it opens a second connection and compares server pids, and writes nothing.
+    """
+    try:
+        db.refuse_transaction_pooling(conn, svc.name)
+    except MigrateError as exc:
+        yield from_error(svc.name, exc)
+
+
+def _privilege_findings(
+    conn: psycopg.Connection, svc: ServiceSettings, files: Sequence[MigrationFile], rows: dict[int, TrackedRow]
+) -> Iterator[Finding]:
+    """A role without CREATE on the tracking table's schema: ``up`` needs it for its bookkeeping (exit 3).
+
+    Only with migrations pending: with nothing to do, ``up`` stops before it creates or upgrades anything.
+    """
+    if not runner.make_plan(svc.name, files, rows).pending:
+        return
+    schema = tracking.resolve(conn, svc.tracking_table).rsplit(".", 1)[0]
+    record = conn.execute("SELECT has_schema_privilege(%s, 'CREATE')", (schema,)).fetchone()
+    if record is None or record[0]:
+        return
+    denied = PermissionError(f"permission denied for schema {schema}")
+    yield from_error(svc.name, db.privilege_missing(conn, svc.name, denied))
+
+
 def _refusals(
     conn: psycopg.Connection,
     settings: Settings,
@@ -150,6 +200,11 @@ def _refusals(
             loaded.append(source.load(migration_file))
         except MigrateError as exc:
             yield from_error(svc.name, exc)
+    checks.extend(
+        functools.partial(runner.resume_point, conn, svc.tracking_table, m, rows[m.version])
+        for m in loaded
+        if m.version in rows
+    )
     checks.append(lambda: guard.enforce(conn, loaded, api.guard_thresholds(settings)))
     if rows:
         checks.extend(
@@ -195,8 +250,18 @@ def _no_tracking_table(
 
 
 def _row_findings(
-    conn: psycopg.Connection, svc: ServiceSettings, files: Sequence[MigrationFile], rows: dict[int, TrackedRow]
+    conn: psycopg.Connection,
+    svc: ServiceSettings,
+    files: Sequence[MigrationFile],
+    rows: dict[int, TrackedRow],
+    *,
+    migrating: bool,
 ) -> Iterator[Finding]:
+    """Failed and partly applied migrations, unknown newer versions, pending ones.
+
+    A ``running`` row with the migration lock held is a migration being applied now (a warning); without
+    the lock it is one a killed pod left part-way: ``up`` resumes it, and may fail on it again.
+    """
     plan = runner.make_plan(svc.name, files, rows)
     for row in sorted(rows.values(), key=lambda r: r.version):
         if row.status is Status.FAILED:
@@ -211,15 +276,7 @@ def _row_findings(
                 {"version": row.version, "file": row.file, "statement": row.failed_statement},
             )
         elif row.status is Status.RUNNING:
-            yield Finding(
-                "MIGRATION_PARTLY_APPLIED",
-                Severity.ERROR,
-                svc.name,
-                f"migration {row.version} ({row.file}) stopped after statement {row.statements_done} "
-                f"of {row.statements_total}",
-                "restart the migration job: up resumes it at the next statement",
-                {"version": row.version, "statements_done": row.statements_done},
-            )
+            yield _partly_applied(svc, row, migrating=migrating)
     if plan.unknown_newer:
         yield Finding(
             "UNKNOWN_NEWER_VERSIONS",
@@ -237,6 +294,29 @@ def _row_findings(
             f"{len(plan.pending)} migration(s) pending, first {plan.pending[0].file}",
             "they are applied by the next start-up or migration job (scrydon-migrate up)",
         )
+
+
+def _partly_applied(svc: ServiceSettings, row: TrackedRow, *, migrating: bool) -> Finding:
+    done = row.statements_done or 0
+    where = f"migration {row.version} ({row.file}) {{}} statement {done} of {row.statements_total}"
+    if migrating:
+        return Finding(
+            "MIGRATION_IN_PROGRESS",
+            Severity.WARNING,
+            svc.name,
+            where.format("is being applied: its pod has done"),
+            "a migration is running: watch its pod's log; see MIGRATION_LOCK_HELD if it seems stuck",
+            {"version": row.version, "statements_done": done},
+        )
+    return Finding(
+        "MIGRATION_PARTLY_APPLIED",
+        Severity.ERROR,
+        svc.name,
+        where.format("was interrupted (its pod was killed or lost the database) after"),
+        f"restart the pod: up resumes at statement {done + 1} (statements 1-{done} stay applied, never run again). "
+        "If it fails there: " + runner.RECOVERY_PATHS.format(service=svc.name, version=row.version),
+        {"version": row.version, "statements_done": done},
+    )
 
 
 LOCK_NOT_AVAILABLE = "55P03"
@@ -267,9 +347,13 @@ def _lock_timeout_fix(conn: psycopg.Connection, row: TrackedRow) -> str:
     )
 
 
+def _lock_holder(conn: psycopg.Connection, svc: ServiceSettings) -> tracking.LockHolder | None:
+    return tracking.lock_holder(conn, tracking.locate(conn, svc.tracking_table)[1])
+
+
 def _lock_findings(conn: psycopg.Connection, settings: Settings, svc: ServiceSettings) -> Iterator[Finding]:
     """The migration lock: an error once held longer than a waiting pod waits (it then exits 4)."""
-    holder = tracking.lock_holder(conn, tracking.locate(conn, svc.tracking_table)[1])
+    holder = _lock_holder(conn, svc)
     if holder is None:
         return
     held = conn.execute("SELECT extract(epoch FROM now() - %s)", (holder.since,)).fetchone()

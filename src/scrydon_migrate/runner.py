@@ -280,7 +280,7 @@ def _apply(
     row: TrackedRow | None,
     run: _Run,
 ) -> Applied:
-    resume_at = _resume_point(conn, table, migration, row)
+    resume_at = resume_point(conn, table, migration, row)
     started = time.monotonic()
     retrying = row is not None and row.status in (Status.RUNNING, Status.FAILED)
     if run.policy.statement_timeout_ms is not None:
@@ -302,7 +302,8 @@ def _apply(
     )
 
 
-def _resume_point(conn: psycopg.Connection, table: str, migration: Migration, row: TrackedRow | None) -> int:
+def resume_point(conn: psycopg.Connection, table: str, migration: Migration, row: TrackedRow | None) -> int:
+    """Where a failed or interrupted journaled migration goes on; refused when a statement that ran was edited."""
     done = (row.statements_done or 0) if row is not None and row.status in (Status.RUNNING, Status.FAILED) else 0
     if done == 0:
         return 0

@@ -567,9 +567,11 @@ def deprecate_column(table: str, old: str, new: str, column_type: str, key: str,
 def doctor_command(**kwargs: Any) -> None:
     """Diagnose each service (read-only) and print the runbook's fix for each finding.
 
-    Finds: unreachable database, migrations that never ran, failed or partly applied
-    migrations, tracking desync, a long-held migration lock, INVALID indexes, the repair
-    flag left on, newer unknown versions. Exits 1 when a finding is an error.
+    Finds every state in which up exits non-zero (unreachable database, a transaction
+    pooler, missing privileges, a damaged tracking table or dropped audit log, bad or edited
+    files, refusals, failed or partly applied migrations, tracking desync, a long-held
+    migration lock), and failed or stalled backfills, INVALID indexes, the repair flag left
+    on, newer unknown versions. Exits 1 when a finding is an error.
 
     Example: scrydon-migrate doctor --json
     """
