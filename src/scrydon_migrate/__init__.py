@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from scrydon_migrate.api import UpResult
+    from scrydon_migrate.startup import UpResult
 
 __version__ = "0.1.0"
 __all__ = ["__version__", "up"]

@@ -18,9 +18,10 @@ from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from scrydon_migrate import db, log, record, runner, source, tracking, verify
+from scrydon_migrate import db, log, record, runner, source, startup, tracking, verify
 from scrydon_migrate.config import ServiceSettings, Settings, values_key
 from scrydon_migrate.errors import ConfigError, DatabaseUnavailable, RefusedError, SourceError
+from scrydon_migrate.startup import UpResult
 from scrydon_migrate.tracking import Status, TrackedRow
 
 if TYPE_CHECKING:
@@ -31,19 +32,6 @@ if TYPE_CHECKING:
     from scrydon_migrate.adopt import History
 
 logger = logging.getLogger(__name__)
-
-
-@dataclass(frozen=True, slots=True)
-class UpResult:
-    """What ``up`` did for one service."""
-
-    service: str
-    applied: tuple[runner.Applied, ...]
-    total: int
-    waited_for_lock_s: float
-    took_lock: bool
-    unknown_newer: tuple[str, ...]
-    missing_files: tuple[str, ...]
 
 
 @dataclass(frozen=True, slots=True)
@@ -171,22 +159,25 @@ def _each_connected(
 def up(settings: Settings) -> list[UpResult]:
     """Apply every pending migration of each selected service, in version order."""
     services = _selected(settings)
+    keys = {svc.name: startup.files_key(svc.migrations_dir) for svc in services}
     scanned = {svc.name: _scan(svc) for svc in services}
     results = []
     with _databases(settings) as resolved:
         for svc in services:
-            results.append(_up_service(resolved, resolved.service(svc.name), scanned[svc.name]))
+            results.append(_up_service(resolved, resolved.service(svc.name), scanned[svc.name], keys[svc.name]))
     return results
 
 
-def _up_service(settings: Settings, svc: ServiceSettings, files: list[source.MigrationFile]) -> UpResult:
+def _up_service(
+    settings: Settings, svc: ServiceSettings, files: list[source.MigrationFile], files_key: str | None = None
+) -> UpResult:
     """``up`` for one service; a connection lost outside a migration is reported, never a traceback."""
     import psycopg
 
     conn = _connect(settings, svc)
     with conn:
         try:
-            return _up_one(conn, settings, svc, files)
+            return _up_one(conn, settings, svc, files, files_key)
         except psycopg.errors.InsufficientPrivilege as exc:
             raise db.privilege_missing(conn, svc.name, exc) from None
         except psycopg.OperationalError as exc:
@@ -201,8 +192,13 @@ def _up_service(settings: Settings, svc: ServiceSettings, files: list[source.Mig
 
 
 def _up_one(
-    conn: psycopg.Connection, settings: Settings, svc: ServiceSettings, files: list[source.MigrationFile]
+    conn: psycopg.Connection,
+    settings: Settings,
+    svc: ServiceSettings,
+    files: list[source.MigrationFile],
+    files_key: str | None,
 ) -> UpResult:
+    generation = startup.settled_generation(conn) if files_key is not None else None
     state = verify.read(conn, svc.tracking_table)
     plan = runner.make_plan(svc.name, files, state.rows or {})
     runner.check_unchanged(conn, svc.tracking_table, plan)
@@ -210,7 +206,13 @@ def _up_one(
     repair = settings.repair_tracking and result.kind is verify.Kind.REPAIRABLE
     _warn_repair_flag(settings, svc, result)
     if not plan.pending and result.kind is verify.Kind.HEALTHY:
-        return _finish(svc, plan, (), 0.0, took_lock=False)
+        finished = _finish(svc, plan, (), 0.0, took_lock=False)
+        if generation and files_key and state.rows_digest and _says_nothing_more(settings, plan):
+            table = tracking.resolve(conn, svc.tracking_table)
+            startup.store(
+                conn, table, generation=generation, rows_digest=state.rows_digest, key=files_key, total=finished.total
+            )
+        return finished
     from scrydon_migrate import audit, guard
 
     if result.kind is verify.Kind.HEALTHY or repair:
@@ -260,6 +262,11 @@ def _store_confirmed_predictions(
             service=svc.name,
             rows=stored,
         )
+
+
+def _says_nothing_more(settings: Settings, plan: runner.Plan) -> bool:
+    """Whether this no-op logs only that the schema is up to date (the start-up check repeats just that)."""
+    return not (plan.changed or plan.unknown_newer or plan.missing_files or settings.repair_tracking)
 
 
 def _warn_repair_flag(settings: Settings, svc: ServiceSettings, result: verify.Classification) -> None:
@@ -430,15 +437,7 @@ def _finish(
         )
     total = sum(1 for r in plan.rows.values() if r.counts_as_done) + len(applied)
     if not applied:
-        log.event(
-            logger,
-            logging.INFO,
-            "schema is up to date" + (" (another run applied the pending migrations)" if took_lock else ""),
-            "MIGRATIONS_UP_TO_DATE",
-            service=svc.name,
-            applied=total,
-            waited_s=round(waited, 1) if took_lock else None,
-        )
+        startup.log_up_to_date(svc.name, total, waited_s=waited if took_lock else None)
     return UpResult(
         service=svc.name,
         applied=applied,

@@ -62,7 +62,8 @@ ns AS (
       FROM pg_class c JOIN ns ON ns.oid = c.relnamespace LEFT JOIN pg_sequence s ON s.seqrelid = c.oid
      WHERE c.relkind IN ('r', 'p', 'v', 'm', 'S', 'f') AND {rel_scope} AND {rel_member}
        AND NOT (ns.nspname = (SELECT schema FROM tool) AND (c.relname = (SELECT name FROM tool)
-                                                       OR starts_with(c.relname, (SELECT name FROM tool) || '_')))
+                                                       OR starts_with(c.relname, (SELECT name FROM tool) || '_')
+                                                       OR starts_with(c.relname, 'scrydon_migrate_')))
 ), fn AS (
     SELECT p.oid, p.xmin, ns.nspname || '.' || p.proname || '(' || coalesce((
                SELECT string_agg(CASE WHEN tn.nspname = 'pg_catalog' THEN t.typname
@@ -190,17 +191,18 @@ def _objects(rel_scope: str = "true", fn_scope: str = "true", typ_scope: str = "
 #: object instead of a second copy of every key.
 _STATED = "coalesce(array_agg(key), '{{}}'), coalesce(string_agg(shape, ' '), '')"
 
-#: The keys of every object, then the tracking table's rows (``{columns}`` of ``{table}``, spelled by the
-#: caller), in one statement and so one snapshot. The keys come as a row of their own, marked by NULL
-#: columns: joined onto every tracking row, the array was copied once a row (seconds at 5,000 rows).
+#: The keys of every object with the digest of the tracking rows (``{digest}``), then the tracking
+#: table's rows (``{columns}`` of ``{table}``, spelled by the caller), in one statement and so one
+#: snapshot. The keys come as a row of their own, marked by NULL columns: joined onto every tracking
+#: row, the array was copied once a row (seconds at 5,000 rows).
 #: ``%(schema)s`` and ``%(table)s`` name the tracking table as it was resolved.
 ROWS_AND_KEYS = (
     "WITH "
     + _objects(lean=True)
     + " SELECT "
     + _STATED
-    + ", {nulls} FROM objects"
-    + " UNION ALL SELECT NULL, NULL, {columns} FROM {table}"
+    + ", (SELECT {digest} FROM {table}), {nulls} FROM objects"
+    + " UNION ALL SELECT NULL, NULL, NULL, {columns} FROM {table}"
 )
 
 #: Every object: ``(identity, key, definition, shape, xmin, relfilenode, parent)``.

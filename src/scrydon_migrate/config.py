@@ -226,7 +226,7 @@ _PENDING: list[str] = []
 def register_secret(conninfo: str | None, *, password: str | None = None) -> None:
     """Remember a connection string (or a bare password, e.g. ``PGPASSWORD``) whose password must never show.
 
-    The password is taken out by libpq's own parser (``psycopg.conninfo``), lazily, the first
+    The password is taken out by libpq's own parser (``PQconninfoParse``), lazily, the first
     time something is redacted, so that registering costs nothing on the start-up path.
     """
     if conninfo:
@@ -245,13 +245,12 @@ def _known_secrets() -> list[str]:
 
 def _passwords(conninfo: str) -> set[str]:
     """The password libpq reads from ``conninfo``, and for a URL the raw text between ``user:`` and the last ``@``."""
-    from psycopg import ProgrammingError
-    from psycopg.conninfo import conninfo_to_dict
+    from scrydon_migrate.libpq import LibpqError, conninfo_values
 
     found: set[str] = set()
-    with contextlib.suppress(ProgrammingError):  # a string libpq can't parse still has its raw password masked
-        password = conninfo_to_dict(conninfo).get("password")
-        if isinstance(password, str):
+    with contextlib.suppress(LibpqError):  # a string libpq can't parse still has its raw password masked
+        password = conninfo_values(conninfo).get("password")
+        if password:
             found.add(password)
     _scheme, sep, rest = conninfo.partition("://")
     if sep and "@" in rest:

@@ -41,7 +41,7 @@ from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
-from scrydon_migrate import catalog
+from scrydon_migrate import catalog, startup
 
 if TYPE_CHECKING:
     import psycopg
@@ -229,30 +229,32 @@ def may_write(kinds: Iterable[str]) -> bool:
 
 _EVENTS_TABLE = "scrydon_migrate_events"
 
+#: The event triggers and what they use; their function's body is :data:`startup.FUNCTION_BODY` (it also
+#: advances the catalog generation of the start-up check). ``pg_temp`` is searched last, so a temporary
+#: sequence can't stand in for the generation.
 _INSTALL = """
+CREATE SEQUENCE IF NOT EXISTS {schema}.scrydon_migrate_catalog_generation;
+GRANT SELECT ON SEQUENCE {schema}.scrydon_migrate_catalog_generation TO PUBLIC;
 CREATE OR REPLACE FUNCTION {schema}.scrydon_migrate_record_ddl() RETURNS event_trigger
-LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog AS $body$
-BEGIN
-    IF current_setting('scrydon_migrate.recording', true) IS DISTINCT FROM 'on' THEN
-        RETURN;
-    END IF;
-    IF to_regclass('pg_temp.scrydon_migrate_events') IS NULL THEN
-        PERFORM set_config('scrydon_migrate.recording', 'lost', false);
-        RETURN;
-    END IF;
-    IF TG_EVENT = 'sql_drop' THEN
-        INSERT INTO pg_temp.scrydon_migrate_events (classid, objid, objsubid, dropped)
-        SELECT classid, objid, objsubid, true FROM pg_event_trigger_dropped_objects() WHERE classid IS NOT NULL;
-    ELSE
-        INSERT INTO pg_temp.scrydon_migrate_events (classid, objid, objsubid, dropped)
-        SELECT classid, objid, objsubid, false FROM pg_event_trigger_ddl_commands() WHERE classid IS NOT NULL;
-    END IF;
-END
-$body$;
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, {schema}, pg_temp AS $body${body}$body$;
+DROP EVENT TRIGGER IF EXISTS scrydon_migrate_record_ddl;
+DROP EVENT TRIGGER IF EXISTS scrydon_migrate_record_drop;
 CREATE EVENT TRIGGER scrydon_migrate_record_ddl ON ddl_command_end
     EXECUTE FUNCTION {schema}.scrydon_migrate_record_ddl();
 CREATE EVENT TRIGGER scrydon_migrate_record_drop ON sql_drop
     EXECUTE FUNCTION {schema}.scrydon_migrate_record_ddl();
+ALTER EVENT TRIGGER scrydon_migrate_record_ddl ENABLE ALWAYS;
+ALTER EVENT TRIGGER scrydon_migrate_record_drop ENABLE ALWAYS;
+"""
+
+#: How many of the event triggers are enabled, how many are as this release installs them, and whether
+#: the role may install them.
+_INSTALLED = """
+SELECT count(*) FILTER (WHERE e.evtenabled <> 'D'),
+       count(*) FILTER (WHERE e.evtenabled = 'A' AND md5(p.prosrc) = %s),
+       (SELECT rolsuper FROM pg_roles WHERE rolname = current_user)
+  FROM pg_event_trigger e JOIN pg_proc p ON p.oid = e.evtfoid
+ WHERE e.evtname IN ('scrydon_migrate_record_ddl', 'scrydon_migrate_record_drop')
 """
 
 #: Relations this transaction holds a lock on that only DML (RowExclusiveLock) or TRUNCATE and table
@@ -579,15 +581,11 @@ def _prepare_event_triggers(conn: psycopg.Connection, tracking_table: str) -> bo
             sql.Identifier(_EVENTS_TABLE)
         )
     )
-    record = conn.execute(
-        "SELECT count(*) FILTER (WHERE evtname IN ('scrydon_migrate_record_ddl', 'scrydon_migrate_record_drop')"
-        " AND evtenabled <> 'D'), (SELECT rolsuper FROM pg_roles WHERE rolname = current_user)"
-        " FROM pg_event_trigger"
-    ).fetchone()
-    installed, superuser = (record[0], record[1]) if record else (0, False)
-    if installed < 2 and superuser:
-        installed = _install(conn, tracking_table)
-    return installed >= 2
+    record = conn.execute(_INSTALLED, (startup.FUNCTION_BODY_MD5,)).fetchone()
+    enabled, current, superuser = (record[0], record[1], record[2]) if record else (0, 0, False)
+    if current < 2 and superuser:
+        enabled = _install(conn, tracking_table) or enabled
+    return enabled >= 2
 
 
 def _install(conn: psycopg.Connection, tracking_table: str) -> int:
@@ -599,13 +597,15 @@ def _install(conn: psycopg.Connection, tracking_table: str) -> int:
     try:
         with conn.transaction():
             conn.execute("SELECT pg_advisory_xact_lock(%s)", (_INSTALL_LOCK,))
-            present = conn.execute(
-                "SELECT count(*) FROM pg_event_trigger"
-                " WHERE evtname IN ('scrydon_migrate_record_ddl', 'scrydon_migrate_record_drop')"
-            ).fetchone()
-            if present and present[0] >= 2:
-                return int(present[0])
-            conn.execute(sql.SQL(_INSTALL).format(schema=sql.Identifier(schema)))
+            present = conn.execute(_INSTALLED, (startup.FUNCTION_BODY_MD5,)).fetchone()
+            if present and present[1] >= 2:
+                return 2
+            conn.execute(
+                sql.SQL(_INSTALL).format(
+                    schema=sql.Identifier(schema),
+                    body=sql.SQL(startup.FUNCTION_BODY),
+                )
+            )
     except psycopg.Error as exc:
         logger.info("DDL event triggers not installed (%s): each migration's record reads the whole catalog", exc)
         return 0

@@ -268,13 +268,17 @@ def ensure_table(conn: psycopg.Connection, table: str, service: str) -> None:
     """Create the tracking table if it is missing, or bring an older one up to date (call it holding the lock).
 
     Up to date means: the columns it lacks added, ``applied_at`` nullable with the failed and running
-    attempts of older releases moved to ``attempted_at``, and the ``manual_skip`` trigger in place.
+    attempts of older releases moved to ``attempted_at``, the ``manual_skip`` trigger in place, and the
+    start-up check's table (``<tracking>_checked``, :mod:`scrydon_migrate.startup`) beside it.
     """
     from psycopg import sql
+
+    from scrydon_migrate import startup
 
     identifier = table_identifier(table)
     conn.execute(sql.SQL(_DDL).format(table=identifier))
     _check_primary_key(conn, table)
+    conn.execute(sql.SQL(startup.CHECKED_DDL).format(table=table_identifier(table + startup.CHECKED_SUFFIX)))
     columns = conn.execute(
         "SELECT attname, attnotnull,"
         " EXISTS (SELECT FROM pg_trigger WHERE tgrelid = attrelid AND tgname = 'manual_skip')"

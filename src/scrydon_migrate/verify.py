@@ -36,7 +36,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import TYPE_CHECKING
 
-from scrydon_migrate import catalog, effects, tracking
+from scrydon_migrate import catalog, effects, startup, tracking
 from scrydon_migrate.errors import RefusedError, TrackingDesync
 from scrydon_migrate.record import Altered, Created, Dropped, Record, Renamed, Source, Step, Wrote, as_column
 from scrydon_migrate.tracking import Status, TrackedRow
@@ -317,6 +317,8 @@ class TrackedState:
     table: str
     rows: dict[int, TrackedRow] | None
     present: set[str]
+    #: The tracking rows' digest in the same snapshot (what the start-up check compares), if read.
+    rows_digest: str | None = None
 
     def classify(self, files: Sequence[MigrationFile]) -> Classification:
         applied = applied_migrations(files, self.rows or {}, self.present)
@@ -333,6 +335,7 @@ def read(conn: psycopg.Connection, table: str) -> TrackedState:
 
     schema, _, name = table.rpartition(".")
     query = sql.SQL(catalog.ROWS_AND_KEYS).format(
+        digest=sql.SQL(startup.ROWS_DIGEST),
         nulls=sql.SQL(", ").join(sql.SQL("NULL AS {}").format(sql.Identifier(c)) for c in tracking.COLUMNS),
         columns=sql.SQL(", ").join(sql.Identifier("t", c) for c in tracking.COLUMNS),
         table=sql.SQL("{} AS t").format(tracking.table_identifier(table)),
@@ -342,15 +345,15 @@ def read(conn: psycopg.Connection, table: str) -> TrackedState:
         with conn.cursor(row_factory=tuple_row) as cur:
             cur.execute(query, tool)
             records = cur.fetchall()
-            types = {d.name: d.type_code for d in (cur.description or ())[2:]}
+            types = {d.name: d.type_code for d in (cur.description or ())[3:]}
     except psycopg.errors.UndefinedTable:
         return TrackedState(table, None, set())
     except psycopg.errors.UndefinedColumn:
         return _read_older_table(conn, table, tool)
     keys = next(r for r in records if r[0] is not None)
     present = catalog.stated(keys[0], keys[1])
-    rows = tracking.rows_from(conn, table, [r[2:] for r in records if r[0] is None], types)
-    return TrackedState(table, rows, present)
+    rows = tracking.rows_from(conn, table, [r[3:] for r in records if r[0] is None], types)
+    return TrackedState(table, rows, present, keys[2])
 
 
 def _read_older_table(conn: psycopg.Connection, table: str, tool: dict[str, str]) -> TrackedState:

@@ -5,10 +5,11 @@ names objects that the probe's catalog says exist (never a model of what should 
 under a savepoint, and is kept only if PostgreSQL accepted it. What a history did is then never
 predicted: the tests apply it through ``up`` elsewhere and compare with what the server reports.
 
-Each migration says whether it is *creation-only* by construction: every statement creates new
-objects (tables, columns, indexes, views, functions, types, triggers ... also inside DO blocks) and
-writes rows only into tables the same tail created. The runbook's repair must be offered for such a
-tail when its objects are gone.
+Each migration says whether its statements only create (tables, columns, indexes, views, functions,
+types, triggers ... also inside DO blocks) and which tables it writes rows into (a TRUNCATE ... CASCADE
+also those whose foreign keys reference it). A tail is creation-only when all its migrations only
+create and write only into tables the tail itself created (:func:`creation_only`): the runbook's
+repair must be offered for such a tail when its objects are gone.
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ class Migration:
     creation_only: bool = True
     no_transaction: bool = False
     created_tables: set[str] = field(default_factory=set)
+    written_tables: set[str] = field(default_factory=set)
 
     def text(self) -> str:
         head = "-- migrate:no-transaction\n" if self.no_transaction else ""
@@ -133,12 +135,14 @@ def _short(table: str) -> str:
     return table.rsplit(".", 1)[-1].strip('"')
 
 
-def _created_in_tail(table: str, tail_tables: set[str]) -> bool:
-    return _short(table) in {_short(t) for t in tail_tables}
+def creation_only(tail: list[Migration]) -> bool:
+    """Whether ``tail`` only creates, writing rows only into tables it created itself."""
+    created = {_short(t) for m in tail for t in m.created_tables}
+    return all(m.creation_only for m in tail) and all(_short(t) in created for m in tail for t in m.written_tables)
 
 
-def candidate(draw: Draw, cat: Catalog, tail_tables: set[str]) -> tuple[str, bool, str | None] | None:
-    """One statement: (SQL, creation-only, table it creates); ``None`` when nothing fits."""
+def candidate(draw: Draw, cat: Catalog) -> tuple[str, bool, str | None, str | None] | None:
+    """One statement: (SQL, creation-only, table it creates, table it writes); ``None`` when nothing fits."""
     table = _pick(draw, cat.tables)
     columns = cat.columns.get(table, []) if table else []
     column = _pick(draw, [c for c in columns if c != "id"])
@@ -208,7 +212,7 @@ def candidate(draw: Draw, cat: Catalog, tail_tables: set[str]) -> tuple[str, boo
         )
     )
     new = fresh("n")
-    created = None
+    created = written = None
     creation = False
     if kind == "create_table":
         body = draw(
@@ -344,21 +348,21 @@ def candidate(draw: Draw, cat: Catalog, tail_tables: set[str]) -> tuple[str, boo
         creation, created = True, new
     elif kind == "do_write" and table:
         sql = f"DO $$ BEGIN EXECUTE 'DELETE FROM {table} WHERE false'; END $$"
-        creation = _created_in_tail(table, tail_tables)
+        creation, written = True, table
     elif kind == "do_drop" and table:
         sql = f"DO $$ BEGIN EXECUTE 'DROP TABLE {table} CASCADE'; END $$"
     elif kind == "insert" and table:
         sql = f"INSERT INTO {table} DEFAULT VALUES"
-        creation = _created_in_tail(table, tail_tables)
+        creation, written = True, table
     elif kind == "update" and column:
         sql = f"UPDATE {table} SET {column} = {column}"
-        creation = _created_in_tail(table, tail_tables)
+        creation, written = True, table
     elif kind == "delete" and table:
         sql = f"DELETE FROM {table} WHERE ctid IN (SELECT ctid FROM {table} LIMIT 1)"
-        creation = _created_in_tail(table, tail_tables)
+        creation, written = True, table
     elif kind == "truncate" and table:
         sql = f"TRUNCATE {table} CASCADE"
-        creation = _created_in_tail(table, tail_tables)
+        creation, written = True, table
     elif kind == "search_path" and len(cat.schemas) > 1:
         sql = f"SET search_path = {_pick(draw, [s for s in cat.schemas if s != 'public'])}, public"
         creation = True
@@ -366,14 +370,23 @@ def candidate(draw: Draw, cat: Catalog, tail_tables: set[str]) -> tuple[str, boo
         sql, creation = f"COMMENT ON TABLE {table} IS 'generated'", False
     else:
         return None
-    return sql, creation, created
+    return sql, creation, created, written
 
 
 def _has_pk(cat: Catalog, table: str) -> bool:
     return any(owner == table and name.endswith("_pkey") for owner, name in cat.constraints)
 
 
-def migration(draw: Draw, probe: psycopg.Connection, tail_tables: set[str]) -> Migration:
+def _referencing(probe: psycopg.Connection, table: str) -> set[str]:
+    """The tables whose foreign keys reference ``table`` (what TRUNCATE ... CASCADE empties too)."""
+    rows = probe.execute(
+        "SELECT DISTINCT conrelid::regclass::text FROM pg_constraint WHERE contype = 'f' AND confrelid = %s::regclass",
+        (table,),
+    ).fetchall()
+    return {r[0] for r in rows}
+
+
+def migration(draw: Draw, probe: psycopg.Connection) -> Migration:
     """One migration of 1-4 statements, each kept only if PostgreSQL ran it on the probe."""
     found = Migration()
     wanted = draw(st.integers(1, 4))
@@ -381,10 +394,12 @@ def migration(draw: Draw, probe: psycopg.Connection, tail_tables: set[str]) -> M
         for _ in range(wanted * 3):
             if len(found.statements) >= wanted:
                 break
-            proposal = candidate(draw, read_catalog(probe), tail_tables | found.created_tables)
+            proposal = candidate(draw, read_catalog(probe))
             if proposal is None:
                 continue
-            sql, creation, created = proposal
+            sql, creation, created, written = proposal
+            if written is not None:
+                found.written_tables |= {written, *(_referencing(probe, written) if "CASCADE" in sql else ())}
             try:
                 with probe.transaction():
                     probe.execute(sql)

@@ -70,17 +70,15 @@ def _write(folder: Path, migrations: list[_histories.Migration]) -> Path:
 def _history(draw: st.DrawFn, probe: psycopg.Connection) -> list[_histories.Migration]:
     _histories.restart_names()
     migrations: list[_histories.Migration] = []
-    tail_tables: set[str] = set()
     for _ in range(draw(st.integers(1, 6))):
         if draw(st.integers(0, 9)) == 0:
             concurrent = _histories.concurrent_index(draw, probe)
             if concurrent is not None:
                 migrations.append(concurrent)
                 continue
-        found = _histories.migration(draw, probe, tail_tables)
+        found = _histories.migration(draw, probe)
         if found.statements:
             migrations.append(found)
-            tail_tables |= found.created_tables
     return migrations
 
 
@@ -128,8 +126,8 @@ def _run_histories(pg_cluster, tmp_path_factory, chunk: int, examples: int) -> N
             with _database(pg_cluster) as planted:
                 corpus.up(planted, _write(folder / "head" / "platform", migrations[:head]))
                 corpus.copy_tail_rows(full, planted, head + 1)
-                creation_only = all(m.creation_only for m in migrations[head:])
-                outcome = corpus.check_planted(planted, everything, full, must_offer=creation_only)
+                must_offer = _histories.creation_only(migrations[head:])
+                outcome = corpus.check_planted(planted, everything, full, must_offer=must_offer)
                 outcomes["tail " + outcome] = outcomes.get("tail " + outcome, 0) + 1
 
             victims = [i for i, m in enumerate(migrations) if m.created_tables]

@@ -211,10 +211,16 @@ def up(**kwargs: Any) -> None:
 
     Example: scrydon-migrate up --service platform
     """
-    from scrydon_migrate import api
+    from scrydon_migrate import startup
     from scrydon_migrate.cli import render
 
-    render.up_results(api.up(_settings(**kwargs)), as_json=_State.json_output)
+    settings = _settings(**kwargs)
+    results = startup.proven_up_to_date(settings)
+    if results is None:
+        from scrydon_migrate import api
+
+        results = api.up(settings)
+    render.up_results(results, as_json=_State.json_output)
 
 
 @cli.command()

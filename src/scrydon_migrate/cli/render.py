@@ -23,12 +23,12 @@ if TYPE_CHECKING:
         ServiceHistory,
         ServiceStatus,
         ServiceVerification,
-        UpResult,
     )
     from scrydon_migrate.backfill import Backfill
     from scrydon_migrate.doctor import Finding
     from scrydon_migrate.lint import Finding as LintFinding
     from scrydon_migrate.snapshot import Manifest
+    from scrydon_migrate.startup import UpResult
 
 
 def document(doc: Any) -> None:
