@@ -74,11 +74,22 @@ class Finding:
 
 @dataclass(frozen=True, slots=True)
 class Rule:
+    """A rule module: its check runs on the statements it can find something in, never on the others."""
+
     id: str
     summary: str
     severity: Severity
     check: Callable[[Subject], Iterator[Finding]]
     scope: str = "statement"
+    #: The statement kinds (parse-tree node names) it reads; empty: every statement.
+    kinds: frozenset[str] = frozenset()
+    #: A lock rule (:func:`lock_rule`): runs only on a statement with a risk of its id.
+    lock: bool = False
+
+    def applies_to(self, statement: Statement, risks: set[str]) -> bool:
+        if self.lock:
+            return self.id in risks
+        return not self.kinds or statement.kind in self.kinds
 
 
 class Positions:
@@ -147,6 +158,7 @@ class Subject:
     history: Sequence[Migration] = field(default_factory=tuple)
     positions: Positions | None = None
     created_if_missing: set[Relation] = field(default_factory=set)
+    earlier_by_kind: Mapping[str, Sequence[Statement]] = field(default_factory=dict)
 
     def finding(
         self,
@@ -183,8 +195,20 @@ class Subject:
         return self.positions.command_offset(self.statement, self.node, index)
 
     def risk_at(self, risk: Risk) -> int | None:
-        """File offset of a lock risk's clause: its column or constraint, else its subcommand."""
-        return risk.location if risk.location >= 0 else self.command_at(risk.command)
+        """File offset of a lock risk's clause: the column or constraint its subcommand adds, else the subcommand.
+
+        Read from this statement's own tree: the risk says only which subcommand, so it holds for any
+        statement of the same shape.
+        """
+        commands = getattr(self.node, "cmds", None) or ()
+        if not 0 <= risk.command < len(commands):
+            return None
+        location = getattr(commands[risk.command].def_, "location", None)
+        return location if isinstance(location, int) and location >= 0 else self.command_at(risk.command)
+
+    def earlier_of_kind(self, kind: str) -> Sequence[Statement]:
+        """The earlier statements of this migration of one parse-tree kind (``AlterEnumStmt``, ...)."""
+        return self.earlier_by_kind.get(kind, ())
 
     def is_new(self, relation: Relation | None) -> bool:
         """A table created earlier in this migration: lock rules do not apply to it."""
@@ -211,6 +235,8 @@ def load_rules() -> list[Rule]:
                 severity=Severity(module.SEVERITY),
                 check=module.check,
                 scope=getattr(module, "SCOPE", "statement"),
+                kinds=getattr(module, "KINDS", frozenset()),
+                lock=module.RULE_ID in _LOCK_RULES,
             )
         )
     return found
@@ -228,32 +254,39 @@ def lint_migration(
     """Findings for one migration, allows applied, unused allows reported.
 
     Rules read each statement's tree from the file's one parse (:attr:`Statement.node`): never parsed again.
+    What came before is shared, not copied, per statement (each rule's findings are taken before the next
+    statement adds to it), so a file of many statements is linted in linear time.
     """
     findings: list[Finding] = []
     created: set[Relation] = set()
     created_if_missing: set[Relation] = set()
     earlier: list[Statement] = []
+    by_kind: dict[str, list[Statement]] = {}
     positions = Positions(migration.sql)
+    statement_rules = [rule for rule in rules if rule.scope == "statement"]
     for statement in migration.statements:
         subject = Subject(
             migration,
             statement,
             statement.node,
-            set(created),
-            tuple(earlier),
+            created,
+            earlier,
             sizes or {},
             thresholds,
             releases,
             history,
             positions,
-            set(created_if_missing),
+            created_if_missing,
+            by_kind,
         )
-        for rule in rules:
-            if rule.scope == "statement":
+        risks = {risk.rule for risk in statement.locks.risks}
+        for rule in statement_rules:
+            if rule.applies_to(statement, risks):
                 findings.extend(rule.check(subject))
         created.update(statement.locks.creates)
         created_if_missing.update(statement.locks.creates_if_missing)
         earlier.append(statement)
+        by_kind.setdefault(statement.kind, []).append(statement)
     for rule in rules:
         if rule.scope == "migration" and migration.statements:
             findings.extend(rule.check(Subject(migration, migration.statements[0], None, set(), (), {}, None,
@@ -292,10 +325,13 @@ def _apply_allows(migration: Migration, findings: list[Finding]) -> list[Finding
 #: Lock rules that build an index on a table: one created ``IF NOT EXISTS`` earlier in the migration is new
 #: to them unless the database says the table exists now. The guard agrees: it refuses only a table it can size.
 INDEX_RULES = frozenset({"require-concurrent-index", "require-unique-using-index"})
+#: The ids :func:`lock_rule` made a check for.
+_LOCK_RULES: set[str] = set()
 
 
 def lock_rule(rule_id: str) -> Callable[[Subject], Iterator[Finding]]:
     """A rule reporting the :mod:`locks` risks of its id: a warning offline or on a small table, else an error."""
+    _LOCK_RULES.add(rule_id)
 
     def check(subject: Subject) -> Iterator[Finding]:
         from scrydon_migrate.guard import default_may_rewrite, rewrite_free
@@ -320,7 +356,7 @@ def lock_rule(rule_id: str) -> Callable[[Subject], Iterator[Finding]]:
                 f"{risk.what}{on} takes a{'n' if risk.lock[0] in 'AEIOU' else ''} {risk.lock} lock "
                 f"that blocks {risk.blocks} {risk.why}{sized}",
                 "on a table that is large when the upgrade runs, this stalls the service; up refuses it then",
-                risk.instead,
+                str(risk.instead),
                 at=subject.risk_at(risk),
             )
 

@@ -8,11 +8,12 @@ statement's own names. Never regex: the facts come from pglast's nodes.
 
 from __future__ import annotations
 
+from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from typing import Any
 
 from pglast import ast, enums
-from pglast.visitors import Visitor
 
 from scrydon_migrate.relations import Relation
 
@@ -59,6 +60,40 @@ class TypeChange:
     using: bool
 
 
+class SafeForm:
+    """Advice quoting the statement rewritten safely, deparsed only when a message shows it.
+
+    Most risks are exempted (a table created in the same migration, an allow, a small table) before
+    anyone reads their advice; deparsing every CREATE INDEX and constraint up front cost a fifth of
+    the lock analysis. ``flag`` is the attribute of ``node`` that the safe form sets (``concurrent``,
+    ``skip_validation``).
+    """
+
+    __slots__ = ("_flag", "_node", "_text", "_words")
+
+    def __init__(self, node: Any, flag: str, words: Callable[[str], str]) -> None:
+        self._node, self._flag, self._words = node, flag, words
+        self._text: str | None = None
+
+    def __str__(self) -> str:
+        if self._text is None:
+            setattr(self._node, self._flag, True)
+            try:
+                self._text = self._words(_deparse(self._node))
+            finally:
+                setattr(self._node, self._flag, False)
+        return self._text
+
+    def __repr__(self) -> str:
+        return repr(str(self))
+
+    def __eq__(self, other: object) -> bool:
+        return str(self) == str(other)
+
+    def __hash__(self) -> int:
+        return hash(str(self))
+
+
 @dataclass(frozen=True, slots=True)
 class Risk:
     """A step that locks a table against writes for as long as the table is big."""
@@ -68,16 +103,14 @@ class Risk:
     lock: str
     blocks: str
     why: str
-    instead: str
+    instead: str | SafeForm
     table: Relation | None = None
     index: Relation | None = None
     column: str | None = None
     type_change: TypeChange | None = None
     #: A DEFAULT calling these functions rewrites the table only if one is VOLATILE (the guard asks pg_proc).
     functions: tuple[str, ...] = ()
-    #: Where the offending clause is: a source offset of the column or constraint (-1: none kept by the parser),
-    #: and which ``ALTER TABLE`` subcommand it is (-1: not one), so findings point at it.
-    location: int = -1
+    #: Which ``ALTER TABLE`` subcommand of the statement takes it (-1: not one), so findings can point at it.
     command: int = -1
 
 
@@ -124,32 +157,51 @@ def _names(items: Any) -> Relation:
     return Relation(parts[-2] if len(parts) > 1 else None, parts[-1])
 
 
-class _Relations(Visitor):
-    def __init__(self) -> None:
-        super().__init__()
-        self.found: list[Relation] = []
-
-    def visit_RangeVar(self, ancestors: Any, node: Any) -> None:
-        relation = _relation(node)
-        if relation is not None:
-            self.found.append(relation)
+_CHILD_SLOTS: dict[type, tuple[str, ...]] = {}
 
 
-class _Functions(Visitor):
-    def __init__(self) -> None:
-        super().__init__()
-        self.names: list[str] = []
+def _child_slots(kind: type) -> tuple[str, ...]:
+    """The attributes of a node class that can hold other nodes (pointers, lists, a constant's value)."""
+    found = _CHILD_SLOTS.get(kind)
+    if found is None:
+        slots: dict[str, Any] = getattr(kind, "__slots__", None) or {}
+        found = _CHILD_SLOTS[kind] = tuple(
+            name
+            for name, info in slots.items()
+            if (info.c_type.endswith("*") and info.c_type != "char*") or info.c_type in ("ValUnion", "CreateStmt")
+        )
+    return found
 
-    def visit_FuncCall(self, ancestors: Any, node: Any) -> None:
-        self.names.append(str(getattr(node.funcname[-1], "sval", "")).lower())
+
+def nodes_of(root: Any, kind: type) -> list[Any]:
+    """Every node of class ``kind`` under ``root``, in the order pglast's Visitor finds them (breadth first).
+
+    A plain loop over the attributes that can hold nodes: the Visitor's per-call introspection and
+    generator protocol cost more than the rest of the lock analysis together.
+    """
+    found: list[Any] = []
+    containers = (tuple, ast.Node)
+    todo: deque[Any] = deque([root])
+    while todo:
+        item = todo.popleft()
+        for node in item if type(item) is tuple else (item,):
+            if isinstance(node, ast.Node):
+                node_type = type(node)
+                if node_type is kind:
+                    found.append(node)
+                for name in _CHILD_SLOTS.get(node_type) or _child_slots(node_type):
+                    value = getattr(node, name)
+                    if isinstance(value, containers):
+                        todo.append(value)
+            elif type(node) is tuple:
+                todo.extend(value for value in node if isinstance(value, containers))
+    return found
 
 
 def _functions(node: Any) -> list[str]:
     if node is None:
         return []
-    finder = _Functions()
-    finder(node)
-    return finder.names
+    return [str(getattr(call.funcname[-1], "sval", "")).lower() for call in nodes_of(node, ast.FuncCall)]
 
 
 def _deparse(node: Any) -> str:
@@ -160,9 +212,8 @@ def _deparse(node: Any) -> str:
 
 def facts(node: Any) -> LockFacts:
     """The lock facts of one parsed statement."""
-    finder = _Relations()
-    finder(node)
-    relations = tuple(dict.fromkeys(finder.found))
+    found = (_relation(n) for n in nodes_of(node, ast.RangeVar))
+    relations = tuple(dict.fromkeys(r for r in found if r is not None))
     kind = type(node).__name__
     handler = _HANDLERS.get(kind)
     if handler is None:
@@ -207,16 +258,15 @@ def _index(node: Any) -> LockFacts:
     creates = (index,) if index and not node.if_not_exists else ()
     if node.concurrent:
         return LockFacts(concurrent_index=index, creates=creates)
-    node.concurrent = True
-    safe = _deparse(node)
-    node.concurrent = False
     risk = Risk(
         rule="require-concurrent-index",
         what="CREATE INDEX",
         lock="SHARE",
         blocks="writes",
         why="for the whole index build",
-        instead=f"{safe};  -- alone in a migration marked '-- migrate:no-transaction'",
+        instead=SafeForm(
+            node, "concurrent", lambda safe: f"{safe};  -- alone in a migration marked '-- migrate:no-transaction'"
+        ),
         table=table,
     )
     return LockFacts(risks=(risk,), write_locks=(table,), creates=creates)
@@ -519,7 +569,6 @@ def _add_column_risk(table: Relation, column: Any) -> Risk | None:
         table=table,
         column=column.colname,
         functions=maybe,
-        location=column.location,
     )
 
 
@@ -527,9 +576,6 @@ def _constraint_risk(table: Relation, constraint: Any) -> Risk | None:
     t = table.display
     contype = constraint.contype
     if contype in (enums.ConstrType.CONSTR_FOREIGN, enums.ConstrType.CONSTR_CHECK) and not constraint.skip_validation:
-        constraint.skip_validation = True
-        safe = _deparse(constraint)
-        constraint.skip_validation = False
         name = constraint.conname or "<constraint>"
         foreign = contype == enums.ConstrType.CONSTR_FOREIGN
         return Risk(
@@ -538,10 +584,15 @@ def _constraint_risk(table: Relation, constraint: Any) -> Risk | None:
             lock="SHARE ROW EXCLUSIVE" if foreign else "ACCESS EXCLUSIVE",
             blocks="writes" if foreign else "reads and writes",
             why="while it scans the whole table to validate existing rows",
-            instead=f"ALTER TABLE {t} ADD {safe};  then, in a later migration: "
-            f"ALTER TABLE {t} VALIDATE CONSTRAINT {name};",
+            instead=SafeForm(
+                constraint,
+                "skip_validation",
+                lambda safe: (
+                    f"ALTER TABLE {t} ADD {safe};  then, in a later migration: "
+                    f"ALTER TABLE {t} VALIDATE CONSTRAINT {name};"
+                ),
+            ),
             table=table,
-            location=constraint.location,
         )
     if contype == enums.ConstrType.CONSTR_EXCLUSION:
         return Risk(
@@ -553,7 +604,6 @@ def _constraint_risk(table: Relation, constraint: Any) -> Risk | None:
             instead="an exclusion constraint has no concurrent or USING INDEX form: add it in the migration that "
             "creates the table, or to a new table filled by a backfill, or in a maintenance window with an allow",
             table=table,
-            location=constraint.location,
         )
     if contype in (enums.ConstrType.CONSTR_UNIQUE, enums.ConstrType.CONSTR_PRIMARY) and not constraint.indexname:
         kind = "UNIQUE" if contype == enums.ConstrType.CONSTR_UNIQUE else "PRIMARY KEY"
@@ -568,7 +618,6 @@ def _constraint_risk(table: Relation, constraint: Any) -> Risk | None:
             instead=f"CREATE UNIQUE INDEX CONCURRENTLY {name}_idx ON {t} ({columns});  (no-transaction migration) "
             f"then: ALTER TABLE {t} ADD CONSTRAINT {name} {kind} USING INDEX {name}_idx;",
             table=table,
-            location=constraint.location,
         )
     return None
 

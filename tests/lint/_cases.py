@@ -48,7 +48,7 @@ def rule_ids() -> list[str]:
 
 def lock_rule_ids() -> list[str]:
     """The rules built by :func:`scrydon_migrate.lint.lock_rule` (the guard's classification)."""
-    return sorted(rule.id for rule in rules() if rule.check.__qualname__.startswith("lock_rule."))
+    return sorted(rule.id for rule in rules() if rule.lock)
 
 
 @dataclass(frozen=True)

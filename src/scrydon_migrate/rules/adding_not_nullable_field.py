@@ -8,6 +8,7 @@ from scrydon_migrate.rules._nodes import constraint_types, new_columns
 RULE_ID = "adding-not-nullable-field"
 SUMMARY = "ADD COLUMN ... NOT NULL without a DEFAULT fails on a table that has rows"
 SEVERITY = "error"
+KINDS = frozenset({"CreateStmt", "AlterTableStmt"})
 
 
 def check(subject: Subject) -> Iterator[Finding]:

@@ -8,6 +8,7 @@ from scrydon_migrate.rules._nodes import alter_commands
 RULE_ID = "ban-drop-column"
 SUMMARY = "DROP COLUMN without a prior '-- migrate:stops-using' step in an earlier release"
 SEVERITY = "warning"
+KINDS = frozenset({"AlterTableStmt"})
 
 
 def check(subject: Subject) -> Iterator[Finding]:

@@ -8,6 +8,7 @@ from scrydon_migrate.rules._nodes import alter_commands
 RULE_ID = "ban-drop-not-null"
 SUMMARY = "ALTER COLUMN ... DROP NOT NULL lets in NULLs the previous release's code does not expect"
 SEVERITY = "warning"
+KINDS = frozenset({"AlterTableStmt"})
 
 
 def check(subject: Subject) -> Iterator[Finding]:

@@ -9,11 +9,12 @@ from scrydon_migrate.rules._nodes import OBJECT_GROUPS, created_objects, object_
 RULE_ID = "ban-drop-object"
 SUMMARY = "DROP VIEW / FUNCTION / PROCEDURE / TYPE / DOMAIN / SCHEMA the old release may still use"
 SEVERITY = "warning"
+KINDS = frozenset({"DropStmt"})
 
 
 def check(subject: Subject) -> Iterator[Finding]:
     node = subject.node
-    if type(node).__name__ != "DropStmt" or node.removeType.name not in OBJECT_GROUPS:
+    if node.removeType.name not in OBJECT_GROUPS:
         return
     group = OBJECT_GROUPS[node.removeType.name]
     created = created_objects(s.node for s in subject.earlier)

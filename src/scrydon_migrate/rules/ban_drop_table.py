@@ -8,11 +8,12 @@ from scrydon_migrate.relations import Relation
 RULE_ID = "ban-drop-table"
 SUMMARY = "DROP TABLE of an existing table: data loss, and the old release may still use it"
 SEVERITY = "warning"
+KINDS = frozenset({"DropStmt"})
 
 
 def check(subject: Subject) -> Iterator[Finding]:
     node = subject.node
-    if type(node).__name__ != "DropStmt" or node.removeType.name != "OBJECT_TABLE":
+    if node.removeType.name != "OBJECT_TABLE":
         return
     for obj in node.objects or ():
         parts = [str(p.sval) for p in obj if hasattr(p, "sval")]

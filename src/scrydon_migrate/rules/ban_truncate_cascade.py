@@ -7,11 +7,12 @@ from scrydon_migrate.lint import Finding, Severity, Subject
 RULE_ID = "ban-truncate-cascade"
 SUMMARY = "TRUNCATE ... CASCADE empties every referencing table too"
 SEVERITY = "error"
+KINDS = frozenset({"TruncateStmt"})
 
 
 def check(subject: Subject) -> Iterator[Finding]:
     node = subject.node
-    if type(node).__name__ == "TruncateStmt" and node.behavior.name == "DROP_CASCADE":
+    if node.behavior.name == "DROP_CASCADE":
         yield subject.finding(
             RULE_ID,
             Severity.ERROR,

@@ -16,7 +16,7 @@ SEVERITY = "error"
 def check(subject: Subject) -> Iterator[Finding]:
     if not subject.migration.transactional:
         return
-    added = _added_values(subject.earlier)
+    added = _added_values(subject.earlier_of_kind("AlterEnumStmt"))
     if not added:
         return
     for literal, location in _string_literals(subject.node):
@@ -33,20 +33,17 @@ def check(subject: Subject) -> Iterator[Finding]:
 
 
 def _added_values(statements: Sequence["Statement"]) -> set[str]:
-    return {str(s.node.newVal) for s in statements if s.kind == "AlterEnumStmt" and s.node.newVal and not s.node.oldVal}
+    return {str(s.node.newVal) for s in statements if s.node.newVal and not s.node.oldVal}
 
 
 def _string_literals(node: Any) -> list[tuple[str, int | None]]:
     """Each string constant of the statement with its source offset, where the parser keeps one."""
-    from pglast.visitors import Visitor
+    from pglast import ast
 
-    found: list[tuple[str, int | None]] = []
+    from scrydon_migrate.locks import nodes_of
 
-    class Strings(Visitor):
-        def visit_A_Const(self, ancestors: Any, const: Any) -> None:
-            value: Any = getattr(const, "val", None)
-            if value is not None and hasattr(value, "sval"):
-                found.append((str(value.sval), getattr(const, "location", None)))
-
-    Strings()(node)
-    return found
+    return [
+        (str(const.val.sval), getattr(const, "location", None))
+        for const in nodes_of(node, ast.A_Const)
+        if hasattr(getattr(const, "val", None), "sval")
+    ]

@@ -1,5 +1,6 @@
 """A name longer than 63 bytes is silently truncated by PostgreSQL: the object gets another name."""
 
+import re
 from collections.abc import Iterator
 from dataclasses import replace
 
@@ -12,10 +13,22 @@ SEVERITY = "error"
 MAX_IDENTIFIER_BYTES = 63
 
 
+#: A run of characters that could hold a whole unquoted name: none of a blank, quote, dot, comma, semicolon or
+#: parenthesis in it. 64 bytes of UTF-8 take at least 16 characters.
+_LONG_RUN = re.compile(r'[^\s"().,;]{16,}')
+
+
+def _may_hold_a_long_name(text: str) -> bool:
+    """Cheap test before the token scan: a quoted name (may hold anything), or a long enough unquoted run."""
+    return '"' in text or any(len(m.group().encode()) > MAX_IDENTIFIER_BYTES for m in _LONG_RUN.finditer(text))
+
+
 def _identifiers(text: str) -> Iterator[tuple[str, int]]:
     """``(name, offset)`` of each identifier as written: the parse tree only holds the truncated name."""
     from pglast.parser import scan
 
+    if not _may_hold_a_long_name(text):
+        return
     for token in scan(text):
         if token.name != "IDENT":
             continue

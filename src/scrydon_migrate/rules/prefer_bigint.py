@@ -9,6 +9,7 @@ from scrydon_migrate.rules._nodes import constraint_types, new_columns, type_nam
 RULE_ID = "prefer-bigint"
 SUMMARY = "integer / smallint / serial primary keys and identity columns overflow; use bigint"
 SEVERITY = "warning"
+KINDS = frozenset({"CreateStmt", "AlterTableStmt"})
 _SMALL = {"int4", "int2", "int", "integer", "smallint", "serial", "serial4", "smallserial", "serial2"}
 
 

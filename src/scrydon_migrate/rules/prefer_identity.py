@@ -8,6 +8,7 @@ from scrydon_migrate.rules._nodes import new_columns, type_name
 RULE_ID = "prefer-identity"
 SUMMARY = "serial / bigserial columns: prefer GENERATED ... AS IDENTITY"
 SEVERITY = "warning"
+KINDS = frozenset({"CreateStmt", "AlterTableStmt"})
 
 
 def check(subject: Subject) -> Iterator[Finding]:

@@ -8,6 +8,7 @@ from scrydon_migrate.rules._nodes import has_typmod, new_columns, type_name
 RULE_ID = "prefer-text"
 SUMMARY = "varchar(n) / char(n) columns: prefer text (with a CHECK on length if needed)"
 SEVERITY = "warning"
+KINDS = frozenset({"CreateStmt", "AlterTableStmt"})
 
 
 def check(subject: Subject) -> Iterator[Finding]:

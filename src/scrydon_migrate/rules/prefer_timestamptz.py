@@ -8,6 +8,7 @@ from scrydon_migrate.rules._nodes import new_columns, type_name
 RULE_ID = "prefer-timestamptz"
 SUMMARY = "timestamp (without time zone) columns: prefer timestamptz"
 SEVERITY = "warning"
+KINDS = frozenset({"CreateStmt", "AlterTableStmt"})
 
 
 def check(subject: Subject) -> Iterator[Finding]:

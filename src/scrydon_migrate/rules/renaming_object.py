@@ -8,15 +8,15 @@ from scrydon_migrate.rules._nodes import OBJECT_GROUPS, created_objects, object_
 RULE_ID = "renaming-object"
 SUMMARY = "RENAME of a view, function, type, schema or enum value breaks the old release's queries"
 SEVERITY = "warning"
+KINDS = frozenset({"RenameStmt", "AlterEnumStmt"})
 
 
 def check(subject: Subject) -> Iterator[Finding]:
     node = subject.node
-    kind = type(node).__name__
-    if kind == "AlterEnumStmt" and node.oldVal:
+    if subject.statement.kind == "AlterEnumStmt" and node.oldVal:
         described = f"value {node.oldVal!r} of enum {object_name(node.typeName)!r} to {node.newVal!r}"
         target = ("type", object_name(node.typeName))
-    elif kind == "RenameStmt" and node.renameType.name in OBJECT_GROUPS:
+    elif subject.statement.kind == "RenameStmt" and node.renameType.name in OBJECT_GROUPS:
         group = OBJECT_GROUPS[node.renameType.name]
         name = str(node.subname) if group == "schema" else object_name(node.relation or node.object)
         what = node.renameType.name.removeprefix("OBJECT_").replace("MATVIEW", "MATERIALIZED VIEW").lower()

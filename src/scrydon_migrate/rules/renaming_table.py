@@ -8,11 +8,12 @@ from scrydon_migrate.rules._nodes import relation
 RULE_ID = "renaming-table"
 SUMMARY = "RENAME of a table breaks the old release's queries during a rolling update"
 SEVERITY = "warning"
+KINDS = frozenset({"RenameStmt"})
 
 
 def check(subject: Subject) -> Iterator[Finding]:
     node = subject.node
-    if type(node).__name__ != "RenameStmt" or node.renameType.name != "OBJECT_TABLE":
+    if node.renameType.name != "OBJECT_TABLE":
         return
     table = relation(node.relation)
     if subject.is_new(table):

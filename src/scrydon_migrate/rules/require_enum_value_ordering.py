@@ -8,11 +8,12 @@ from scrydon_migrate.rules._nodes import object_name
 RULE_ID = "require-enum-value-ordering"
 SUMMARY = "ALTER TYPE ... ADD VALUE without BEFORE / AFTER sorts the new value after every existing one"
 SEVERITY = "info"
+KINDS = frozenset({"AlterEnumStmt"})
 
 
 def check(subject: Subject) -> Iterator[Finding]:
     node = subject.node
-    if type(node).__name__ != "AlterEnumStmt" or node.oldVal or not node.newVal or node.newValNeighbor:
+    if node.oldVal or not node.newVal or node.newValNeighbor:
         return
     enum = object_name(node.typeName)
     yield subject.finding(

@@ -7,12 +7,11 @@ from scrydon_migrate.lint import Finding, Severity, Subject
 RULE_ID = "review-dynamic-sql"
 SUMMARY = "a statement whose effects can't be inspected (DO, CALL, EXECUTE): review it by hand"
 SEVERITY = "info"
+KINDS = frozenset({"DoStmt", "CallStmt", "ExecuteStmt"})
 
 
 def check(subject: Subject) -> Iterator[Finding]:
-    kind = type(subject.node).__name__
-    if kind not in ("DoStmt", "CallStmt", "ExecuteStmt"):
-        return
+    kind = subject.statement.kind
     yield subject.finding(
         RULE_ID,
         Severity.INFO,

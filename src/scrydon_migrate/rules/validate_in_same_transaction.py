@@ -8,14 +8,14 @@ from scrydon_migrate.rules._nodes import alter_commands
 RULE_ID = "validate-in-same-transaction"
 SUMMARY = "ADD CONSTRAINT ... NOT VALID and VALIDATE CONSTRAINT in the same transactional migration"
 SEVERITY = "warning"
+KINDS = frozenset({"AlterTableStmt"})
 
 
 def check(subject: Subject) -> Iterator[Finding]:
     if not subject.migration.transactional:
         return
-    added_not_valid = {name for earlier in subject.earlier for name in earlier.locks.not_valid_constraints}
     for table, cmd in alter_commands(subject.node, "AT_ValidateConstraint"):
-        if cmd.name in added_not_valid:
+        if cmd.name in _added_not_valid(subject):
             yield subject.finding(
                 RULE_ID,
                 Severity.WARNING,
@@ -26,3 +26,7 @@ def check(subject: Subject) -> Iterator[Finding]:
                 f"VALIDATE CONSTRAINT {cmd.name};",
                 at=subject.command_at(cmd),
             )
+
+
+def _added_not_valid(subject: Subject) -> set[str]:
+    return {name for s in subject.earlier_of_kind("AlterTableStmt") for name in s.locks.not_valid_constraints}
