@@ -151,7 +151,7 @@ def classify(applied: Sequence[AppliedMigration], present: set[str]) -> Classifi
         return Classification(Kind.HEALTHY, verdicts)
     if partial:
         return Classification(Kind.PARTIAL, verdicts)
-    first = absent[0]
+    first = _tail_start(verdicts, absent[0])
     later_present = [v for v in verdicts[first:] if v.state is State.PRESENT]
     if later_present:
         return Classification(
@@ -166,6 +166,16 @@ def classify(applied: Sequence[AppliedMigration], present: set[str]) -> Classifi
     if unsafe:
         return Classification(Kind.PARTIAL, verdicts, reasons=tuple(unsafe))
     return Classification(Kind.REPAIRABLE, verdicts, rewind_from=verdicts[first])
+
+
+def _tail_start(verdicts: Sequence[Verdict], first_absent: int) -> int:
+    """Where the desync tail starts: the migrations right before the first absent one that left nothing
+    to check (a COMMENT, a GRANT) may be as falsely tracked as it is, so they are rewound with it — if
+    their record proves re-applying them safe."""
+    first = first_absent
+    while first > 0 and verdicts[first - 1].state is State.UNCHECKED:
+        first -= 1
+    return first
 
 
 def unsafe_to_reapply(tail: Sequence[AppliedMigration], present: set[str]) -> list[str]:

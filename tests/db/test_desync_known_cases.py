@@ -132,3 +132,23 @@ def test_a_tail_that_starts_with_an_alteration_is_found_and_not_offered(migratio
     assert run.code == 6
     assert "0002 (0002_validate.sql): absent" in run.stderr
     assert "Re-run with MIGRATE_REPAIR_TRACKING=1" not in run.stderr
+
+
+def test_a_migration_that_left_nothing_to_check_is_rewound_with_the_missing_tail_after_it(migrations, migrate, db):
+    """Found by the differential test: a COMMENT right before a missing index build was left unapplied."""
+    migrations.write("0001_orgs.sql", "CREATE TABLE orgs (id serial PRIMARY KEY, a int);")
+    migrations.write("0002_comment.sql", "COMMENT ON TABLE orgs IS 'organisations';")
+    migrations.write("0003_index.sql", "-- migrate:no-transaction\nCREATE INDEX CONCURRENTLY orgs_a ON orgs (a);")
+    assert migrate("up").code == 0
+    db.execute("COMMENT ON TABLE orgs IS NULL")
+    db.execute("DROP INDEX orgs_a")
+
+    refused = migrate("up")
+    repaired = migrate("up", env={"MIGRATE_REPAIR_TRACKING": "1"})
+
+    assert refused.code == 6 and "kind=repairable missing_versions=[3] rewind_from=2" in refused.stderr, refused.stderr
+    assert repaired.code == 0, repaired.stderr
+    assert db.execute("SELECT obj_description('orgs'::regclass), to_regclass('orgs_a') IS NOT NULL").fetchone() == (
+        "organisations",
+        True,
+    )
