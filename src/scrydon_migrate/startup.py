@@ -213,14 +213,14 @@ def proven_up_to_date(settings: Settings) -> list[UpResult] | None:
     key = files_key(svc.migrations_dir)
     if key is None:
         return None
-    total = _stored_total(settings, svc, key)
+    total = stored_total(settings, svc, key)
     if total is None:
         return None
     log_up_to_date(svc.name, total)
     return [UpResult(svc.name, (), total, 0.0, False, (), ())]
 
 
-def _stored_total(settings: Settings, svc: ServiceSettings, key: str) -> int | None:
+def stored_total(settings: Settings, svc: ServiceSettings, key: str) -> int | None:
     """How many migrations are applied, when generation, rows and files are those of the stored check."""
     from scrydon_migrate import libpq
 

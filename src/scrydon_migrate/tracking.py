@@ -273,12 +273,10 @@ def ensure_table(conn: psycopg.Connection, table: str, service: str) -> None:
     """
     from psycopg import sql
 
-    from scrydon_migrate import startup
-
     identifier = table_identifier(table)
     conn.execute(sql.SQL(_DDL).format(table=identifier))
     _check_primary_key(conn, table)
-    conn.execute(sql.SQL(startup.CHECKED_DDL).format(table=table_identifier(table + startup.CHECKED_SUFFIX)))
+    _ensure_checked_table(conn, table)
     columns = conn.execute(
         "SELECT attname, attnotnull,"
         " EXISTS (SELECT FROM pg_trigger WHERE tgrelid = attrelid AND tgname = 'manual_skip')"
@@ -306,6 +304,23 @@ def ensure_table(conn: psycopg.Connection, table: str, service: str) -> None:
         conn.execute(
             sql.SQL(_MANUAL_SKIP_DDL).format(function=function, table=identifier, service=sql.Literal(service))
         )
+
+
+def _ensure_checked_table(conn: psycopg.Connection, table: str) -> None:
+    """The start-up check's table; a role that may not create it goes without (every start checks in full)."""
+    import psycopg
+    from psycopg import sql
+
+    from scrydon_migrate import startup
+
+    checked = table + startup.CHECKED_SUFFIX
+    if conn.execute("SELECT to_regclass(%s)", (table_identifier(checked).as_string(conn),)).fetchone() != (None,):
+        return
+    try:
+        with conn.transaction():
+            conn.execute(sql.SQL(startup.CHECKED_DDL).format(table=table_identifier(checked)))
+    except psycopg.errors.InsufficientPrivilege:
+        logger.info("no start-up check table %s (no CREATE privilege): every start reads the catalog", checked)
 
 
 def read_rows(conn: psycopg.Connection, table: str) -> dict[int, TrackedRow] | None:
