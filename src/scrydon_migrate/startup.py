@@ -54,7 +54,8 @@ logger = logging.getLogger("scrydon_migrate.api")
 #: Bumped whenever the full check's logic changes what a stored state proves.
 STATE_FORMAT = "1"
 CHECKED_SUFFIX = "_checked"
-CONNECT_TIMEOUT_S = 10
+#: Short: a database that is slow to answer is waited for by the full path (--wait-for-db), not here.
+CONNECT_TIMEOUT_S = 3
 
 
 @dataclass(frozen=True, slots=True)
