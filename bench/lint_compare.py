@@ -1,7 +1,8 @@
 """Compare ``scrydon-migrate lint`` with squawk: rule coverage, findings, speed. Writes docs/squawk-comparison.md.
 
-    /tmp/venv/bin/pip install squawk-cli          # once: puts `squawk` next to the venv's python
-    /tmp/venv/bin/python bench/lint_compare.py    # [--runs 5] [--slow-runs 3] [--out PATH] [--squawk PATH]
+    python3 -m venv .squawk && .squawk/bin/pip install squawk-cli   # once, beside the project: not a dependency
+    .venv/bin/python bench/lint_compare.py --squawk .squawk/bin/squawk
+        # [--runs 5] [--slow-runs 3] [--out PATH] [--speed-only: time both tools, print the speed section]
 
 What it does, all offline:
 
@@ -376,7 +377,7 @@ def find_squawk(explicit: str | None) -> str:
     for candidate in candidates:
         if candidate and Path(candidate).is_file():
             return candidate
-    sys.exit("squawk not found: run `/tmp/venv/bin/pip install squawk-cli` (or pass --squawk PATH)")
+    sys.exit("squawk not found: `pip install squawk-cli` into a virtualenv of its own and pass --squawk PATH")
 
 
 def ours(folder: Path) -> list[dict[str, Any]]:
@@ -928,8 +929,8 @@ def report(
         "## Reproduce",
         "",
         "```sh",
-        "/tmp/venv/bin/pip install squawk-cli",
-        "/tmp/venv/bin/python bench/lint_compare.py     # --runs 5 --slow-runs 3 --discover --out PATH",
+        "python3 -m venv .squawk && .squawk/bin/pip install squawk-cli",
+        ".venv/bin/python bench/lint_compare.py --squawk .squawk/bin/squawk   # --runs 5 --slow-runs 3 --discover",
         "```",
         "",
     ]

@@ -17,6 +17,7 @@ from __future__ import annotations
 import bisect
 import importlib
 import pkgutil
+import re
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from enum import StrEnum
@@ -101,7 +102,7 @@ class Positions:
 
     def line_column(self, offset: int) -> tuple[int, int]:
         if self._starts is None:  # built once per file, only when a finding needs it
-            self._starts = [0, *(i + 1 for i, c in enumerate(self.sql) if c == "\n")]
+            self._starts = [0, *(m.end() for m in re.finditer("\n", self.sql))]
         line = bisect.bisect_right(self._starts, offset)
         return line, offset - self._starts[line - 1] + 1
 

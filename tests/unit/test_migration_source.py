@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from scrydon_migrate import source
+from scrydon_migrate.analysis import parse_statements
 from scrydon_migrate.errors import ExitCode, SourceError
 from scrydon_migrate.source import Migration
 
@@ -532,3 +533,11 @@ def test_statement_lines_are_right_with_windows_line_endings(folder: Path) -> No
     migration = load_one(folder, "-- crlf ☃\r\nCREATE TABLE a (id int);\r\n\r\nCREATE TABLE b (id int);\r\n")
 
     assert [s.line for s in migration.statements] == [2, 4]
+
+
+def test_each_statement_carries_its_parse_tree_with_the_files_offsets() -> None:
+    """The linter reads each statement's tree from the file's one parse and points findings at its offsets."""
+    sql = "-- two statements\nSELECT 1;\n\nCREATE TABLE t (\n    a int\n);\n"
+    first, second = parse_statements(sql)
+    assert type(first.node).__name__ == "SelectStmt"
+    assert second.node.tableElts[0].location == sql.index("a int")
