@@ -150,7 +150,6 @@ class Subject:
 
     migration: Migration
     statement: Statement
-    node: Any
     created: set[Relation]
     earlier: Sequence[Statement]
     sizes: Mapping[Relation, TableSize]
@@ -160,6 +159,11 @@ class Subject:
     positions: Positions | None = None
     created_if_missing: set[Relation] = field(default_factory=set)
     earlier_by_kind: Mapping[str, Sequence[Statement]] = field(default_factory=dict)
+
+    @property
+    def node(self) -> Any:
+        """The statement's parse tree, read only by the rules that look at it."""
+        return self.statement.node
 
     def finding(
         self,
@@ -254,7 +258,8 @@ def lint_migration(
 ) -> list[Finding]:
     """Findings for one migration, allows applied, unused allows reported.
 
-    Rules read each statement's tree from the file's one parse (:attr:`Statement.node`): never parsed again.
+    Rules read each statement's tree from the file's one parse (:attr:`Statement.node`), and only the rules
+    that apply to the statement's kind or risks look at it.
     What came before is shared, not copied, per statement (each rule's findings are taken before the next
     statement adds to it), so a file of many statements is linted in linear time.
     """
@@ -269,7 +274,6 @@ def lint_migration(
         subject = Subject(
             migration,
             statement,
-            statement.node,
             created,
             earlier,
             sizes or {},
@@ -290,8 +294,8 @@ def lint_migration(
         by_kind.setdefault(statement.kind, []).append(statement)
     for rule in rules:
         if rule.scope == "migration" and migration.statements:
-            findings.extend(rule.check(Subject(migration, migration.statements[0], None, set(), (), {}, None,
-                                               releases, history, positions)))  # fmt: skip
+            findings.extend(rule.check(Subject(migration, migration.statements[0], set(), (), {}, None, releases,
+                                               history, positions)))  # fmt: skip
     return _apply_allows(migration, findings)
 
 

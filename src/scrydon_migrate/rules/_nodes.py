@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from scrydon_migrate.relations import Relation
+
+if TYPE_CHECKING:
+    from scrydon_migrate.analysis import Statement
 
 
 def relation(node: Any) -> Relation | None:
@@ -95,5 +98,26 @@ def created_object(node: Any) -> tuple[str, str] | None:
     return None
 
 
-def created_objects(nodes: Iterable[Any]) -> set[tuple[str, str]]:
-    return {found for node in nodes if (found := created_object(node)) is not None}
+#: The statement kinds :func:`created_object` reads.
+CREATING_KINDS = frozenset(
+    {
+        "ViewStmt",
+        "CreateTableAsStmt",
+        "CreateFunctionStmt",
+        "CompositeTypeStmt",
+        "CreateEnumStmt",
+        "CreateRangeStmt",
+        "CreateDomainStmt",
+        "DefineStmt",
+        "CreateSchemaStmt",
+    }
+)
+
+
+def created_objects(statements: Iterable[Statement]) -> set[tuple[str, str]]:
+    """What these statements create, reading the trees of only those that can create a view, type, ..."""
+    return {
+        found
+        for statement in statements
+        if statement.kind in CREATING_KINDS and (found := created_object(statement.node)) is not None
+    }

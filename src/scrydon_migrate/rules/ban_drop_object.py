@@ -17,7 +17,7 @@ def check(subject: Subject) -> Iterator[Finding]:
     if node.removeType.name not in OBJECT_GROUPS:
         return
     group = OBJECT_GROUPS[node.removeType.name]
-    created = created_objects(s.node for s in subject.earlier)
+    created = created_objects(subject.earlier)
     recreated = _recreated_later(subject)
     kind = node.removeType.name.removeprefix("OBJECT_").replace("MATVIEW", "MATERIALIZED VIEW")
     for item in node.objects or ():
@@ -37,7 +37,7 @@ def _recreated_later(subject: Subject) -> set[tuple[str, str]]:
     """Objects created again later in the same transaction: a drop-and-recreate that readers never see missing."""
     if not subject.migration.transactional:
         return set()
-    return created_objects(s.node for s in subject.migration.statements[subject.statement.index + 1 :])
+    return created_objects(subject.migration.statements[subject.statement.index + 1 :])
 
 
 def _trigger_function(subject: Subject, group: str, name: str) -> bool:

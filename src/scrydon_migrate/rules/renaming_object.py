@@ -24,7 +24,7 @@ def check(subject: Subject) -> Iterator[Finding]:
         target = (group, name)
     else:
         return
-    if target in created_objects(s.node for s in subject.earlier):
+    if target in created_objects(subject.earlier):
         return
     yield subject.finding(
         RULE_ID,
