@@ -24,7 +24,9 @@ Integrity:
   ``audit --recreate`` starts a new log on purpose.
 
 Events: ``MIGRATION_APPLIED``, ``MIGRATION_FAILED``, ``MIGRATION_SKIPPED``,
-``MIGRATION_TRACKING_REPAIRED``, ``SNAPSHOT_TAKEN``, ``SNAPSHOT_RESTORED``, ``AUDIT_LOG_RECREATED``.
+``MIGRATION_TRACKING_ROW_DELETED``, ``MIGRATION_TRACKING_TRUNCATED`` (a hand DELETE or TRUNCATE of the
+tracking table), ``MIGRATION_TRACKING_REPAIRED``, ``SNAPSHOT_TAKEN``, ``SNAPSHOT_RESTORED``,
+``AUDIT_LOG_RECREATED``.
 """
 
 from __future__ import annotations

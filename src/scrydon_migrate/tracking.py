@@ -16,8 +16,11 @@ a hand INSERT of a version whose failed attempt is still there replaces that row
 duplicate key), and a hand INSERT or UPDATE that says ``applied`` is stored as ``skipped``
 with no effects (it never ran, so it is never re-applied nor checked for desync). Each is
 audited as ``MIGRATION_SKIPPED`` with who (the session's role, application and address)
-and when. The tool's own writes mark themselves (:data:`TOOL_WRITE`, transaction-local),
-so the trigger leaves them alone. A skipped row without a ``reason`` is shown as "marked
+and when. A hand ``DELETE`` of a row (which makes its migration pending again, so ``up`` runs
+it once more) or a ``TRUNCATE`` of the table is audited by the ``manual_delete`` trigger as
+``MIGRATION_TRACKING_ROW_DELETED`` (``MIGRATION_TRACKING_TRUNCATED``), with who, when and the row
+as it was. The tool's own writes mark themselves (:data:`TOOL_WRITE`, transaction-local),
+so the triggers leave them alone. A skipped row without a ``reason`` is shown as "marked
 applied by hand".
 
 The lock is a session-level advisory lock taken with ``pg_try_advisory_lock``, tried
@@ -169,6 +172,47 @@ CREATE TRIGGER manual_skip BEFORE INSERT OR UPDATE ON {table} FOR EACH ROW
     EXECUTE FUNCTION {function}({service})
 """
 
+_MANUAL_DELETE_FUNCTION = "scrydon_migrate_manual_delete"
+#: Audits a hand DELETE of a tracking row (or a TRUNCATE of the table). A DELETE fired from another
+#: trigger (``manual_skip`` replacing a failed attempt, audited there as the skip) is not a second event.
+_MANUAL_DELETE_DDL = """
+CREATE OR REPLACE FUNCTION {function}() RETURNS trigger
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $body$
+DECLARE
+    audit_table text := format('%I.%I', TG_TABLE_SCHEMA, TG_TABLE_NAME || '_audit');
+    deleted     jsonb;
+BEGIN
+    IF pg_trigger_depth() > 1 OR to_regclass(audit_table) IS NULL THEN
+        RETURN NULL;
+    END IF;
+    IF TG_OP = 'DELETE' THEN
+        deleted := jsonb_build_object('status', OLD.status, 'file', OLD.file, 'checksum', OLD.checksum,
+                                      'applied_at', OLD.applied_at, 'applied_by', OLD.applied_by,
+                                      'error', OLD.error, 'reason', OLD.reason);
+    END IF;
+    EXECUTE format('INSERT INTO %s (service, event, version, actor, reason, details)'
+                   ' VALUES ($1, $2, $3, $4, $5, $6)', audit_table)
+        USING TG_ARGV[0],
+              CASE TG_OP WHEN 'DELETE' THEN 'MIGRATION_TRACKING_ROW_DELETED' ELSE 'MIGRATION_TRACKING_TRUNCATED' END,
+              CASE TG_OP WHEN 'DELETE' THEN OLD.version END, session_user,
+              CASE TG_OP WHEN 'DELETE' THEN 'tracking row deleted by hand: up applies the migration again'
+                         ELSE 'tracking table truncated by hand: up applies every migration again' END,
+              jsonb_build_object('by_hand', true, 'operation', TG_OP, 'deleted_row', deleted,
+                                 'application_name', current_setting('application_name'),
+                                 'client_addr', inet_client_addr()::text, 'statement', current_query());
+    RETURN NULL;
+END
+$body$;
+DROP TRIGGER IF EXISTS manual_delete ON {table};
+DROP TRIGGER IF EXISTS manual_truncate ON {table};
+CREATE TRIGGER manual_delete AFTER DELETE ON {table} FOR EACH ROW
+    WHEN (current_setting('scrydon_migrate.writer', true) IS DISTINCT FROM 'tool')
+    EXECUTE FUNCTION {function}({service});
+CREATE TRIGGER manual_truncate AFTER TRUNCATE ON {table} FOR EACH STATEMENT
+    WHEN (current_setting('scrydon_migrate.writer', true) IS DISTINCT FROM 'tool')
+    EXECUTE FUNCTION {function}({service})
+"""
+
 
 @dataclass(frozen=True, slots=True)
 class TrackedRow:
@@ -268,8 +312,9 @@ def ensure_table(conn: psycopg.Connection, table: str, service: str) -> None:
     """Create the tracking table if it is missing, or bring an older one up to date (call it holding the lock).
 
     Up to date means: the columns it lacks added, ``applied_at`` nullable with the failed and running
-    attempts of older releases moved to ``attempted_at``, the ``manual_skip`` trigger in place, and the
-    start-up check's table (``<tracking>_checked``, :mod:`scrydon_migrate.startup`) beside it.
+    attempts of older releases moved to ``attempted_at``, the ``manual_skip`` and ``manual_delete``
+    triggers in place, and the start-up check's table (``<tracking>_checked``,
+    :mod:`scrydon_migrate.startup`) beside it.
     """
     from psycopg import sql
 
@@ -278,8 +323,7 @@ def ensure_table(conn: psycopg.Connection, table: str, service: str) -> None:
     _check_primary_key(conn, table)
     _ensure_checked_table(conn, table)
     columns = conn.execute(
-        "SELECT attname, attnotnull,"
-        " EXISTS (SELECT FROM pg_trigger WHERE tgrelid = attrelid AND tgname = 'manual_skip')"
+        "SELECT attname, attnotnull, ARRAY(SELECT tgname::text FROM pg_trigger WHERE tgrelid = attrelid)"
         " FROM pg_attribute WHERE attrelid = to_regclass(%s) AND attnum > 0 AND NOT attisdropped",
         (identifier.as_string(conn),),
     ).fetchall()
@@ -298,12 +342,27 @@ def ensure_table(conn: psycopg.Connection, table: str, service: str) -> None:
                 "UPDATE {} SET attempted_at = applied_at, applied_at = NULL WHERE status IN ('failed', 'running')"
             ).format(identifier)
         )
-    if not any(has_trigger for _, _, has_trigger in columns):
-        schema = table.split(".")[0] if "." in table else None
-        function = sql.Identifier(*filter(None, (schema, _MANUAL_SKIP_FUNCTION)))
-        conn.execute(
-            sql.SQL(_MANUAL_SKIP_DDL).format(function=function, table=identifier, service=sql.Literal(service))
+    triggers = set(columns[0][2]) if columns else set()
+    for names, function, ddl in (
+        ({"manual_skip"}, _MANUAL_SKIP_FUNCTION, _MANUAL_SKIP_DDL),
+        ({"manual_delete", "manual_truncate"}, _MANUAL_DELETE_FUNCTION, _MANUAL_DELETE_DDL),
+    ):
+        if not names <= triggers:
+            _create_trigger(conn, table, service, function, ddl)
+
+
+def _create_trigger(conn: psycopg.Connection, table: str, service: str, function: str, ddl: str) -> None:
+    """One of the tool's triggers on the tracking table, its function in the table's schema."""
+    from psycopg import sql
+
+    schema = table.split(".")[0] if "." in table else None
+    conn.execute(
+        sql.SQL(ddl).format(
+            function=sql.Identifier(*filter(None, (schema, function))),
+            table=table_identifier(table),
+            service=sql.Literal(service),
         )
+    )
 
 
 def _ensure_checked_table(conn: psycopg.Connection, table: str) -> None:

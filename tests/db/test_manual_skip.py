@@ -134,14 +134,16 @@ def test_runbook_query_never_shows_a_failed_attempt_as_applied(migrations, migra
 
 def test_failed_attempt_of_an_older_release_is_no_longer_shown_as_applied(migrations, migrate, db):
     _failing_history(migrations, migrate)
-    db.execute("DROP TRIGGER manual_skip ON platform_migrations")
+    db.execute("DROP TRIGGER manual_skip ON platform_migrations; DROP TRIGGER manual_truncate ON platform_migrations")
     db.execute("UPDATE platform_migrations SET applied_at = now() WHERE version = 2")
     db.execute("ALTER TABLE platform_migrations ALTER COLUMN applied_at SET NOT NULL")
     migrations.write("0002_broken.sql", "CREATE TABLE region (id int);")
 
     assert migrate("up").code == 0
 
-    assert db.execute("SELECT count(*) FROM pg_trigger WHERE tgname = 'manual_skip'").fetchone() == (1,)
+    assert db.execute(
+        "SELECT count(*) FROM pg_trigger WHERE tgname IN ('manual_skip', 'manual_delete', 'manual_truncate')"
+    ).fetchone() == (3,)
     db.execute("INSERT INTO platform_migrations (version) VALUES (7)")
     assert db.execute(
         "SELECT count(*) FROM platform_migrations_audit WHERE event = 'MIGRATION_SKIPPED'"
@@ -164,3 +166,45 @@ def test_tool_retry_of_a_failed_migration_is_not_taken_for_a_skip(migrations, mi
     assert db.execute(
         "SELECT count(*) FROM platform_migrations_audit WHERE event = 'MIGRATION_SKIPPED'"
     ).fetchone() == (0,)
+
+
+def test_a_hand_delete_of_a_tracking_row_is_audited_with_who_and_when(migrations, migrate, db):
+    _failing_history(migrations, migrate)
+    db.execute("SET application_name = 'night-shift-psql'")
+
+    db.execute("DELETE FROM platform_migrations WHERE version = 1")
+    db.execute("DELETE FROM platform_migrations WHERE version = 2")
+    db.execute("INSERT INTO platform_migrations (version) VALUES (2)")
+
+    audit = migrate("audit", "--json").json()[0]["events"]
+    deleted = [e for e in audit if e["event"] == "MIGRATION_TRACKING_ROW_DELETED"]
+    assert [(e["version"], e["actor"], e["details"]["deleted_row"]["status"]) for e in deleted] == [
+        (2, "postgres", "failed"),
+        (1, "postgres", "applied"),
+    ]
+    assert all(e["at"] and e["details"]["application_name"] == "night-shift-psql" for e in deleted)
+    assert "DELETE FROM platform_migrations WHERE version = 1" in deleted[1]["details"]["statement"]
+    assert [e["version"] for e in audit if e["event"] == "MIGRATION_SKIPPED"] == [2]
+    assert migrate("audit", "--verify").code == 0
+
+
+def test_the_tools_own_deletes_and_a_skip_replacing_a_failed_row_are_not_hand_deletes(migrations, migrate, db):
+    _failing_history(migrations, migrate)
+    db.execute("INSERT INTO platform_migrations (version) VALUES (2)")
+    migrations.write("0003_next.sql", "CREATE TABLE later (id int);")
+    assert migrate("up").code == 0
+    db.execute("DROP TABLE later")
+
+    assert migrate("up", env={"MIGRATE_REPAIR_TRACKING": "1"}).code == 0
+
+    events = [e["event"] for e in migrate("audit", "--json").json()[0]["events"]]
+    assert "MIGRATION_TRACKING_REPAIRED" in events and "MIGRATION_TRACKING_ROW_DELETED" not in events
+
+
+def test_a_hand_truncate_of_the_tracking_table_is_audited(migrations, migrate, db):
+    _failing_history(migrations, migrate)
+
+    db.execute("TRUNCATE platform_migrations")
+
+    events = migrate("audit", "--event", "MIGRATION_TRACKING_TRUNCATED", "--json").json()[0]["events"]
+    assert [(e["actor"], e["details"]["operation"]) for e in events] == [("postgres", "TRUNCATE")]
