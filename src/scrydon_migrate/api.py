@@ -198,6 +198,9 @@ def _up_one(
     files: list[source.MigrationFile],
     files_key: str | None,
 ) -> UpResult:
+    from scrydon_migrate import snapshot
+
+    snapshot.refuse_incomplete(conn, svc.name)
     generation = startup.settled_generation(conn) if files_key is not None else None
     state = verify.read(conn, svc.tracking_table)
     plan = runner.make_plan(svc.name, files, state.rows or {})
@@ -957,8 +960,9 @@ def _restore_locked(
 ) -> tuple[str, int]:
     """The restore under the service's migration lock, so no pod migrates into a half-restored database.
 
-    The audit trail written since the snapshot (the failed upgrade's events) is read first and
-    appended back after the restore, with the ``SNAPSHOT_RESTORED`` event, in one transaction.
+    The audit trail written since the snapshot (the failed upgrade's events) is read first (or, when
+    an earlier attempt did not finish, the one it saved) and appended back after the restore, with the
+    ``SNAPSHOT_RESTORED`` event and the end of the restore's record, in one transaction.
     """
     from scrydon_migrate import audit, snapshot
 
@@ -966,9 +970,12 @@ def _restore_locked(
     table, key = tracking.locate(conn, svc.tracking_table)
     tracking.acquire_lock(conn, key, service=svc.name, wait_s=settings.lock_wait_s)
     try:
-        trail = snapshot.read_audit(conn, table)
-        mode = snapshot.restore(conn, svc.name, svc.database_url, dump, lock_timeout_ms=settings.lock_timeout_ms)
+        trail = snapshot.saved_trail(conn, svc.name) or snapshot.read_audit(conn, table)
+        mode = snapshot.restore(
+            conn, svc.name, svc.database_url, dump, lock_timeout_ms=settings.lock_timeout_ms, trail=trail
+        )
         with conn.transaction():
+            snapshot.mark_finished(conn, svc.name)
             audit.ensure_table(conn, table, recreate=True)  # the restore is the operator's explicit choice
             carried = snapshot.append_audit(conn, table, trail)
             audit.record(

@@ -5,13 +5,14 @@ and the exact next step. Nothing here writes to the database.
 
 Every state in which ``up`` exits non-zero is an error finding here, found by ``up``'s own
 checks (the same functions, so the two never disagree): a transaction pooler in front of the
-database, a damaged tracking table, a role that may not create the tool's tables, an edited
-applied migration, a file that does not parse, a migration out of order, a guard refusal, a
-migration waiting for a backfill, a tracking desync of any kind, a failed or partly applied
-migration, a resumed migration whose already-run statements were edited, a dropped audit
-log, a migration lock held longer than a pod waits. A failed or stalled backfill and an INVALID
-index are errors too: each needs an operator, though ``up`` may still pass. The code of a
-finding from an ``up`` error is that error's event (``TRACKING_DESYNC`` for a desync), and its
+database, a snapshot restore that did not finish, a damaged tracking table, a role that may
+not create the tool's tables, an edited applied migration, a file that does not parse, a
+migration out of order, a guard refusal, a migration waiting for a backfill, a tracking desync
+of any kind, a failed or partly applied migration, a resumed migration whose already-run
+statements were edited, a dropped audit log, a migration lock held longer than a pod waits.
+A failed or stalled backfill and an INVALID index are errors too: each needs an operator,
+though ``up`` may still pass. The code of a finding from an ``up`` error is that error's event
+(``TRACKING_DESYNC`` for a desync), and its
 fix is that error's hint.
 """
 
@@ -23,7 +24,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import TYPE_CHECKING, Any
 
-from scrydon_migrate import db, runner, source, tracking, verify
+from scrydon_migrate import db, runner, snapshot, source, tracking, verify
 from scrydon_migrate.errors import MigrateError, TrackingDamaged
 from scrydon_migrate.tracking import Status, TrackedRow
 
@@ -109,8 +110,9 @@ def _diagnose(
 ) -> list[Finding]:
     findings = list(_pooler_findings(conn, svc))
     try:
+        snapshot.refuse_incomplete(conn, svc.name)
         rows = tracking.read_rows(conn, svc.tracking_table)
-    except TrackingDamaged as exc:
+    except (snapshot.RestoreIncomplete, TrackingDamaged) as exc:
         return [*findings, from_error(svc.name, exc), *_lock_findings(conn, settings, svc)]
     findings.extend(_privilege_findings(conn, svc, files, rows or {}))
     if rows is None:

@@ -14,6 +14,13 @@ not, every lock wait bounded). It runs under the service's migration lock, and t
 events written since the snapshot (the failed upgrade's trail) are appended back after it.
 It therefore refuses a database that holds another service's tracking table unless
 ``--force`` says that is understood.
+
+A batched restore cannot be all-or-nothing, so it is re-runnable instead. Before anything is
+dropped, the restore records itself, with the audit trail to keep, in the schema
+:data:`MARKER_SCHEMA`, which no drop touches and no snapshot holds; the record goes in the same
+transaction that appends the trail back once the replay succeeded. While it is there, ``up`` and
+``doctor`` refuse the database as partly restored (:class:`RestoreIncomplete`, exit 6), and
+running the same restore again starts over from the drop with the trail it saved.
 """
 
 from __future__ import annotations
@@ -26,7 +33,7 @@ from collections.abc import Mapping
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NoReturn
 
 from scrydon_migrate import db
 from scrydon_migrate.config import redact_url
@@ -36,9 +43,11 @@ if TYPE_CHECKING:
     import psycopg
 
 FORMAT = 1
+#: Where an unfinished restore records itself: never dropped by a restore, never dumped by a snapshot.
+MARKER_SCHEMA = "scrydon_migrate_restore"
 _USER_SCHEMAS = (
-    "SELECT nspname FROM pg_namespace WHERE nspname NOT IN ('pg_catalog', 'information_schema')"
-    " AND nspname NOT LIKE 'pg\\_%' ORDER BY nspname"
+    "SELECT nspname FROM pg_namespace WHERE nspname NOT IN ('pg_catalog', 'information_schema',"
+    " 'scrydon_migrate_restore') AND nspname NOT LIKE 'pg\\_%' ORDER BY nspname"
 )
 
 
@@ -47,6 +56,12 @@ class SnapshotError(MigrateError):
 
     event = "SNAPSHOT_FAILED"
     exit_code = RefusedError.exit_code
+
+
+class RestoreIncomplete(RefusedError):
+    """A snapshot restore of the service is running or did not finish: the database is partly restored."""
+
+    event = "SNAPSHOT_RESTORE_INCOMPLETE"
 
 
 @dataclass(frozen=True, slots=True)
@@ -156,7 +171,11 @@ def create(
         raise ConfigError(f"can't create the snapshot folder {str(dump.parent)!r}: {exc.strerror}") from exc
     conninfo, env = _libpq(url)
     partial = dump.with_name(dump.name + ".partial")
-    _run([str(_tool("pg_dump")), "-Fc", "-d", conninfo, "-f", str(partial)], env, f"dump service {service!r}")
+    _run(
+        [str(_tool("pg_dump")), "-Fc", "-N", MARKER_SCHEMA, "-d", conninfo, "-f", str(partial)],
+        env,
+        f"dump service {service!r}",
+    )
     partial.replace(dump)
     manifest = Manifest(
         format=FORMAT,
@@ -229,18 +248,27 @@ def other_services_in(conn: psycopg.Connection, service: str, tracking_tables: M
     return sorted(owners[r[0]] for r in rows)
 
 
-def restore(conn: psycopg.Connection, service: str, url: str, dump: Path, *, lock_timeout_ms: int) -> str:
+def restore(
+    conn: psycopg.Connection,
+    service: str,
+    url: str,
+    dump: Path,
+    *,
+    lock_timeout_ms: int,
+    trail: list[tuple[Any, ...]],
+) -> str:
     """Replace the database's schemas with the snapshot's; returns how (``atomic`` or ``batched``).
 
     ``pg_restore`` writes the dump's SQL to a file and ``psql`` replays it (no pipe between
     two children that could deadlock), every lock wait bounded by ``lock_timeout_ms`` (the
     migrations' ``--lock-timeout-ms``) so a session holding a table makes the restore fail with
-    its error, never hang. When the
-    objects to drop and create fit well in the server's lock table, everything (the drop, the
-    replay) runs in one transaction: a failure part-way leaves the database exactly as it was.
-    A schema too large for that (thousands of tables exhaust ``max_locks_per_transaction`` in a
-    single transaction) is dropped in batches and replayed statement by statement, stopping at
-    the first error; re-running the same restore then starts over from the drop.
+    its error, never hang. When the objects to drop and create fit well in the server's lock
+    table, everything (the drop, the replay) runs in one transaction: a failure part-way leaves
+    the database exactly as it was. A schema too large for that (thousands of tables exhaust
+    ``max_locks_per_transaction`` in a single transaction) is dropped in batches and replayed
+    statement by statement, stopping at the first error, which says how far it got. Either way
+    the restore is first recorded with ``trail`` (see :func:`mark_started`); the caller clears the
+    record with :func:`mark_finished` when it appends the trail back.
     """
     import tempfile
 
@@ -254,11 +282,13 @@ def restore(conn: psycopg.Connection, service: str, url: str, dump: Path, *, loc
             f"read snapshot {str(dump)!r}",
         )
         atomic = _fits_one_transaction(conn, script)
+        again = saved_trail(conn, service) is not None
+        mark_started(conn, service, dump, trail)
         if atomic:
             prelude = _prelude(conn)
         else:
             prelude = _public_schema(conn)
-            _drop_in_batches(conn, service, lock_timeout_ms)
+            _drop_in_batches(conn, service, dump, lock_timeout_ms)
         replay = Path(scratch) / "replay.sql"
         _filtered(script, replay, prelude, _unknown_settings(conn))
         psql = [str(_tool("psql")), "--no-psqlrc", "--quiet", "--set", "ON_ERROR_STOP=1", "-d", conninfo]
@@ -268,18 +298,180 @@ def restore(conn: psycopg.Connection, service: str, url: str, dump: Path, *, loc
             env=env,
             check=False,
         )
-    if done.returncode != 0:
-        detail = redact_url((done.stderr or done.stdout).decode(errors="replace").strip()).splitlines()[-3:]
-        raise SnapshotError(
-            f"can't restore service {service!r}: " + " / ".join(detail),
-            hint="the restore ran in one transaction and was rolled back: the database is as it was before"
-            if atomic
-            else "the schema was too large for one transaction, so the database is now partly restored: "
-            "fix the cause (a lock timeout names a session holding a table) and run the same restore again; "
-            "it starts by dropping everything",
-            service=service,
-        )
+        if done.returncode != 0:
+            error = redact_url((done.stderr or done.stdout).decode(errors="replace").strip())
+            _replay_failed(conn, service, dump, error, replay, atomic=atomic, again=again)
     return "atomic" if atomic else "batched"
+
+
+def _replay_failed(
+    conn: psycopg.Connection, service: str, dump: Path, error: str, replay: Path, *, atomic: bool, again: bool
+) -> None:
+    """Raise the failed replay's error, saying exactly what state the database is left in.
+
+    A rolled-back re-run of an unfinished restore leaves the database as that restore left it: still unfinished.
+    """
+    detail = " / ".join(error.splitlines()[-3:])
+    if atomic:
+        _rolled_back(conn, service, detail, again=again)
+    state = (
+        "every schema was dropped and the replay of the snapshot stopped at "
+        f"{_entry_at(replay, error)}: what the snapshot holds before it is restored, the rest is not"
+    )
+    _mark_failed(conn, service, f"{state} ({detail})")
+    raise SnapshotError(
+        f"can't restore service {service!r}: {detail}; {state}",
+        hint=_rerun_hint(service, dump),
+        service=service,
+        state="partly restored",
+    )
+
+
+def _rolled_back(conn: psycopg.Connection, service: str, detail: str, *, again: bool) -> NoReturn:
+    if again:
+        _mark_failed(conn, service, f"a re-run in one transaction failed and was rolled back ({detail})")
+    else:
+        mark_finished(conn, service)
+    raise SnapshotError(
+        f"can't restore service {service!r}: {detail}",
+        hint="the restore ran in one transaction and was rolled back: the database is as it was before"
+        + (", partly restored by the attempt before it" if again else ""),
+        service=service,
+    )
+
+
+def _rerun_hint(service: str, dump: Path) -> str:
+    return (
+        "the schema is too large for one transaction, so the restore is not undone: fix the cause (a lock "
+        f"timeout names a session holding a table), then {_rerun(service, dump)}; until then up refuses the database"
+    )
+
+
+def _rerun(service: str, dump: Path | str) -> str:
+    return (
+        f"run the same restore again: scrydon-migrate snapshot restore --service {service} --from {dump} --yes "
+        "(it starts over from the drop and keeps the audit trail it saved)"
+    )
+
+
+def _entry_at(replay: Path, error: str) -> str:
+    """The dump entry (``TABLE DATA public.t1``) that the line psql names in ``error`` belongs to."""
+    import re
+
+    found = re.search(r":(\d+): ERROR", error)
+    if found is None:
+        return "an unknown statement"
+    line_number, entry = int(found.group(1)), "the start of the snapshot"
+    with replay.open("rb") as fh:
+        for number, line in enumerate(fh, start=1):
+            if number > line_number:
+                break
+            named = re.match(rb"-- (?:Data for )?Name: (.*?); Type: (.*?); Schema: (.*?);", line)
+            if named:
+                name, kind, schema = (part.decode(errors="replace") for part in named.groups())
+                entry = f"{kind} {name if schema == '-' else f'{schema}.{name}'}"
+    return f"its entry {entry} (line {line_number} of its SQL)"
+
+
+_MARKER_DDL = """
+CREATE SCHEMA IF NOT EXISTS {schema};
+CREATE TABLE IF NOT EXISTS {schema}.incomplete (
+    service    text PRIMARY KEY,
+    snapshot   text NOT NULL,
+    started_at timestamptz NOT NULL DEFAULT now(),
+    state      text,
+    trail      jsonb NOT NULL
+);
+REVOKE ALL ON {schema}.incomplete FROM PUBLIC
+"""
+
+
+def mark_started(conn: psycopg.Connection, service: str, dump: Path, trail: list[tuple[Any, ...]]) -> None:
+    """Record the restore, with the audit trail to keep, before anything is dropped (committed at once).
+
+    A second attempt keeps the first one's trail: by then the audit log may be the snapshot's.
+    """
+    from psycopg import sql
+    from psycopg.types.json import Jsonb
+
+    with conn.transaction():
+        conn.execute(sql.SQL(_MARKER_DDL).format(schema=sql.Identifier(MARKER_SCHEMA)))
+        conn.execute(
+            sql.SQL(
+                "INSERT INTO {}.incomplete (service, snapshot, trail) VALUES (%s, %s, %s)"
+                " ON CONFLICT (service) DO UPDATE SET snapshot = EXCLUDED.snapshot, state = NULL"
+            ).format(sql.Identifier(MARKER_SCHEMA)),
+            (service, str(dump), Jsonb([_jsonable(row) for row in trail])),
+        )
+
+
+def _jsonable(row: tuple[Any, ...]) -> list[Any]:
+    return [value.isoformat() if isinstance(value, datetime) else value for value in row]
+
+
+def _mark_failed(conn: psycopg.Connection, service: str, state: str) -> None:
+    from psycopg import sql
+
+    conn.execute(
+        sql.SQL("UPDATE {}.incomplete SET state = %s WHERE service = %s").format(sql.Identifier(MARKER_SCHEMA)),
+        (state, service),
+    )
+
+
+def mark_finished(conn: psycopg.Connection, service: str) -> None:
+    """Clear the service's record (and the marker schema once no service has one): the restore is done."""
+    from psycopg import sql
+
+    marker = sql.Identifier(MARKER_SCHEMA)
+    if not _has_marker(conn):
+        return
+    conn.execute(sql.SQL("DELETE FROM {}.incomplete WHERE service = %s").format(marker), (service,))
+    if conn.execute(sql.SQL("SELECT NOT EXISTS (SELECT FROM {}.incomplete)").format(marker)).fetchone() == (True,):
+        conn.execute(sql.SQL("DROP SCHEMA {} CASCADE").format(marker))
+
+
+def _has_marker(conn: psycopg.Connection) -> bool:
+    record = conn.execute("SELECT to_regclass(%s) IS NOT NULL", (f"{MARKER_SCHEMA}.incomplete",)).fetchone()
+    return bool(record and record[0])
+
+
+def saved_trail(conn: psycopg.Connection, service: str) -> list[tuple[Any, ...]] | None:
+    """The audit trail an unfinished restore of the service saved, if there is one."""
+    from psycopg import sql
+
+    if not _has_marker(conn):
+        return None
+    record = conn.execute(
+        sql.SQL("SELECT trail FROM {}.incomplete WHERE service = %s").format(sql.Identifier(MARKER_SCHEMA)),
+        (service,),
+    ).fetchone()
+    return [tuple(row) for row in record[0]] if record else None
+
+
+def refuse_incomplete(conn: psycopg.Connection, service: str) -> None:
+    """Refuse (exit 6) a database whose restore is running or did not finish: nothing may migrate it."""
+    from psycopg import sql
+
+    if not _has_marker(conn):
+        return
+    record = conn.execute(
+        sql.SQL("SELECT snapshot, started_at, state FROM {}.incomplete WHERE service = %s").format(
+            sql.Identifier(MARKER_SCHEMA)
+        ),
+        (service,),
+    ).fetchone()
+    if record is None:
+        return
+    snapshot, started_at, state = record
+    raise RestoreIncomplete(
+        f"a snapshot restore of service {service!r} from {snapshot} (started "
+        f"{started_at.isoformat(timespec='seconds')}) is running or did not finish"
+        + (f": {state}" if state else "")
+        + "; the database is partly restored, nothing was done",
+        hint=f"if no restore is running (doctor shows no MIGRATION_LOCK_HELD), {_rerun(service, snapshot)}",
+        service=service,
+        snapshot=snapshot,
+    )
 
 
 #: Objects dropped per transaction when a schema is too large to restore in one.
@@ -304,35 +496,43 @@ def _fits_one_transaction(conn: psycopg.Connection, script: Path) -> bool:
     return 4 * relations + statements <= capacity // 2
 
 
-def _drop_in_batches(conn: psycopg.Connection, service: str, lock_timeout_ms: int) -> None:
+def _drop_in_batches(conn: psycopg.Connection, service: str, dump: Path, lock_timeout_ms: int) -> None:
     """Drop the database's tables a batch per transaction, then its schemas (with what is left in them).
 
     Run on the caller's connection before the replay, each batch committed on its own so no
-    transaction holds more than :data:`DROP_BATCH` tables' locks.
+    transaction holds more than :data:`DROP_BATCH` tables' locks. A failure says how many are gone.
     """
     import psycopg
     from psycopg import sql
 
     conn.execute(sql.SQL("SET lock_timeout = {}").format(sql.Literal(f"{int(lock_timeout_ms)}ms")))
+    dropped = 0
     try:
         tables = conn.execute(
             "SELECT n.nspname, c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace"
-            " WHERE c.relkind IN ('r', 'p') AND NOT c.relispartition"
-            " AND n.nspname NOT IN ('pg_catalog', 'information_schema') AND n.nspname NOT LIKE 'pg\\_%'"
-            " ORDER BY c.oid"
+            " WHERE c.relkind IN ('r', 'p') AND NOT c.relispartition AND n.nspname <> %s"
+            " AND n.nspname NOT IN ('pg_catalog', 'information_schema') AND n.nspname NOT LIKE 'pg\\_%%'"
+            " ORDER BY c.oid",
+            (MARKER_SCHEMA,),
         ).fetchall()
         for start in range(0, len(tables), DROP_BATCH):
             with conn.transaction():
                 for schema, name in tables[start : start + DROP_BATCH]:
                     conn.execute(sql.SQL("DROP TABLE IF EXISTS {} CASCADE").format(sql.Identifier(schema, name)))
+            dropped = min(start + DROP_BATCH, len(tables))
         for schema in _schemas(conn):
             conn.execute(sql.SQL("DROP SCHEMA {} CASCADE").format(sql.Identifier(schema)))
     except psycopg.Error as exc:
+        state = (
+            f"{dropped} of its {len(tables)} tables were dropped before the drop failed; "
+            "the other tables, and every schema with what else is in it, are as they were"
+        )
+        _mark_failed(conn, service, state)
         raise SnapshotError(
-            f"can't restore service {service!r}: dropping the current schema failed: {str(exc).strip()}",
-            hint="a lock timeout means a session holds a table: end it or wait, then run the restore again "
-            "(the tables dropped so far stay dropped)",
+            f"can't restore service {service!r}: dropping the current schema failed: {str(exc).strip()}; {state}",
+            hint=_rerun_hint(service, dump),
             service=service,
+            state="partly dropped",
         ) from exc
     finally:
         conn.execute("RESET lock_timeout")

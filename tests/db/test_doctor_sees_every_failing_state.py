@@ -11,7 +11,7 @@ import psycopg
 import pytest
 from psycopg import sql
 
-from scrydon_migrate import tracking
+from scrydon_migrate import snapshot, tracking
 from tests.fixtures.cli import run_cli
 
 ORGS = "CREATE TABLE organisations (id bigint PRIMARY KEY, slug text);"
@@ -155,6 +155,13 @@ def _non_contiguous_desync(migrations, migrate, db):
     return {}
 
 
+def _restore_killed_part_way(migrations, migrate, db):
+    migrations.write("0001_create.sql", ORGS)
+    assert migrate("up").code == 0
+    snapshot.mark_started(db, "platform", migrations.path.parent / "snap" / "platform.dump", [])
+    return {}
+
+
 CASES = {
     "edited applied migration": (_edited_applied_migration, 6, "MIGRATION_CHECKSUM_MISMATCH", "restore the file"),
     "unparsable file": (_unparsable_file, 3, "MIGRATION_SOURCE_INVALID", "0002_broken.sql"),
@@ -171,6 +178,7 @@ CASES = {
     "non-contiguous desync": (_non_contiguous_desync, 6, "TRACKING_DESYNC", "contact support"),
     "damaged tracking table": (_damaged_tracking_table, 6, "MIGRATION_TRACKING_DAMAGED", "restore the table"),
     "audit log dropped": (_audit_log_dropped, 6, "AUDIT_LOG_MISSING", "audit --recreate --service platform"),
+    "restore killed part-way": (_restore_killed_part_way, 6, "SNAPSHOT_RESTORE_INCOMPLETE", "run the same restore"),
 }
 
 

@@ -122,7 +122,15 @@ def test_a_session_holding_a_table_makes_the_restore_fail_never_hang(migrations,
     assert db.execute("SELECT to_regclass('made_later')").fetchone() == ("made_later",)
 
 
-def test_a_schema_of_1500_tables_is_restored(migrations, migrate, db, db_url, tmp_path):
+def _restore(migrate, snapshots, env=None):
+    return migrate("snapshot restore", "--from", str(snapshots), "--yes", env=env)
+
+
+def test_a_schema_of_1500_tables_is_restored_and_a_restore_failing_part_way_is_run_again(
+    migrations, migrate, db, db_url, tmp_path
+):
+    """A batched restore can't be undone: each failure says what it left, up refuses, the re-run finishes it."""
+    role = f"reports_{db_url.rsplit('/', 1)[1]}"[:60]
     migrations.write(
         "0001_many.sql",
         "DO $$ BEGIN FOR i IN 1..1500 LOOP EXECUTE format("
@@ -131,14 +139,40 @@ def test_a_schema_of_1500_tables_is_restored(migrations, migrate, db, db_url, tm
     )
     assert migrate("up").code == 0
     db.execute("INSERT INTO t1 (note) SELECT 'n' || g FROM generate_series(1, 100) g")
+    db.execute(f'CREATE ROLE "{role}"; GRANT SELECT ON t1499 TO "{role}"')
     snapshots = tmp_path / "snap"
     assert migrate("snapshot create", "--to", str(snapshots)).code == 0
+    migrations.write("0002_broken.sql", "ALTER TABLE nowhere ADD COLUMN x int;")
+    assert migrate("up").code == 5, "the failed upgrade, whose audit trail the restore keeps"
+    migrations.path.joinpath("0002_broken.sql").unlink()
     db.execute("DROP TABLE t7")
     db.execute("CREATE TABLE made_later (id int)")
-    db.close()
 
-    run = migrate("snapshot restore", "--from", str(snapshots), "--yes")
+    with psycopg.connect(db_url, application_name="long-report") as reader:
+        reader.execute("SELECT count(*) FROM t1400")
+        in_drop = _restore(migrate, snapshots, env={"MIGRATE_LOCK_TIMEOUT_MS": "200"})
+    refused = migrate("up")
+    doctor = migrate("doctor", "--json")
+    db.execute(f'DROP OWNED BY "{role}"; DROP ROLE "{role}"')
+    in_replay = _restore(migrate, snapshots)
+    refused_again = migrate("up")
+    db.execute(f'CREATE ROLE "{role}"')
+    try:
+        run = _restore(migrate, snapshots)
+    finally:
+        db.execute(f'DROP OWNED BY "{role}"; DROP ROLE "{role}"')
 
+    assert in_drop.code == 6 and "lock timeout" in in_drop.stderr
+    assert "tables were dropped before the drop failed; the other tables" in in_drop.stderr
+    assert "run the same restore again: scrydon-migrate snapshot restore --service platform" in in_drop.stderr
+    assert refused.code == 6 and refused.log_lines("SNAPSHOT_RESTORE_INCOMPLETE")
+    assert "is running or did not finish: " in refused.stderr and "nothing was done" in refused.stderr
+    finding = _findings(doctor)["SNAPSHOT_RESTORE_INCOMPLETE"]
+    assert doctor.code == 1 and "run the same restore again" in finding["fix"]
+    assert in_replay.code == 6
+    assert "every schema was dropped and the replay of the snapshot stopped at its entry ACL" in in_replay.stderr
+    assert "t1499" in in_replay.stderr and "what the snapshot holds before it is restored" in in_replay.stderr
+    assert refused_again.code == 6 and "the replay of the snapshot stopped" in refused_again.stderr
     assert run.code == 0, run.stderr
     assert "mode=batched" in run.log_lines("SNAPSHOT_RESTORED")[0]
     with psycopg.connect(db_url, autocommit=True) as conn:
@@ -147,3 +181,12 @@ def test_a_schema_of_1500_tables_is_restored(migrations, migrate, db, db_url, tm
         assert conn.execute("SELECT to_regclass('made_later')").fetchone() == (None,)
         assert conn.execute("SELECT count(*) FROM t1").fetchone() == (100,)
         assert conn.execute("SELECT status FROM platform_migrations").fetchall() == [("applied",)]
+        assert conn.execute("SELECT to_regnamespace('scrydon_migrate_restore')").fetchone() == (None,)
+    events = [(e["event"], e["version"]) for e in migrate("audit", "--json").json()[0]["events"]]
+    assert ("MIGRATION_FAILED", 2) in events and events.count(("SNAPSHOT_RESTORED", None)) == 1
+    assert migrate("audit", "--verify").code == 0
+    assert migrate("up").code == 0
+
+
+def _findings(run):
+    return {f["code"]: f for f in run.json()}
