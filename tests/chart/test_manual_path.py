@@ -53,6 +53,20 @@ def test_readme_quotes_the_runbooks_commands_verbatim():
         assert phrase in readme
 
 
+def test_readme_says_what_to_do_when_a_release_needs_a_backfill_that_has_not_run():
+    """The pre-upgrade Job fails, so Helm never creates that release's worker: the README's steps get out of it."""
+    heading = "### A release whose migration needs a backfill that has not run"
+    section = README.read_text().split(heading, 1)[1].split("\n#", 1)[0]
+    for phrase in (
+        "(exit 6, `MIGRATION_BACKFILL_REQUIRED`)",
+        "Helm never creates or updates that\nrelease's backfill worker",
+        "--version <installed chart version> --reuse-values \\\n     --set <key>.backfill.enabled=true",
+        "`scrydon-migrate backfill status --service <service>` says `completed`",
+        "Run the new release's `helm upgrade` again",
+    ):
+        assert phrase in section, phrase
+
+
 def _extraction_command() -> str:
     blocks = re.findall(r"```sh\n(.*?)```", README.read_text(), flags=re.DOTALL)
     (command,) = [b for b in blocks if b.startswith("awk ")]
