@@ -138,6 +138,17 @@ def _repairable_desync(migrations, migrate, db):
     return {}
 
 
+def _repairable_tail_after_a_comment(migrations, migrate, db):
+    migrations.write("0001_create.sql", ORGS)
+    migrations.write("0002_comment.sql", "COMMENT ON TABLE organisations IS 'organisations';")
+    migrations.write(
+        "0003_index.sql", "-- migrate:no-transaction\nCREATE INDEX CONCURRENTLY orgs_slug ON organisations (slug);"
+    )
+    assert migrate("up").code == 0
+    db.execute("COMMENT ON TABLE organisations IS NULL; DROP INDEX orgs_slug")
+    return {}
+
+
 def _partial_desync(migrations, migrate, db):
     migrations.write("0001_create.sql", ORGS)
     migrations.write("0002_pair.sql", "CREATE TABLE regions (id int);\nCREATE TABLE zones (id int);")
@@ -174,6 +185,7 @@ CASES = {
     "failed migration": (_failed_migration, 5, "MIGRATION_FAILED", "mark-applied --service platform --version 1"),
     "edited before resume": (_edited_before_resume, 6, "MIGRATION_REFUSED", "restore the statements that already ran"),
     "repairable desync": (_repairable_desync, 6, "TRACKING_DESYNC", "MIGRATE_REPAIR_TRACKING=1"),
+    "repairable tail": (_repairable_tail_after_a_comment, 6, "TRACKING_DESYNC", "rewind tracking from 0002"),
     "partial desync": (_partial_desync, 6, "TRACKING_DESYNC", "contact support"),
     "non-contiguous desync": (_non_contiguous_desync, 6, "TRACKING_DESYNC", "contact support"),
     "damaged tracking table": (_damaged_tracking_table, 6, "MIGRATION_TRACKING_DAMAGED", "restore the table"),
