@@ -272,9 +272,7 @@ def _row_findings(
                 Severity.ERROR,
                 svc.name,
                 f"migration {row.version} ({row.file}) failed at line {row.failed_line} [{row.sqlstate}]: {row.error}",
-                _lock_timeout_fix(conn, row)
-                if row.sqlstate == LOCK_NOT_AVAILABLE
-                else runner.RECOVERY_PATHS.format(service=svc.name, version=row.version),
+                _failed_fix(conn, svc, row),
                 {"version": row.version, "file": row.file, "statement": row.failed_statement},
             )
         elif row.status is Status.RUNNING:
@@ -322,6 +320,24 @@ def _partly_applied(svc: ServiceSettings, row: TrackedRow, *, migrating: bool) -
 
 
 LOCK_NOT_AVAILABLE = "55P03"
+#: How the tracking row of a statement the lock budget cancelled begins its error.
+LOCK_BUDGET_ERROR = "cancelled by the lock budget"
+
+
+def _failed_fix(conn: psycopg.Connection, svc: ServiceSettings, row: TrackedRow) -> str:
+    """A failed migration's next step: the runbook's paths, unless the failure was about locks, not the file."""
+    paths = runner.RECOVERY_PATHS.format(service=svc.name, version=row.version)
+    if row.sqlstate == LOCK_NOT_AVAILABLE:
+        return _lock_timeout_fix(conn, row)
+    if (row.error or "").startswith(LOCK_BUDGET_ERROR):
+        return (
+            "the statement held a write-blocking lock past the lock budget while writers waited, and was cancelled "
+            "(its transaction rolled back). A restart retries it, and while the application writes it is cancelled "
+            "again: split it as the MIGRATION_LOCK_BUDGET_EXCEEDED line of the pod's log says (a declared backfill, "
+            "CONCURRENTLY, NOT VALID), or, if holding the lock is deliberate, put -- migrate:allow lock-budget "
+            'reason="..." above the statement or raise --lock-budget-ms; or ' + paths.split("; ", 1)[1]
+        )
+    return paths
 
 
 def _lock_timeout_fix(conn: psycopg.Connection, row: TrackedRow) -> str:

@@ -359,3 +359,36 @@ def test_a_role_that_may_not_create_the_bookkeeping(migrations, migrate, role_wi
     assert doctor.code == 1, doctor.stdout + doctor.stderr
     assert "[error] platform: DATABASE_PRIVILEGE_MISSING" in doctor.stdout
     assert "grant it CREATE on the schema" in doctor.stdout
+
+
+def test_a_setting_up_cannot_read(migrations, migrate):
+    migrations.write("0001_create.sql", ORGS)
+    env = {"MIGRATE_LOCK_WAIT": "soon"}
+
+    up = migrate("up", env=env)
+    doctor = migrate("doctor", env=env)
+
+    assert up.code == doctor.code == 3
+    for run in (up, doctor):
+        assert "lock_wait_s from MIGRATE_LOCK_WAIT must be a number of seconds, got 'soon'" in run.stderr
+        assert run.log_lines("CONFIG_INVALID")
+
+
+def test_a_migration_the_lock_budget_cancelled_gets_the_lock_advice(migrations, migrate, db):
+    """Up's exit 5 on it needs writers waiting (tests/db/test_lock_budget.py); the failed row is as it leaves it."""
+    migrations.write("0001_create.sql", ORGS)
+    migrations.write(
+        "0002_fill.sql", "ALTER TABLE organisations ADD COLUMN region text;\nUPDATE organisations SET x = 1;"
+    )
+    assert migrate("up").code == 5
+    db.execute(
+        "UPDATE platform_migrations SET sqlstate = '57014', error = 'cancelled by the lock budget: held an ACCESS"
+        f" EXCLUSIVE lock on ''public.organisations'' for 5,012 ms' WHERE version = 2 AND {tracking.TOOL_WRITE}"
+    )
+
+    doctor = migrate("doctor", "--json")
+
+    assert doctor.code == 1
+    fix = _findings(doctor)["MIGRATION_FAILED"]["fix"]
+    assert "it is cancelled again" in fix and '-- migrate:allow lock-budget reason="..."' in fix
+    assert "fix forward" not in fix and "mark-applied --service platform --version 2" in fix
