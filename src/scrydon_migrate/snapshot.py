@@ -431,7 +431,11 @@ def mark_finished(conn: psycopg.Connection, service: str) -> None:
 
 
 def _has_marker(conn: psycopg.Connection) -> bool:
-    record = conn.execute("SELECT to_regclass(%s) IS NOT NULL", (f"{MARKER_SCHEMA}.incomplete",)).fetchone()
+    """Whether a restore record exists that this role may read (another service's role restoring its own may not)."""
+    record = conn.execute(
+        "SELECT CASE WHEN to_regclass(%(t)s) IS NULL THEN false ELSE has_table_privilege(%(t)s, 'SELECT') END",
+        {"t": f"{MARKER_SCHEMA}.incomplete"},
+    ).fetchone()
     return bool(record and record[0])
 
 
