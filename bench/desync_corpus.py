@@ -111,8 +111,9 @@ def clean_dump(url: str) -> tuple[str, str]:
 
 
 def dump(url: str) -> tuple[str, str]:
-    """Schema and rows as pg_dump prints them, the tool's own tables left out."""
+    """Schema and rows as pg_dump prints them, the tool's own tables (and its catalog generation) left out."""
     tool = [str(embedded.bin_dir() / "pg_dump"), "--no-owner", "--no-privileges", "-T", f"{TABLE}*"]
+    tool += ["-T", "scrydon_migrate_*"]
     schema = subprocess.run([*tool, "--schema-only", "-d", url], capture_output=True, text=True, check=True).stdout
     rows = subprocess.run([*tool, "--data-only", "-d", url], capture_output=True, text=True, check=True).stdout
     return _plain(schema), _plain(rows)

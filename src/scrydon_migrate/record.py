@@ -468,12 +468,15 @@ class Recorder:
         self._put(identity, value)
 
     def _object_steps(self, rows: list[tuple[Any, ...]], *, whole: bool, in_transaction: bool) -> list[Step]:
+        """The steps of one read, replayable in order: drops, then renames, then creations and changes
+        (an index rebuilt under its old name is dropped, then created, and so exists)."""
         objects = {r[1]: (_Object(r[2], r[3], r[4], int(r[6]), int(r[7])), str(r[5])) for r in rows if r[0] == "o"}
         scope = {int(r[7]) for r in rows if r[0] in ("r", "f", "y")}
         dropped_ids = {r[1] for r in rows if r[0] == "d" and r[1]}
         state = next((r for r in rows if r[0] == "x"), None)
         ours = _Ownership(self.conn, int(state[1]) if state else 0, in_transaction)
         steps: list[Step] = []
+        renames: list[Step] = []
         renamed_parents: set[int] = set()
         renamed_containers: set[str] = set()
         for identity, (now, xmin) in sorted(objects.items(), key=lambda item: _creation_order(item[1][0].key)):
@@ -490,7 +493,7 @@ class Recorder:
                 or (before.key.startswith("function:") and "type" in renamed_containers)
             )
             if before.key != now.key and mine:
-                steps.append(Renamed(before.key, now.key))
+                renames.append(Renamed(before.key, now.key))
                 renamed_parents.add(now.parent)
                 renamed_containers.add(before.key.partition(":")[2] if before.key.startswith("schema:") else "")
                 if before.key.startswith("type:"):
@@ -499,7 +502,7 @@ class Recorder:
                 steps.append(Altered(now.key, now.shape))
             if before.fnode != now.fnode and mine:
                 steps.append(Wrote(now.key, replaced=True))
-        return steps + self._drops(objects, scope, dropped_ids, whole)
+        return self._drops(objects, scope, dropped_ids, whole) + renames + steps
 
     def _drops(self, objects: Mapping[str, Any], scope: set[int], dropped_ids: set[str], whole: bool) -> list[Step]:
         """Objects of the baseline that are gone: reported dropped, or missing from a read that covers them."""

@@ -100,40 +100,61 @@ class Classification:
 
 
 def footprints(applied: Sequence[AppliedMigration]) -> dict[int, set[str]]:
-    """What each migration left that should still be there: the objects it created, not dropped or
-    renamed since, and (as ``key#shape``) the state it left an object in, not changed since."""
+    """What each migration left that should still be so: the objects it created, not dropped or renamed
+    since; (as ``key#shape``) the state it left an object in, not changed since; and (as ``!key``) the
+    absence of what its recorded steps dropped or renamed away, not created again since.
+
+    Absences come from records read from PostgreSQL only: a prediction's drops were never confirmed.
+    """
     owner: dict[str, int] = {}
     shaped: dict[str, tuple[int, str]] = {}
+    gone: dict[str, int] = {}
     for migration in applied:
-        for step in migration.record.steps if migration.record else ():
+        record = migration.record
+        for step in record.steps if record else ():
             if isinstance(step, Created | Altered):
                 if isinstance(step, Created):
                     owner[step.key] = migration.version
+                    gone.pop(step.key, None)
                 shaped.pop(step.key, None)
                 if step.shape:
                     shaped[step.key] = (migration.version, step.shape)
-            elif isinstance(step, Dropped):
-                owner.pop(step.key, None)
-                shaped.pop(step.key, None)
-            elif isinstance(step, Renamed):
-                owner.pop(step.old, None)
-                shaped.pop(step.old, None)
-                owner[step.new] = migration.version
+            elif isinstance(step, Dropped | Renamed):
+                old = step.key if isinstance(step, Dropped) else step.old
+                owner.pop(old, None)
+                shaped.pop(old, None)
+                if record is not None and record.source == "recorded":
+                    gone[old] = migration.version
+                if isinstance(step, Renamed):
+                    owner[step.new] = migration.version
+                    gone.pop(step.new, None)
     found: dict[int, set[str]] = {}
     for key, version in owner.items():
         found.setdefault(version, set()).add(key)
     for key, (version, shape) in shaped.items():
         found.setdefault(version, set()).add(f"{key}#{shape}")
+    for key, version in gone.items():
+        found.setdefault(version, set()).add(f"!{key}")
     return found
 
 
+def _holds(expectation: str, present: set[str]) -> bool:
+    """``key`` exists, ``key#shape`` is in that state, ``!key`` does not exist."""
+    if expectation.startswith("!"):
+        return expectation[1:] not in present
+    return expectation in present
+
+
 def _verdict(migration: AppliedMigration, expected: set[str], present: set[str]) -> Verdict:
-    missing = expected - present
-    if not expected:
-        state = State.UNCHECKED
-    elif not missing:
-        state = State.PRESENT
-    elif missing == expected:
+    """The migration's state from its expectations. What it made (objects, shapes) is the evidence that it
+    ran; what it dropped still existing is evidence that it did not, but nothing being there proves nothing
+    (an absent tail never made it)."""
+    missing = {e for e in expected if not _holds(e, present)}
+    made = {e for e in expected if not e.startswith("!")}
+    made_missing = missing & made
+    if not missing:
+        state = State.PRESENT if made else State.UNCHECKED
+    elif made_missing == made:
         state = State.ABSENT
     else:
         state = State.PARTIAL
@@ -151,7 +172,7 @@ def classify(applied: Sequence[AppliedMigration], present: set[str]) -> Classifi
         return Classification(Kind.HEALTHY, verdicts)
     if partial:
         return Classification(Kind.PARTIAL, verdicts)
-    first = _tail_start(verdicts, absent[0])
+    first = _tail_start(ordered, verdicts, absent[0])
     later_present = [v for v in verdicts[first:] if v.state is State.PRESENT]
     if later_present:
         return Classification(
@@ -168,14 +189,22 @@ def classify(applied: Sequence[AppliedMigration], present: set[str]) -> Classifi
     return Classification(Kind.REPAIRABLE, verdicts, rewind_from=verdicts[first])
 
 
-def _tail_start(verdicts: Sequence[Verdict], first_absent: int) -> int:
-    """Where the desync tail starts: the migrations right before the first absent one that left nothing
-    to check (a COMMENT, a GRANT) may be as falsely tracked as it is, so they are rewound with it — if
-    their record proves re-applying them safe."""
+def _tail_start(ordered: Sequence[AppliedMigration], verdicts: Sequence[Verdict], first_absent: int) -> int:
+    """Where the desync tail starts: the migrations right before the first absent one whose record holds
+    no step at all (a COMMENT, a GRANT) may be as falsely tracked as it is, so they are rewound with it.
+
+    One that created, dropped or wrote something is not: what it dropped is gone either way, and
+    re-running its writes is not safe (the check cannot see a data-only migration, as the README says).
+    """
     first = first_absent
-    while first > 0 and verdicts[first - 1].state is State.UNCHECKED:
+    while first > 0 and verdicts[first - 1].state is State.UNCHECKED and _left_no_step(ordered[first - 1]):
         first -= 1
     return first
+
+
+def _left_no_step(migration: AppliedMigration) -> bool:
+    record = migration.record
+    return record is not None and record.source == "recorded" and record.complete and not record.steps
 
 
 def unsafe_to_reapply(tail: Sequence[AppliedMigration], present: set[str]) -> list[str]:
@@ -243,9 +272,12 @@ def _step_problem(step: Step, created: set[str], present: set[str]) -> str:
 
 
 def _plain(object_key: str) -> str:
-    """``table public.t``; a ``key#shape`` expectation reads as the object in the state a migration left it."""
-    kind, _, name = object_key.partition(":")
+    """``table public.t``; a ``key#shape`` expectation reads as the object in the state a migration left
+    it, a ``!key`` one as the drop (the object exists again)."""
+    kind, _, name = object_key.removeprefix("!").partition(":")
     name, shaped, _ = name.partition("#")
+    if object_key.startswith("!"):
+        return f"the drop of {kind} {name} (it exists)"
     return f"{kind} {name}" + (" as that migration left it" if shaped else "")
 
 
@@ -268,27 +300,30 @@ _KIND_ORDER = (
 
 
 def _parent_table(object_key: str) -> str | None:
-    kind, _, rest = object_key.partition(":")
+    mark = "!" if object_key.startswith("!") else ""
+    kind, _, rest = object_key.removeprefix("!").partition(":")
     if kind not in ("column", "constraint", "index", "trigger", "policy"):
         return None
     parts = rest.split(".")
-    return f"table:{parts[0]}.{parts[1]}" if len(parts) >= 3 else None
+    return f"{mark}table:{parts[0]}.{parts[1]}" if len(parts) >= 3 else None
 
 
 def _some(keys: frozenset[str] | set[str], limit: int = 4) -> str:
     """The most telling keys first: a table, not its columns (which are counted with it)."""
-    tables = {k for k in keys if k.startswith("table:")}
+    tables = {k for k in keys if k.removeprefix("!").startswith("table:")}
     children = {k for k in keys if _parent_table(k) in tables}
-    shown_keys = sorted(
-        keys - children,
-        key=lambda k: (_KIND_ORDER.index(k.partition(":")[0]) if k.partition(":")[0] in _KIND_ORDER else 99, k),
-    )
+    shown_keys = sorted(keys - children, key=_kind_rank)
     parts = []
     for k in shown_keys[:limit]:
         owned = sum(1 for c in children if _parent_table(c) == k)
         parts.append(_plain(k) + (f" (with its {owned} columns, constraints and indexes)" if owned else ""))
     extra = len(shown_keys) - limit
     return ", ".join(parts) + (f" (+{extra} more)" if extra > 0 else "")
+
+
+def _kind_rank(key: str) -> tuple[int, str]:
+    kind = key.removeprefix("!").partition(":")[0]
+    return (_KIND_ORDER.index(kind) if kind in _KIND_ORDER else 99, key)
 
 
 def evidence(result: Classification) -> list[str]:

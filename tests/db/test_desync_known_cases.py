@@ -152,3 +152,24 @@ def test_a_migration_that_left_nothing_to_check_is_rewound_with_the_missing_tail
         "organisations",
         True,
     )
+
+
+def test_a_tail_whose_drop_did_not_happen_is_found_and_not_offered(migrations, migrate, db):
+    """Found by the differential test: a tail that dropped an earlier table, planted unapplied, was
+    offered a repair of its later creations only, leaving the table the drop should have removed."""
+    migrations.write("0001_tables.sql", "CREATE TABLE legacy (id int);\nCREATE TABLE orgs (id int PRIMARY KEY);")
+    migrations.write("0002_drop_legacy.sql", "DROP TABLE legacy;")
+    migrations.write("0003_plans.sql", "CREATE TABLE plans (id int PRIMARY KEY);")
+    assert migrate("up").code == 0
+    db.execute("CREATE TABLE legacy (id int)")
+    db.execute("DROP TABLE plans")
+
+    run = migrate("up", env={"MIGRATE_REPAIR_TRACKING": "1"})
+
+    assert run.code == 6
+    assert "0002 (0002_drop_legacy.sql): absent; missing the drop of table public.legacy (it exists)" in run.stderr
+    assert "0002 (0002_drop_legacy.sql) dropped column public.legacy.id, which an earlier migration" in run.stderr
+    assert db.execute("SELECT to_regclass('legacy') IS NOT NULL, to_regclass('plans') IS NULL").fetchone() == (
+        True,
+        True,
+    )

@@ -105,3 +105,13 @@ def test_the_record_round_trips_through_its_versioned_json():
     assert Record.from_json(original.to_json()) == original
     assert original.to_json()["v"] == 2
     assert Record.from_json({"v": 1, "ops": []}) is None
+
+
+def test_a_drop_whose_object_exists_again_counts_as_not_applied():
+    dropped = _m(2, Dropped("table:public.orgs"))
+    later = _m(3, Created("table:public.plans"))
+
+    result = classify([BASE, dropped, later], {"table:public.orgs", "column:public.orgs.id"})
+
+    assert [v.state.value for v in result.verdicts] == ["present", "absent", "absent"]
+    assert result.kind is not Kind.REPAIRABLE
