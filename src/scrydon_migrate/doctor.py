@@ -12,8 +12,7 @@ of any kind, a failed or partly applied migration, a resumed migration whose alr
 statements were edited, a dropped audit log, a migration lock held longer than a pod waits.
 A failed or stalled backfill and an INVALID index are errors too: each needs an operator,
 though ``up`` may still pass. The code of a finding from an ``up`` error is that error's event
-(``TRACKING_DESYNC`` for a desync), and its
-fix is that error's hint.
+(``TRACKING_DESYNC`` for a desync), and its fix is that error's hint.
 """
 
 from __future__ import annotations
@@ -297,6 +296,7 @@ def _row_findings(
 
 
 def _partly_applied(svc: ServiceSettings, row: TrackedRow, *, migrating: bool) -> Finding:
+    """A ``running`` row: applied now (the lock is held), or left by a pod that died part-way."""
     done = row.statements_done or 0
     where = f"migration {row.version} ({row.file}) {{}} statement {done} of {row.statements_total}"
     if migrating:
@@ -329,7 +329,7 @@ def _failed_fix(conn: psycopg.Connection, svc: ServiceSettings, row: TrackedRow)
     paths = runner.RECOVERY_PATHS.format(service=svc.name, version=row.version)
     if row.sqlstate == LOCK_NOT_AVAILABLE:
         return _lock_timeout_fix(conn, row)
-    if (row.error or "").startswith(LOCK_BUDGET_ERROR):
+    if (row.error or "").startswith(LOCK_BUDGET_ERROR):  # the paths without fix forward: the file is not wrong
         return (
             "the statement held a write-blocking lock past the lock budget while writers waited, and was cancelled "
             "(its transaction rolled back). A restart retries it, and while the application writes it is cancelled "
@@ -366,6 +366,7 @@ def _lock_timeout_fix(conn: psycopg.Connection, row: TrackedRow) -> str:
 
 
 def _lock_holder(conn: psycopg.Connection, svc: ServiceSettings) -> tracking.LockHolder | None:
+    """Who holds the service's migration lock (looked up in this database only)."""
     return tracking.lock_holder(conn, tracking.locate(conn, svc.tracking_table)[1])
 
 

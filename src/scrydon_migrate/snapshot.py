@@ -46,8 +46,8 @@ FORMAT = 1
 #: Where an unfinished restore records itself: never dropped by a restore, never dumped by a snapshot.
 MARKER_SCHEMA = "scrydon_migrate_restore"
 _USER_SCHEMAS = (
-    "SELECT nspname FROM pg_namespace WHERE nspname NOT IN ('pg_catalog', 'information_schema',"
-    " 'scrydon_migrate_restore') AND nspname NOT LIKE 'pg\\_%' ORDER BY nspname"
+    "SELECT nspname FROM pg_namespace WHERE nspname NOT IN ('pg_catalog', 'information_schema', %s)"
+    " AND nspname NOT LIKE 'pg\\_%%' ORDER BY nspname"
 )
 
 
@@ -138,7 +138,7 @@ def _sha256(path: Path) -> str:
 
 
 def _schemas(conn: psycopg.Connection) -> list[str]:
-    rows = conn.execute(_USER_SCHEMAS).fetchall()
+    rows = conn.execute(_USER_SCHEMAS, (MARKER_SCHEMA,)).fetchall()
     return [r[0] for r in rows]
 
 
