@@ -7,19 +7,26 @@ pending or changed migration), never on the no-op start-up path.
 
 A statement's checksum is the SHA-256 of its parse tree with every source position
 removed: comments, whitespace and keyword case do not change it; any change to an
-identifier, a literal or the structure does.
+identifier, a literal or the structure does (:func:`shapes.canonical` is the definition).
+A file is parsed in time linear in its size: statements shaped alike (a data load's rows)
+share the work on their trees (:mod:`scrydon_migrate.shapes`), and no Python tree is
+built for a statement unless its facts or the linter need one.
 """
 
 from __future__ import annotations
 
+import gc
 import hashlib
-import json
+import re
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
 from pglast import parser
+from pglast.ast import Node
 
-from scrydon_migrate.locks import LockFacts, facts
+from scrydon_migrate import shapes
+from scrydon_migrate.locks import LockFacts, facts, reads_constants
 
 #: Parse-tree node kinds that PostgreSQL refuses inside a transaction block.
 _NEVER_IN_TRANSACTION = frozenset(
@@ -48,8 +55,20 @@ class Statement:
     transaction_control: str = ""
     locks: LockFacts = field(default_factory=LockFacts)
     backfill: str = ""
-    #: The statement's parse tree from the file's one parse (source offsets are the file's), for the linter.
-    node: Any = field(default=None, compare=False, repr=False)
+    #: Where the statement's text starts in the file: its tree's source offsets are the file's.
+    offset: int = field(default=0, compare=False, repr=False)
+    _node: Any = field(default=None, init=False, compare=False, repr=False)
+
+    @property
+    def node(self) -> Any:
+        """The statement's parse tree, source offsets the file's, for the linter: parsed the first time it is asked.
+
+        Applying a file needs no tree (its facts are read once per statement shape), so a large
+        data load never holds one per row.
+        """
+        if self._node is None:
+            object.__setattr__(self, "_node", tree_at(self.text, self.offset))
+        return self._node
 
     @property
     def runnable(self) -> bool:
@@ -80,68 +99,117 @@ def column_of(text: str, offset: int) -> int:
 
 
 def parse_statements(sql: str) -> list[Statement]:
-    """Split ``sql`` into statements with their first line, mode and checksum."""
+    """Split ``sql`` into statements with their first line, mode and checksum.
+
+    Linear in the file: the parser splits it a part at a time (:func:`_statement_bounds`), then
+    each statement is parsed on its own to JSON, and its facts and checksum come from the
+    :class:`shapes.Shapes` memo when a statement of the same shape was seen before (the rows
+    of a data load), instead of a walk of its tree in Python. Its tree is built only if the
+    linter asks for it (:attr:`Statement.node`).
+    """
+    # Parsing makes many containers and no cycle: the cyclic collector would walk them again and
+    # again (three quarters of the time of a large statement's tree) and free nothing more.
+    collecting = gc.isenabled()
+    gc.disable()
     try:
-        raw = parser.parse_sql(sql)
-    except parser.ParseError as exc:
-        offset = exc.args[1] if len(exc.args) > 1 and isinstance(exc.args[1], int) else 0
-        if "at end of input" in str(exc.args[0]):
-            offset = len(sql.rstrip())
-        raise ParseFailure(str(exc.args[0]), line_of(sql, offset), column_of(sql, offset)) from exc
+        return _statements(sql, _statement_bounds(sql))
+    finally:
+        if collecting:
+            gc.enable()
+
+
+#: Characters the parser splits at a time: its tree of a part is ~15 times the part, freed after.
+SPLIT_CHARS = 1_000_000
+_TERMINATED = re.compile(r"\s*;")
+
+
+def _statement_bounds(sql: str) -> Iterator[slice]:
+    """Each statement's text in ``sql``, as the parser splits the whole of it, a part at a time.
+
+    A part ends after a newline, so no token but a string, comment or quoted name can span its
+    end, and those are then unterminated: the part does not parse and is read again twice as
+    long. A part that parses splits as the whole file does up to its last statement ended by
+    ``;`` (the parser reads left to right, the same tokens); a last statement the part cut off
+    is read again at the start of the next part.
+    """
+    start, size = 0, SPLIT_CHARS
+    while start < len(sql):
+        stop = len(sql) if start + size >= len(sql) else sql.find("\n", start + size) + 1 or len(sql)
+        try:
+            found = parser.split(sql[start:stop], with_parser=True, only_slices=True)
+        except parser.ParseError as exc:
+            if stop < len(sql):
+                size *= 2
+                continue
+            raise _parse_failure(sql, exc, start) from exc
+        whole = list(found)
+        if stop < len(sql) and whole and not _TERMINATED.match(sql, start + whole[-1].stop, stop):
+            cut = whole.pop()
+            if not whole:
+                size *= 2
+                continue
+            stop = start + cut.start
+        yield from (slice(start + bound.start, start + bound.stop) for bound in whole)
+        start, size = stop, SPLIT_CHARS
+
+
+def _statements(sql: str, bounds: Iterator[slice]) -> list[Statement]:
+    memo = shapes.Shapes(_facts_of, reads_constants)
     statements: list[Statement] = []
     line, counted_to = 1, 0
-    for raw_stmt in raw:
-        start, length = _bounds(sql, raw_stmt.stmt_location, raw_stmt.stmt_len)
-        first_token = start + _leading_blank(sql[start : start + length])
-        text = sql[first_token : start + length].rstrip()
+    for bound in bounds:
+        first_token = _first_token(sql, bound.start, bound.stop)
+        text = sql[first_token : bound.stop]
         line += sql.count("\n", counted_to, first_token)  # counted on from the last statement: linear in the file
         counted_to = first_token
-        node = raw_stmt.stmt
-        kind = type(node).__name__
+        checksum, (kind, transactional, transaction_control, locks) = memo.read(text, parser.parse_sql_json(text))
         statements.append(
             Statement(
                 index=len(statements),
                 line=line,
                 text=text,
                 kind=kind,
-                transactional=_runs_in_transaction(node, kind),
-                checksum=statement_checksum(text),
-                transaction_control=_transaction_control(node, kind),
-                locks=facts(node),
-                node=node,
+                transactional=transactional,
+                checksum=checksum,
+                transaction_control=transaction_control,
+                locks=locks,
+                offset=first_token,
             )
         )
     return statements
 
 
-def _bounds(sql: str, location: int | None, length: int | None) -> tuple[int, int]:
-    start = location or 0
-    return start, (length or len(sql) - start)
+def _parse_failure(sql: str, exc: parser.ParseError, start: int) -> ParseFailure:
+    """Where in ``sql`` the parser stopped, reading it from ``start``."""
+    offset = start + (exc.args[1] if len(exc.args) > 1 and isinstance(exc.args[1], int) else 0)
+    if "at end of input" in str(exc.args[0]):
+        offset = len(sql.rstrip())
+    return ParseFailure(str(exc.args[0]), line_of(sql, offset), column_of(sql, offset))
 
 
-def _leading_blank(text: str) -> int:
-    """Characters of whitespace and comments before the first token of a statement slice."""
-    index = 0
-    while index < len(text):
-        if text[index].isspace():
+def _first_token(sql: str, start: int, stop: int) -> int:
+    """Offset of a statement's first token: past the whitespace and comments the parser counts in it."""
+    index = start
+    while index < stop:
+        if sql[index].isspace():
             index += 1
-        elif text.startswith("--", index):
-            newline = text.find("\n", index)
-            index = len(text) if newline < 0 else newline + 1
-        elif text.startswith("/*", index):
-            index = _skip_block_comment(text, index)
+        elif sql.startswith("--", index, stop):
+            newline = sql.find("\n", index, stop)
+            index = stop if newline < 0 else newline + 1
+        elif sql.startswith("/*", index, stop):
+            index = _skip_block_comment(sql, index, stop)
         else:
             break
     return index
 
 
-def _skip_block_comment(text: str, index: int) -> int:
+def _skip_block_comment(sql: str, index: int, stop: int) -> int:
     depth = 0
-    while index < len(text):
-        if text.startswith("/*", index):
+    while index < stop:
+        if sql.startswith("/*", index, stop):
             depth += 1
             index += 2
-        elif text.startswith("*/", index):
+        elif sql.startswith("*/", index, stop):
             depth -= 1
             index += 2
             if depth == 0:
@@ -180,25 +248,48 @@ def _has_option(node: Any, name: str) -> bool:
 
 
 def statement_checksum(text: str) -> str:
-    """SHA-256 of the statement's parse tree without source positions."""
-    tree = json.loads(parser.parse_sql_json(text))
-    canonical = json.dumps(_strip_locations(tree.get("stmts", [])), sort_keys=True, separators=(",", ":"))
-    return hashlib.sha256(canonical.encode()).hexdigest()
+    """SHA-256 of the statement's parse tree without source positions (:func:`shapes.canonical`)."""
+    return shapes.checksum(parser.parse_sql_json(text))
 
 
-def _is_position(name: str, value: Any) -> bool:
-    """A source offset in the parse tree (``location``, ``arg_location``, ``list_start``, ...)."""
-    if not isinstance(value, int) or isinstance(value, bool):
-        return False
-    return name == "stmt_len" or name.endswith(("location", "_start", "_end"))
+def tree_at(text: str, offset: int) -> Any:
+    """The parse tree of the statement ``text`` found at ``offset`` in its file, with the file's source offsets.
+
+    Read by :func:`locks.facts` too, which names an inline key's column in its constraint
+    (``ADD COLUMN id bigint PRIMARY KEY``): the linter's rules see the tree as they always have.
+    """
+    (raw,) = parser.parse_sql(text)
+    node = _shifted(raw.stmt, offset)
+    facts(node)
+    return node
 
 
-def _strip_locations(value: Any) -> Any:
-    if isinstance(value, dict):
-        return {k: _strip_locations(v) for k, v in value.items() if not _is_position(k, v)}
-    if isinstance(value, list):
-        return [_strip_locations(v) for v in value]
+def _shifted(value: Any, offset: int) -> Any:
+    """``value`` with every source offset in it moved on by ``offset``.
+
+    An unknown one stays: a ``location`` of -1, and a list's ``..._start`` / ``..._end`` of 0
+    (the parser leaves them 0 where there is no list; a statement never starts with one).
+    """
+    if isinstance(value, (list, tuple)):
+        for item in value:
+            _shifted(item, offset)
+    elif isinstance(value, Node):
+        for name in getattr(type(value), "__slots__", ()):
+            item = getattr(value, name)
+            if name != "stmt_len" and shapes.is_position(name, item):
+                if item > 0 or (item == 0 and name.endswith("location")):
+                    setattr(value, name, item + offset)
+            else:
+                _shifted(item, offset)
     return value
+
+
+def _facts_of(text: str) -> tuple[str, bool, str, LockFacts]:
+    """Kind, transaction mode, transaction control and lock facts of one statement, from its own tree."""
+    (raw,) = parser.parse_sql(text)
+    node = raw.stmt
+    kind = type(node).__name__
+    return kind, _runs_in_transaction(node, kind), _transaction_control(node, kind), facts(node)
 
 
 def migration_checksum(statements: list[Statement]) -> str:

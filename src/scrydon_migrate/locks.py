@@ -237,6 +237,11 @@ def facts(node: Any) -> LockFacts:
     )
 
 
+def reads_constants(kind: str) -> bool:
+    """Whether :func:`facts` of a statement of ``kind`` may depend on its constants (only its handler reads them)."""
+    return kind in _HANDLERS
+
+
 def _create_table(node: Any) -> LockFacts:
     """A new table: later steps on it lock nobody. IF NOT EXISTS may have found one existing: not counted."""
     relation = _relation(node.relation)
