@@ -98,6 +98,7 @@ class Shapes(Generic[Facts]):
         self._templates: dict[str, _Template | int | None] = {}
         self._facts: dict[object, Facts] = {}
         self._last: _Template | None = None
+        self._learnt = 0  # templates numbered for good: a facts key names its template, never another's
         self._chars = 0
 
     def read(self, text: str, tree: str) -> tuple[str, Facts]:
@@ -123,11 +124,11 @@ class Shapes(Generic[Facts]):
         if isinstance(found, int):
             if found == 0:
                 self._spend(len(shape))
-            found = (
-                found + 1
-                if found + 1 < LEARN_AFTER
-                else _Template.learn(tree, len(self._templates), self._reads_constants)
-            )
+            if found + 1 < LEARN_AFTER:
+                found += 1
+            else:
+                self._learnt += 1
+                found = _Template.learn(tree, self._learnt, self._reads_constants)
             self._templates[shape] = found
         return found if isinstance(found, _Template) else None
 

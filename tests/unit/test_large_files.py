@@ -22,8 +22,8 @@ import pytest
 from pglast import parser
 from pglast.ast import Node
 
-from scrydon_migrate import analysis, log, source
-from scrydon_migrate.locks import facts
+from scrydon_migrate import analysis, log, shapes, source
+from scrydon_migrate.locks import facts, reads_constants
 
 SERVICE = "platform"
 
@@ -183,6 +183,17 @@ def test_statements_of_one_shape_on_other_tables_or_search_paths_keep_their_own_
     assert len(inserts) == 2
     assert search_paths == {(f"app{k}", "public") for k in range(1, 8)}
     assert type_lengths == {(k * 10,) for k in range(1, 8)}
+
+
+def test_statements_of_two_shapes_with_the_same_scalars_taking_turns_keep_their_own_facts() -> None:
+    # Trees differing only in a key: their templates' facts keys hold the same scalars, never the same template.
+    trees = {name: '{"version":1,"stmts":[{"stmt":{"X":{"' + name.lower() + '":"v"}}}]}' for name in "AB"}
+    memo = shapes.Shapes(lambda text: text, reads_constants)
+
+    read = [memo.read(name, trees[name]) for name in "AB" * 40]
+
+    assert [found for _, found in read] == list("AB" * 40)
+    assert [checksum for checksum, _ in read[:2]] == [shapes.checksum(trees["A"]), shapes.checksum(trees["B"])]
 
 
 def test_the_checksum_of_a_file_is_the_one_earlier_releases_stored(tmp_path: Path) -> None:
