@@ -135,6 +135,7 @@ def _diagnose(
         )
     findings.extend(_lock_findings(conn, settings, svc))
     findings.extend(_audit_findings(conn, svc, rows))
+    findings.extend(_deleted_by_hand(conn, svc, files, rows))
     findings.extend(_invalid_indexes(conn, svc))
     findings.extend(_backfill_findings(conn, svc))
     if settings.repair_tracking:
@@ -445,6 +446,39 @@ def _audit_findings(conn: psycopg.Connection, svc: ServiceSettings, rows: Mappin
             "compare with the snapshot taken before the upgrade and the pod logs (every event is also logged); "
             "find who changed the table (the migration role's sessions) before trusting it",
             check.to_dict(),
+        )
+
+
+def _deleted_by_hand(
+    conn: psycopg.Connection, svc: ServiceSettings, files: Sequence[MigrationFile], rows: dict[int, TrackedRow]
+) -> Iterator[Finding]:
+    """Pending migrations that are pending because someone deleted their tracking row: up runs them again."""
+    import psycopg
+    from psycopg import sql
+
+    from scrydon_migrate import audit
+
+    pending = [f.version for f in runner.make_plan(svc.name, files, rows).pending]
+    if not pending:
+        return
+    query = sql.SQL(
+        "SELECT DISTINCT ON (version) version, at, actor, details->'deleted_row'->>'status' FROM {}"
+        " WHERE event = 'MIGRATION_TRACKING_ROW_DELETED' AND version = ANY(%s) ORDER BY version, id DESC"
+    ).format(tracking.table_identifier(audit.table_for(svc.tracking_table)))
+    try:
+        deleted = conn.execute(query, (pending,)).fetchall()
+    except psycopg.errors.UndefinedTable:  # reported as AUDIT_LOG_MISSING
+        return
+    for version, at, actor, status in deleted:
+        yield Finding(
+            "MIGRATION_ROW_DELETED_BY_HAND",
+            Severity.WARNING,
+            svc.name,
+            f"migration {version} is pending because its tracking row ({status}) was deleted by hand by {actor} "
+            f"at {at.isoformat(timespec='seconds')}: up runs it again",
+            "if its objects are still there, running it again may fail or double its effects: to skip it instead, "
+            f'scrydon-migrate mark-applied --service {svc.name} --version {version} --reason "..."',
+            {"version": version, "actor": actor},
         )
 
 

@@ -186,6 +186,12 @@ def test_a_hand_delete_of_a_tracking_row_is_audited_with_who_and_when(migrations
     assert "DELETE FROM platform_migrations WHERE version = 1" in deleted[1]["details"]["statement"]
     assert [e["version"] for e in audit if e["event"] == "MIGRATION_SKIPPED"] == [2]
     assert migrate("audit", "--verify").code == 0
+    doctor = migrate("doctor")
+    assert "[warning] platform: MIGRATION_ROW_DELETED_BY_HAND: migration 1 is pending because its tracking row" in (
+        doctor.stdout
+    )
+    assert "(applied) was deleted by hand by postgres" in doctor.stdout
+    assert "mark-applied --service platform --version 1" in doctor.stdout
 
 
 def test_the_tools_own_deletes_and_a_skip_replacing_a_failed_row_are_not_hand_deletes(migrations, migrate, db):
