@@ -23,6 +23,9 @@ is still so:
   (a changed file is re-read and re-hashed by the full path), with the folder, the tool's version and
   :data:`STATE_FORMAT`.
 
+Identifiers in its two statements are quoted by libpq's ``PQescapeIdentifier``: psycopg's
+``sql.Identifier`` is what the full path uses, and importing psycopg is what this path avoids.
+
 Anything else — a change, an error, a service without a URL (embedded), the repair flag, more than
 one service — falls back to the full path, which decides as always and stores a fresh state when it
 finds a healthy no-op. What the generation cannot see: DDL run with event triggers switched off for
@@ -184,10 +187,12 @@ ON CONFLICT (only_row) DO UPDATE
 
 
 def files_key(folder: Path) -> str | None:
-    """The migrations folder as the start-up check knows it: every entry's name, size and mtime.
+    """The migrations folder as the start-up check knows it: every file's name, size and mtime.
 
     ``None`` when an entry is not a regular file (a migration folder, a broken link): the full path
-    reads those every time.
+    reads those every time. Hidden folders are passed over, as the scan does: a ConfigMap mount keeps
+    its ``..data`` link and timestamped folder there (the files' links follow them, so an update of the
+    ConfigMap changes the files' own sizes and times).
     """
     entries = []
     try:
@@ -195,6 +200,8 @@ def files_key(folder: Path) -> str | None:
             for entry in found:
                 info = entry.stat()
                 if not stat.S_ISREG(info.st_mode):
+                    if entry.name.startswith("."):
+                        continue
                     return None
                 entries.append(f"{entry.name}\0{info.st_size}\0{info.st_mtime_ns}")
     except OSError:

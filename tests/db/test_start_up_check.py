@@ -40,8 +40,8 @@ def applied(migrate, migrations, db):
     return migrate
 
 
-def _proven(db_url, migrations):
-    settings = load_settings(services=["platform"], database_url=db_url, migrations_dir=str(migrations.path))
+def _proven(db_url, folder):
+    settings = load_settings(services=["platform"], database_url=db_url, migrations_dir=str(folder))
     return startup.proven_up_to_date(settings)
 
 
@@ -70,7 +70,7 @@ def test_a_no_op_start_is_proven_without_psycopg_and_logs_what_the_full_check_lo
 
 def test_an_object_dropped_by_another_session_is_a_desync_on_the_next_start(applied, db, db_url, migrations):
     db.execute("DROP INDEX accounts_email")
-    assert _proven(db_url, migrations) is None
+    assert _proven(db_url, migrations.path) is None
     result = applied("up")
     assert result.code == 6
     assert result.log_lines("MIGRATION_TRACKING_DESYNC")
@@ -79,14 +79,14 @@ def test_an_object_dropped_by_another_session_is_a_desync_on_the_next_start(appl
 def test_a_temporary_table_leaves_the_proof_standing(applied, db, db_url, migrations):
     db.execute("CREATE TEMP TABLE scratch AS SELECT 1 AS x")
     db.execute("DROP TABLE scratch")
-    assert _proven(db_url, migrations) is not None
+    assert _proven(db_url, migrations.path) is not None
 
 
 def test_ddl_that_is_not_a_desync_costs_one_full_check(applied, db, db_url, migrations):
     db.execute("CREATE TABLE reporting_cache (id int)")
-    assert _proven(db_url, migrations) is None
+    assert _proven(db_url, migrations.path) is None
     assert applied("up").code == 0
-    assert _proven(db_url, migrations) is not None
+    assert _proven(db_url, migrations.path) is not None
 
 
 def test_a_drop_still_open_during_the_full_check_is_caught_once_it_commits(applied, db, db_url, migrations):
@@ -94,7 +94,7 @@ def test_a_drop_still_open_during_the_full_check_is_caught_once_it_commits(appli
     with psycopg.connect(db_url) as dropping:
         dropping.execute("DROP TABLE accounts CASCADE")
         assert applied("up").code == 0, "the drop is not committed yet: the schema is still whole"
-        assert _proven(db_url, migrations) is None, "a check that ran beside open DDL stored nothing"
+        assert _proven(db_url, migrations.path) is None, "a check that ran beside open DDL stored nothing"
     result = applied("up")
     assert result.code == 6
     assert result.log_lines("MIGRATION_TRACKING_DESYNC")
@@ -102,14 +102,14 @@ def test_a_drop_still_open_during_the_full_check_is_caught_once_it_commits(appli
 
 def test_a_hand_write_to_the_tracking_table_takes_the_full_check(applied, db, db_url, migrations):
     db.execute("UPDATE platform_migrations SET applied_by = applied_by WHERE version = 2")
-    assert _proven(db_url, migrations) is None
+    assert _proven(db_url, migrations.path) is None
     assert applied("up").code == 0
 
 
 def test_an_edited_migration_file_is_refused_by_the_full_check(applied, db_url, migrations):
     path = migrations.path / "0002_accounts_email.sql"
     path.write_text("CREATE INDEX accounts_email ON accounts (email);")
-    assert _proven(db_url, migrations) is None
+    assert _proven(db_url, migrations.path) is None
     result = applied("up")
     assert result.code != 0
     assert "was edited" in result.stderr
@@ -123,16 +123,16 @@ def test_a_new_migration_file_is_applied(applied, migrations, db):
 
 def test_event_triggers_switched_off_take_the_full_check(applied, db, db_url, migrations):
     db.execute("ALTER EVENT TRIGGER scrydon_migrate_record_drop DISABLE")
-    assert _proven(db_url, migrations) is None
+    assert _proven(db_url, migrations.path) is None
     assert applied("up").code == 0
-    assert _proven(db_url, migrations) is None, "no state is stored while a trigger is off"
+    assert _proven(db_url, migrations.path) is None, "no state is stored while a trigger is off"
 
 
 def test_deleting_the_stored_state_forces_a_full_check(applied, db, db_url, migrations):
     db.execute("DELETE FROM platform_migrations_checked")
-    assert _proven(db_url, migrations) is None
+    assert _proven(db_url, migrations.path) is None
     assert applied("up").code == 0
-    assert _proven(db_url, migrations) is not None
+    assert _proven(db_url, migrations.path) is not None
 
 
 def test_an_unreachable_database_is_reported_by_the_full_path(migrations, migrate):
@@ -142,3 +142,25 @@ def test_an_unreachable_database_is_reported_by_the_full_path(migrations, migrat
     assert result.code != 0
     assert "can't connect" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_a_configmap_mount_is_proven_and_its_update_is_seen(migrate, tmp_path, db_url):
+    """A ConfigMap volume: files are links through ``..data`` to a timestamped folder swapped on update."""
+    mount = tmp_path / "mount"
+    first = mount / "..2026_12_01_10_00_00.1"
+    first.mkdir(parents=True)
+    (first / "0001_accounts.sql").write_text("CREATE TABLE accounts (id bigint PRIMARY KEY);")
+    (mount / "..data").symlink_to(first.name)
+    (mount / "0001_accounts.sql").symlink_to("..data/0001_accounts.sql")
+    assert migrate("up", "--migrations-dir", str(mount)).code == 0
+    assert migrate("up", "--migrations-dir", str(mount)).code == 0
+    assert _proven(db_url, mount) is not None
+
+    second = mount / "..2026_12_02_10_00_00.2"
+    second.mkdir()
+    (second / "0001_accounts.sql").write_text("CREATE TABLE accounts (id bigint PRIMARY KEY, email text);")
+    (mount / "..data_tmp").symlink_to(second.name)
+    (mount / "..data_tmp").rename(mount / "..data")
+
+    assert _proven(db_url, mount) is None
+    assert "was edited" in migrate("up", "--migrations-dir", str(mount)).stderr
