@@ -18,9 +18,10 @@ from scrydon_migrate import startup
 from scrydon_migrate.config import load_settings
 from tests.fixtures.cli import clean_env
 
-#: ``up`` in a process where importing psycopg fails: it exits 0 only when the start-up check proved it.
+#: ``up`` in a process where importing psycopg or click fails: it exits 0 only when the start-up check,
+#: answered before the command line's parser loads, proved it.
 WITHOUT_PSYCOPG = (
-    "import sys; sys.modules['psycopg'] = None; sys.argv[0] = 'scrydon-migrate';"
+    "import sys; sys.modules['psycopg'] = sys.modules['click'] = None; sys.argv[0] = 'scrydon-migrate';"
     " from scrydon_migrate.cli import main; main()"
 )
 
@@ -58,7 +59,7 @@ def _up_without_psycopg(db_url, migrations):
     return done.returncode, done.stderr
 
 
-def test_a_no_op_start_is_proven_without_psycopg_and_logs_what_the_full_check_logs(applied, db_url, migrations):
+def test_a_no_op_start_is_proven_without_psycopg_or_click_and_logs_as_the_full_check_does(applied, db_url, migrations):
     full = applied("up")
     code, stderr = _up_without_psycopg(db_url, migrations)
     assert code == 0, stderr

@@ -7,11 +7,10 @@ the same in a pod log as in a terminal, and stay greppable.
 from __future__ import annotations
 
 import json
+import sys
 from collections.abc import Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
-
-import click
 
 if TYPE_CHECKING:
     from scrydon_migrate.api import (
@@ -31,12 +30,19 @@ if TYPE_CHECKING:
     from scrydon_migrate.startup import UpResult
 
 
+def _echo(text: str = "", *, err: bool = False, nl: bool = True) -> None:
+    """One line to stdout (or stderr), flushed: without click, so a no-op ``up`` renders before it loads."""
+    stream = sys.stderr if err else sys.stdout
+    stream.write(text + ("\n" if nl else ""))
+    stream.flush()
+
+
 def document(doc: Any) -> None:
     """``doc`` as JSON on stdout, every string in it redacted (see :func:`config.redact_document`)."""
     from scrydon_migrate.config import redact_document
 
     plain = json.loads(json.dumps(doc, default=_default))
-    click.echo(json.dumps(redact_document(plain), indent=2, ensure_ascii=False))
+    _echo(json.dumps(redact_document(plain), indent=2, ensure_ascii=False))
 
 
 def audit_chains(checks: Sequence[tuple[str, Any]], *, as_json: bool) -> None:
@@ -46,12 +52,12 @@ def audit_chains(checks: Sequence[tuple[str, Any]], *, as_json: bool) -> None:
         return
     for name, check in checks:
         if check is None:
-            click.echo(f"{name}: no audit log")
+            _echo(f"{name}: no audit log")
         elif check.intact:
             older = f" (+{check.unchained} older rows written before the chain)" if check.unchained else ""
-            click.echo(f"{name}: audit log intact, {check.rows - check.unchained} chained rows{older}")
+            _echo(f"{name}: audit log intact, {check.rows - check.unchained} chained rows{older}")
         else:
-            click.echo(f"{name}: audit log BROKEN at id {check.broken_at}: {check.why}")
+            _echo(f"{name}: audit log BROKEN at id {check.broken_at}: {check.why}")
 
 
 def _default(value: Any) -> Any:
@@ -112,7 +118,7 @@ def up_results(results: Sequence[UpResult], *, as_json: bool) -> None:
         )
         for r in results
     ]
-    click.echo(table(("service", "applied now", "applied total", "result"), rows))
+    _echo(table(("service", "applied now", "applied total", "result"), rows))
 
 
 def status(report: Sequence[ServiceStatus], *, as_json: bool) -> None:
@@ -128,7 +134,7 @@ def status(report: Sequence[ServiceStatus], *, as_json: bool) -> None:
         )
         rows = [(m.version, m.file, m.status, m.applied_at, m.detail) for m in service.migrations]
         blocks.append(head + "\n" + table(("version", "file", "status", "applied_at", "detail"), rows))
-    click.echo("\n\n".join(blocks))
+    _echo("\n\n".join(blocks))
 
 
 def _version_text(row: dict[str, Any]) -> str:
@@ -155,7 +161,7 @@ def history(report: Sequence[ServiceHistory], *, as_json: bool) -> None:
             f"{entry.service} ({entry.tracking_table})\n"
             + table(("version", "status", "applied_at", "attempted_at", "file", "applied_by"), rows)
         )
-    click.echo("\n\n".join(blocks))
+    _echo("\n\n".join(blocks))
 
 
 def verify(report: Sequence[ServiceVerification], *, as_json: bool) -> None:
@@ -175,7 +181,7 @@ def verify(report: Sequence[ServiceVerification], *, as_json: bool) -> None:
             lines.extend(evidence(result))
             lines.append(advice(result, entry.service))
         blocks.append("\n".join(lines))
-    click.echo("\n\n".join(blocks))
+    _echo("\n\n".join(blocks))
 
 
 def mark_applied(result: MarkApplied, *, as_json: bool) -> None:
@@ -191,7 +197,7 @@ def mark_applied(result: MarkApplied, *, as_json: bool) -> None:
         )
         return
     state = "marked applied (skipped)" if result.changed else "was already skipped; nothing changed"
-    click.echo(f"{result.service} {result.version} ({result.file or 'no file'}): {state}")
+    _echo(f"{result.service} {result.version} ({result.file or 'no file'}): {state}")
 
 
 def rebaselined(result: Rebaselined, *, as_json: bool) -> None:
@@ -199,7 +205,7 @@ def rebaselined(result: Rebaselined, *, as_json: bool) -> None:
         document({"service": result.service, "versions": {str(v): n for v, n in result.versions.items()}})
         return
     for version, objects in result.versions.items():
-        click.echo(f"{result.service} {version}: now expects the {objects} objects of it that exist")
+        _echo(f"{result.service} {version}: now expects the {objects} objects of it that exist")
 
 
 def adoption(result: Adoption, *, as_json: bool) -> None:
@@ -223,7 +229,7 @@ def adoption(result: Adoption, *, as_json: bool) -> None:
         )
     if not result.written and result.adopted:
         lines.append("re-run with --yes to write")
-    click.echo("\n".join(lines))
+    _echo("\n".join(lines))
 
 
 def audit(report: Sequence[ServiceAudit], *, as_json: bool) -> None:
@@ -238,7 +244,7 @@ def audit(report: Sequence[ServiceAudit], *, as_json: bool) -> None:
         rows = [(e.at, e.event, e.version, e.actor, e.reason, _audit_details(e.event, e.details)) for e in entry.events]
         headers = ("at", "event", "version", "actor", "reason", "details")
         blocks.append(f"{entry.service}\n" + table(headers, rows))
-    click.echo("\n\n".join(blocks))
+    _echo("\n\n".join(blocks))
 
 
 #: The details a backfill event shows in the text audit log, in this order.
@@ -257,7 +263,7 @@ def snapshots(manifests: Sequence[Manifest], *, as_json: bool) -> None:
         document([m.to_dict() for m in manifests])
         return
     rows = [(m.service, m.dump_file, m.dump_bytes, m.created_at, len(m.tracking)) for m in manifests]
-    click.echo(table(("service", "dump", "bytes", "taken at", "tracked migrations"), rows))
+    _echo(table(("service", "dump", "bytes", "taken at", "tracked migrations"), rows))
 
 
 def findings(found: Sequence[Finding], *, as_json: bool) -> None:
@@ -265,17 +271,15 @@ def findings(found: Sequence[Finding], *, as_json: bool) -> None:
         document([f.to_dict() for f in found])
         return
     if not found:
-        click.echo("no findings: every service looks healthy")
+        _echo("no findings: every service looks healthy")
         return
     for finding in found:
-        click.echo(f"[{finding.severity.value}] {finding.service}: {finding.code}: {finding.summary}")
-        click.echo(f"    fix: {finding.fix}")
+        _echo(f"[{finding.severity.value}] {finding.service}: {finding.code}: {finding.summary}")
+        _echo(f"    fix: {finding.fix}")
 
 
 def backfills(report: Sequence[ServiceBackfills], *, as_json: bool) -> None:
     """``--json`` for machines; on a terminal a progress bar per backfill; a plain table in a log."""
-    import sys
-
     if as_json:
         document([{"service": e.service, "backfills": [b.to_dict() for b in e.backfills]} for e in report])
         return
@@ -293,7 +297,7 @@ def backfills(report: Sequence[ServiceBackfills], *, as_json: bool) -> None:
         ]
         headers = ("backfill", "state", "progress", "rows done", "rate", "eta", "table", "detail")
         blocks.append(f"{entry.service}\n" + table(headers, rows))
-    click.echo("\n\n".join(blocks))
+    _echo("\n\n".join(blocks))
 
 
 def _backfill_bars(report: Sequence[ServiceBackfills]) -> None:
@@ -357,7 +361,7 @@ def backfills_changed(result: Backfill, action: str, *, as_json: bool) -> None:
     if as_json:
         document(result.to_dict() | {"action": action})
         return
-    click.echo(f"{result.name}: {action} done, now {result.state.value} ({_percent(result)})")
+    _echo(f"{result.name}: {action} done, now {result.state.value} ({_percent(result)})")
 
 
 class BackfillProgress:
@@ -372,7 +376,7 @@ class BackfillProgress:
     def update(self, service: str, b: Backfill) -> None:
         if not self.enabled:
             return
-        click.echo(
+        _echo(
             f"\r{service}/{b.name}: {_percent(b)} {b.rows_done:,} rows, {_rate(b)}, eta {_eta(b)}   ",
             err=True,
             nl=False,
@@ -381,7 +385,7 @@ class BackfillProgress:
 
     def close(self) -> None:
         if self.shown:
-            click.echo("", err=True)
+            _echo("", err=True)
 
 
 def lint(found: Sequence[LintFinding], *, as_json: bool, output_format: str) -> None:
@@ -392,12 +396,12 @@ def lint(found: Sequence[LintFinding], *, as_json: bool, output_format: str) -> 
         for f in found:
             level = {"error": "error", "warning": "warning"}.get(f.severity.value, "notice")
             message = f"{f.message}. {f.help}".replace("%", "%25").replace("\n", "%0A")
-            click.echo(f"::{level} file={f.file},line={f.line},col={f.column},title={f.rule}::{message}")
+            _echo(f"::{level} file={f.file},line={f.line},col={f.column},title={f.rule}::{message}")
         return
     for f in found:
-        click.echo(f"{f.file}:{f.line}:{f.column}: {f.severity.value} {f.rule}: {f.message}")
-        click.echo(f"    help: {f.help}")
+        _echo(f"{f.file}:{f.line}:{f.column}: {f.severity.value} {f.rule}: {f.message}")
+        _echo(f"    help: {f.help}")
         if f.suggestion:
-            click.echo("    instead: " + f.suggestion.replace("\n", "\n             "))
+            _echo("    instead: " + f.suggestion.replace("\n", "\n             "))
     counts = {s: sum(1 for f in found if f.severity.value == s) for s in ("error", "warning", "info")}
-    click.echo(f"{counts['error']} error(s), {counts['warning']} warning(s), {counts['info']} to review")
+    _echo(f"{counts['error']} error(s), {counts['warning']} warning(s), {counts['info']} to review")
