@@ -163,7 +163,7 @@ def _run(args: list[str], env: dict[str, str], cwd: Path) -> tuple[int, str]:
     try:
         with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(err):
             try:
-                cli_module._run_cli()
+                cli_module.run()
             except SystemExit as exc:
                 code = exc.code
     finally:

@@ -38,14 +38,23 @@ class _PlainUp:
 
 
 def main() -> None:
-    """Entry point: the start-up check for a plain ``up``, else the full command line."""
+    """Entry point. A pod pays this start-up on every boot: the garbage collector is paused while the
+    command's modules load (a long-running command turns it back on), and the objects alive at exit
+    are frozen so the interpreter's last collection does not walk them all."""
     gc.disable()
-    if _answered(sys.argv[1:]):
+    try:
+        run()
+    finally:
         gc.freeze()
-        sys.exit(0)
-    from scrydon_migrate.cli.commands import main as full_command_line
 
-    full_command_line()
+
+def run() -> None:
+    """The command ``sys.argv`` names; exits with its code."""
+    if _answered(sys.argv[1:]):
+        sys.exit(0)
+    from scrydon_migrate.cli.commands import run_command_line
+
+    run_command_line()
 
 
 def _answered(argv: list[str]) -> bool:

@@ -1,7 +1,7 @@
 """The ``scrydon-migrate`` command: a thin layer over :mod:`scrydon_migrate.api`.
 
 Commands parse flags (each has a ``MIGRATE_*`` environment variable), build
-Settings, call the API and hand the result to :mod:`.render`. :func:`main` is the one
+Settings, call the API and hand the result to :mod:`.render`. :func:`run_command_line` is the one
 place where an error becomes output and an exit code (see ``ExitCode``).
 """
 
@@ -716,21 +716,8 @@ def embedded_url(embedded_dir: Path | None, service: str | None) -> None:
     click.echo(f"postgresql://{pg.SUPERUSER}@127.0.0.1:{port}/{database}")
 
 
-def main() -> None:
-    """Entry point: run the CLI, map errors to exit codes, never show a traceback for a known error.
-
-    A pod pays this start-up on every boot: the garbage collector is paused while the command's
-    modules load (a long-running command turns it back on), and the objects alive at exit are
-    frozen so the interpreter's last collection does not walk them all.
-    """
-    gc.disable()
-    try:
-        _run_cli()
-    finally:
-        gc.freeze()
-
-
-def _run_cli() -> None:
+def run_command_line() -> None:
+    """The command ``sys.argv`` names, parsed by click: every error becomes output and an exit code."""
     try:
         cli.main(standalone_mode=False)
     except click.exceptions.Abort:
