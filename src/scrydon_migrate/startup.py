@@ -30,7 +30,9 @@ Anything else — a change, an error, a service without a URL (embedded), the re
 one service — falls back to the full path, which decides as always and stores a fresh state when it
 finds a healthy no-op. What the generation cannot see: DDL run with event triggers switched off for
 the session (``SET event_triggers = off`` on PostgreSQL 17+, single-user mode); support can force a
-full check by deleting the row (``DELETE FROM <tracking>_checked``).
+full check by deleting the row (``DELETE FROM <tracking>_checked``). A file edited to the same size
+with its modification time kept (builders that give every file one fixed time make that possible) is
+seen at the next full check.
 """
 
 from __future__ import annotations
