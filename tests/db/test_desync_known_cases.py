@@ -173,3 +173,17 @@ def test_a_tail_whose_drop_did_not_happen_is_found_and_not_offered(migrations, m
         True,
         True,
     )
+
+
+def test_a_table_tuned_by_hand_is_not_a_desync(migrations, migrate, db):
+    """An operator's autovacuum or fillfactor setting changes no migration's footprint."""
+    migrations.write("0001_orgs.sql", "CREATE TABLE orgs (id int PRIMARY KEY, name text);")
+    assert migrate("up").code == 0
+    db.execute("ALTER TABLE orgs SET (autovacuum_vacuum_scale_factor = 0.01, fillfactor = 90)")
+    db.execute("COMMENT ON TABLE orgs IS 'tuned by hand'")
+
+    again = migrate("up")
+    verified = migrate("verify", "--json")
+
+    assert again.code == 0, again.stderr
+    assert verified.json()[0]["kind"] == "healthy"
