@@ -56,7 +56,7 @@ ns AS (
     SELECT c.oid, c.relname, c.relkind, ns.nspname, c.xmin, c.relfilenode,
            c.relpersistence::text || coalesce(c.reloptions::text, '') || coalesce(c.relpartbound::text, '')
            || c.relispartition::text AS def,
-           c.relpersistence::text || coalesce(c.reloptions::text, '')
+           c.relpersistence::text
            || coalesce(s.seqtypid::regtype::text || s.seqstart || s.seqincrement || s.seqmax || s.seqmin
                        || s.seqcycle::text, '') AS shape
       FROM pg_class c JOIN ns ON ns.oid = c.relnamespace LEFT JOIN pg_sequence s ON s.seqrelid = c.oid
