@@ -205,6 +205,17 @@ ROWS_AND_KEYS = (
     + " UNION ALL SELECT NULL, NULL, NULL, {columns} FROM {table}"
 )
 
+#: Where the tables named like the tracking table are, ``(schema, on the search path)``, the first on the
+#: search path first: the one query behind ``tracking.resolve`` and the start-up check's lookup.
+#: ``{name}`` is the driver's placeholder for the name (psycopg's ``%(table)s``, libpq's ``$1``).
+TRACKING_TABLES = """
+SELECT n.nspname, array_position(current_schemas(false), n.nspname::text) IS NOT NULL
+  FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+ WHERE c.relname = {name} AND c.relkind IN ('r', 'p')
+   AND EXISTS (SELECT 1 FROM pg_attribute a WHERE a.attrelid = c.oid AND a.attname = 'checksum')
+ ORDER BY array_position(current_schemas(false), n.nspname::text) NULLS LAST, n.nspname
+"""
+
 #: Every object: ``(identity, key, definition, shape, xmin, relfilenode, parent)``.
 ALL_OBJECTS = "WITH " + _objects() + "SELECT identity, key, def, shape, xmin, fnode, parent FROM objects"
 

@@ -161,15 +161,6 @@ _STATE = (
     + " FROM {tracking} AS t), k.files_key = $1, k.applied FROM {checked} AS k JOIN generation g ON true"
 )
 
-#: The schema an unqualified tracking table resolves to: ``tracking.resolve``'s first rule, the existing
-#: table first on the search path (anything else takes the full path).
-_ON_PATH = """
-SELECT n.nspname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
- WHERE c.relname = $1 AND c.relkind IN ('r', 'p') AND array_position(current_schemas(false), n.nspname::text) > 0
-   AND EXISTS (SELECT 1 FROM pg_attribute a WHERE a.attrelid = c.oid AND a.attname = 'checksum')
- ORDER BY array_position(current_schemas(false), n.nspname::text) LIMIT 1
-"""
-
 CHECKED_DDL = """
 CREATE TABLE IF NOT EXISTS {table} (
     only_row boolean PRIMARY KEY DEFAULT true CHECK (only_row),
@@ -254,14 +245,17 @@ def stored_total(settings: Settings, svc: ServiceSettings, key: str) -> int | No
 
 
 def _located(conn: libpq.Connection, configured: str) -> tuple[str, str] | None:
-    """The tracking table's schema and name, where ``tracking.resolve`` would find it first."""
+    """The tracking table's schema and name, when ``tracking.resolve``'s first rule finds it (the table
+    first on the search path); its other rules are the full path's."""
     parts = configured.split(".")
     if len(parts) == 2 and all(parts):
         return parts[0], parts[1]
     if len(parts) != 1 or not parts[0]:
         return None
-    found = conn.query(_ON_PATH, [configured])
-    return (str(found[0][0]), configured) if found else None
+    from scrydon_migrate import catalog
+
+    found = conn.query(catalog.TRACKING_TABLES.format(name="$1"), [configured])
+    return (str(found[0][0]), configured) if found and found[0][1] == "t" else None
 
 
 def settled_generation(conn: psycopg.Connection) -> str | None:

@@ -43,7 +43,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import TYPE_CHECKING, Any
 
-from scrydon_migrate import log
+from scrydon_migrate import catalog, log
 from scrydon_migrate.errors import ConfigError, LockWaitTimeout, TrackingDamaged
 
 if TYPE_CHECKING:
@@ -299,13 +299,7 @@ def resolve(conn: psycopg.Connection, table: str) -> str:
     return f"{current[0] if current and current[0] else 'public'}.{table}"
 
 
-_WHERE_IS = """
-SELECT n.nspname, array_position(current_schemas(false), n.nspname::text) IS NOT NULL
-  FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
- WHERE c.relname = %(table)s AND c.relkind IN ('r', 'p')
-   AND EXISTS (SELECT 1 FROM pg_attribute a WHERE a.attrelid = c.oid AND a.attname = 'checksum')
- ORDER BY array_position(current_schemas(false), n.nspname::text) NULLS LAST, n.nspname
-"""
+_WHERE_IS = catalog.TRACKING_TABLES.format(name="%(table)s")
 
 
 def ensure_table(conn: psycopg.Connection, table: str, service: str) -> None:
