@@ -393,7 +393,6 @@ def _apply_each(
             )
         require_backfills(conn, service, table, migration)
         done = runner.apply(conn, table, migration, plan.rows.get(migration.version), recorder, policy, dog)
-        db.reset_session(conn, settings.lock_timeout_ms)
         log.event(
             logger,
             logging.INFO,

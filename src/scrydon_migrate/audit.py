@@ -248,8 +248,31 @@ def record(
     details: dict[str, Any] | None = None,
 ) -> None:
     """Append one event (in the caller's transaction, if one is open)."""
+    conn.execute(_insert(conn, tracking_table), _values(service, event, version, actor, reason, details))
+
+
+def record_statement(
+    conn: psycopg.Connection,
+    tracking_table: str,
+    *,
+    service: str,
+    event: str,
+    version: int | None = None,
+    actor: str | None = None,
+    reason: str | None = None,
+    details: dict[str, Any] | None = None,
+) -> bytes:
+    """The statement that :func:`record` runs, with its values quoted in (by libpq), to send with others."""
+    from psycopg import ClientCursor
+
+    with ClientCursor(conn) as cursor:
+        return cursor.mogrify(
+            _insert(conn, tracking_table), _values(service, event, version, actor, reason, details)
+        ).encode()
+
+
+def _insert(conn: psycopg.Connection, tracking_table: str) -> bytes:
     from psycopg import sql
-    from psycopg.types.json import Jsonb
 
     if tracking_table not in _INSERTS:
         _INSERTS[tracking_table] = (
@@ -259,7 +282,20 @@ def record(
             .format(table=table_identifier(table_for(tracking_table)))
             .as_bytes(conn)
         )
-    conn.execute(_INSERTS[tracking_table], (service, event, version, actor, reason, Jsonb(details or {})))
+    return _INSERTS[tracking_table]
+
+
+def _values(
+    service: str,
+    event: str,
+    version: int | None,
+    actor: str | None,
+    reason: str | None,
+    details: dict[str, Any] | None,
+) -> tuple[Any, ...]:
+    from psycopg.types.json import Jsonb
+
+    return (service, event, version, actor, reason, Jsonb(details or {}))
 
 
 @dataclass(frozen=True, slots=True)

@@ -236,9 +236,9 @@ def scoped_objects(scope_ctes: str) -> str:
         + scope_ctes
         + ", "
         + _objects(
-            rel_scope="c.oid IN (SELECT oid FROM scope_rel)",
-            fn_scope="p.oid IN (SELECT oid FROM scope_fn)",
-            typ_scope="t.oid IN (SELECT oid FROM scope_typ)",
+            rel_scope="c.oid = ANY (ARRAY(SELECT oid FROM scope_rel))",
+            fn_scope="p.oid = ANY (ARRAY(SELECT oid FROM scope_fn))",
+            typ_scope="t.oid = ANY (ARRAY(SELECT oid FROM scope_typ))",
         )
     )
 

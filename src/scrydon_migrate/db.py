@@ -185,7 +185,12 @@ def reset_session(conn: psycopg.Connection, lock_timeout_ms: int) -> None:
     A plain ``SET`` inside a migration outlives its transaction; pg_dump-style files
     even empty the search_path. Advisory locks are not touched by this. One round trip.
     """
-    conn.execute(b"RESET ALL; RESET ROLE; RESET SESSION AUTHORIZATION; " + _session_settings(conn, lock_timeout_ms))
+    conn.execute(reset_statements(conn, lock_timeout_ms))
+
+
+def reset_statements(conn: psycopg.Connection, lock_timeout_ms: int) -> bytes:
+    """The statements of :func:`reset_session`, to send after others in the same round trip."""
+    return b"RESET ALL; RESET ROLE; RESET SESSION AUTHORIZATION; " + _session_settings(conn, lock_timeout_ms)
 
 
 def privilege_missing(conn: psycopg.Connection | None, service: str | None, exc: BaseException) -> PrivilegeMissing:

@@ -277,31 +277,34 @@ touched AS (SELECT DISTINCT classid, objid FROM ev WHERE NOT dropped),"""
 scope_rel AS (
     SELECT objid AS oid FROM touched WHERE classid = 'pg_class'::regclass
     UNION SELECT oid FROM locked
-    UNION SELECT h.inhrelid FROM pg_inherits h JOIN touched ON touched.classid = 'pg_class'::regclass
-                                                           AND h.inhparent = touched.objid
-    UNION SELECT h.inhparent FROM pg_inherits h JOIN touched ON touched.classid = 'pg_class'::regclass
-                                                            AND h.inhrelid = touched.objid
-    UNION SELECT i.indrelid FROM pg_index i JOIN touched ON touched.classid = 'pg_class'::regclass
-                                                      AND i.indexrelid = touched.objid
-    UNION SELECT g.tgrelid FROM pg_trigger g JOIN touched ON touched.classid = 'pg_trigger'::regclass
-                                                          AND g.oid = touched.objid
-    UNION SELECT p.polrelid FROM pg_policy p JOIN touched ON touched.classid = 'pg_policy'::regclass
-                                                          AND p.oid = touched.objid
-    UNION SELECT r.ev_class FROM pg_rewrite r JOIN touched ON touched.classid = 'pg_rewrite'::regclass
-                                                           AND r.oid = touched.objid
-    UNION SELECT k.conrelid FROM pg_constraint k JOIN touched ON touched.classid = 'pg_constraint'::regclass
-                                                              AND k.oid = touched.objid WHERE k.conrelid <> 0
-    UNION SELECT d.adrelid FROM pg_attrdef d JOIN touched ON touched.classid = 'pg_attrdef'::regclass
-                                                          AND d.oid = touched.objid
-    UNION SELECT t.typrelid FROM pg_type t JOIN touched ON touched.classid = 'pg_type'::regclass
-                                                        AND t.oid = touched.objid WHERE t.typrelid <> 0
+    UNION SELECT h.inhrelid FROM pg_inherits h WHERE h.inhparent = ANY ({touched_pg_class})
+    UNION SELECT h.inhparent FROM pg_inherits h WHERE h.inhrelid = ANY ({touched_pg_class})
+    UNION SELECT i.indrelid FROM pg_index i WHERE i.indexrelid = ANY ({touched_pg_class})
+    UNION SELECT g.tgrelid FROM pg_trigger g WHERE g.oid = ANY ({touched_pg_trigger})
+    UNION SELECT p.polrelid FROM pg_policy p WHERE p.oid = ANY ({touched_pg_policy})
+    UNION SELECT r.ev_class FROM pg_rewrite r WHERE r.oid = ANY ({touched_pg_rewrite})
+    UNION SELECT k.conrelid FROM pg_constraint k WHERE k.oid = ANY ({touched_pg_constraint}) AND k.conrelid <> 0
+    UNION SELECT d.adrelid FROM pg_attrdef d WHERE d.oid = ANY ({touched_pg_attrdef})
+    UNION SELECT t.typrelid FROM pg_type t WHERE t.oid = ANY ({touched_pg_type}) AND t.typrelid <> 0
 ),
 scope_fn AS (SELECT objid AS oid FROM touched WHERE classid = 'pg_proc'::regclass),
 scope_typ AS (
     SELECT objid AS oid FROM touched WHERE classid = 'pg_type'::regclass
-    UNION SELECT k.contypid FROM pg_constraint k JOIN touched ON touched.classid = 'pg_constraint'::regclass
-                                                              AND k.oid = touched.objid WHERE k.contypid <> 0
+    UNION SELECT k.contypid FROM pg_constraint k WHERE k.oid = ANY ({touched_pg_constraint}) AND k.contypid <> 0
 )"""
+).format(
+    **{
+        f"touched_{catalog_name}": f"ARRAY(SELECT objid FROM touched WHERE classid = '{catalog_name}'::regclass)"
+        for catalog_name in (
+            "pg_class",
+            "pg_trigger",
+            "pg_policy",
+            "pg_rewrite",
+            "pg_constraint",
+            "pg_attrdef",
+            "pg_type",
+        )
+    }
 )
 
 _DROPPED_IDENTITY = """
@@ -344,8 +347,14 @@ UNION ALL """
 
 _AFTER_WHOLE = catalog.whole_objects(_LOCKED) + _OUTPUT + " UNION ALL " + _STATE
 
-_SETTLE = b"SET LOCAL statement_timeout = 0; SET LOCAL ROLE NONE"
+_SETTLE = b"SET LOCAL statement_timeout = 0; SET LOCAL ROLE NONE; "
 _START_RECORDING = b"SELECT set_config('scrydon_migrate.recording', 'on', false)"
+#: A read runs in a savepoint: if the migration deallocated the prepared read (``DEALLOCATE ALL`` in a DO
+#: block, say), the failed ``EXECUTE`` is rolled back to it and the read prepared again, so the
+#: migration's transaction survives.
+_SAVEPOINT = b"SAVEPOINT scrydon_migrate_read; "
+_RELEASE = b"; RELEASE SAVEPOINT scrydon_migrate_read"
+_ROLLBACK_TO = b"ROLLBACK TO SAVEPOINT scrydon_migrate_read; "
 
 
 @dataclass(frozen=True, slots=True)
@@ -369,24 +378,24 @@ class Recorder:
     _children: dict[int, set[str]] = field(default_factory=dict)
     #: Schemas and extensions, which every read covers whole.
     _always_read: set[str] = field(default_factory=set)
-    _scoped_query: bytes = b""
-    _whole_query: bytes = b""
+    _scoped: _PreparedRead | None = None
+    _whole: _PreparedRead | None = None
 
     @classmethod
     def start(cls, conn: psycopg.Connection, tracking_table: str) -> Recorder:
         """Set the session up (event triggers where possible) and read the baseline: once per run.
 
         The two reads after each migration are bound to this tracking table once and prepared on the
-        applying connection, so the server plans them once a run, not once a migration (planning the
-        scoped read costs more than running it). The connection is not pooled per transaction: ``up``
-        refused that before it took the lock.
+        applying connection with SQL ``PREPARE``, so the server parses them once a run and keeps their
+        plans while migrations change the catalog. They are kept out of the driver's own statement
+        cache on purpose: the driver forgets every prepared statement (``DEALLOCATE ALL``) after any
+        ``DROP`` or ``ALTER``, which would make nearly every migration parse and plan them again. The
+        connection is not pooled per transaction: ``up`` refused that before it took the lock.
         """
         recorder = cls(conn, tracking_table)
         recorder.event_triggers = _prepare_event_triggers(conn, tracking_table)
-        recorder._scoped_query = _bound(conn, _AFTER_SCOPED, tracking_table)
-        recorder._whole_query = _bound(conn, _AFTER_WHOLE, tracking_table)
-        if conn.prepare_threshold is None:
-            conn.prepare_threshold = 2**31 - 1
+        recorder._scoped = _PreparedRead.prepare(conn, "scoped", _bound(conn, _AFTER_SCOPED, tracking_table))
+        recorder._whole = _PreparedRead.prepare(conn, "whole", _bound(conn, _AFTER_WHOLE, tracking_table))
         rows = conn.execute(catalog.ALL_OBJECTS, catalog.tool_scope(tracking_table)).fetchall()
         for r in rows:
             recorder._put(r[0], _Object(r[1], r[2], r[3], int(r[5]), int(r[6])))
@@ -418,9 +427,14 @@ class Recorder:
             self._undo.clear()
 
     def begin(self) -> None:
-        """Before the migration's statements (or a journaled statement): the event triggers note them."""
+        """Before a journaled statement: the event triggers note what it does."""
         if self.event_triggers:
-            self.conn.execute(_START_RECORDING, prepare=True)
+            self.conn.execute(_START_RECORDING)
+
+    def opening(self, before: bytes) -> bytes:
+        """``before`` and what :meth:`begin` sends, for the caller to send ahead of the migration's first
+        statement in one round trip (``;``-terminated)."""
+        return before + _START_RECORDING + b"; " if self.event_triggers else before
 
     def finish(self, *, in_transaction: bool, may_write: bool) -> Record:
         """The record of what ran since :meth:`begin`, read before the transaction commits.
@@ -428,10 +442,10 @@ class Recorder:
         ``may_write``: the statements include DML, TRUNCATE or code; outside a transaction their
         writes cannot be read (the locks that show them are gone), so the record is incomplete.
         """
-        with self._settled():
+        assert self._scoped is not None and self._whole is not None
+        with self._settled() as settle:
             whole = not self.event_triggers
-            query = self._whole_query if whole else self._scoped_query
-            rows = self.conn.execute(query, prepare=True).fetchall()
+            rows = (self._whole if whole else self._scoped).read(self.conn, settle)
             state = next((r for r in rows if r[0] == "x"), None)
             if not whole and (state is None or state[2] != "on" or any(r[0] == "s" for r in rows)):
                 whole, rows = True, self._read_whole(rows)
@@ -443,25 +457,30 @@ class Recorder:
 
     def _read_whole(self, scoped: list[tuple[Any, ...]]) -> list[tuple[Any, ...]]:
         """The whole catalog, when a scoped read cannot be trusted to cover what changed."""
-        rows = self.conn.execute(self._whole_query, prepare=True).fetchall()
+        assert self._whole is not None
+        rows = self._whole.read(self.conn)
         return [r for r in rows if r[0] != "x"] + [r for r in scoped if r[0] in ("d", "x")]
 
     @contextlib.contextmanager
-    def _settled(self) -> Iterator[None]:
-        """The recorder's reads run as the session's own role and without the migration's timeouts.
+    def _settled(self) -> Iterator[bytes]:
+        """The statements that make the recorder's reads run as the session's own role, without timeouts.
 
         A migration may ``SET statement_timeout`` or ``SET ROLE`` for its own statements; inside its
         transaction these are undone for the rest of it only, outside one a short transaction is opened.
+        They are sent with the first read, in its round trip.
         """
         from psycopg import pq
 
-        if self.conn.info.transaction_status is pq.TransactionStatus.IDLE:
-            with self.conn.transaction():
-                self.conn.execute(_SETTLE)
-                yield
-        else:
-            self.conn.execute(_SETTLE)
-            yield
+        if self.conn.info.transaction_status is not pq.TransactionStatus.IDLE:
+            yield _SETTLE
+            return
+        try:
+            yield b"BEGIN; " + _SETTLE
+        except BaseException:
+            if self.conn.info.transaction_status is not pq.TransactionStatus.IDLE and not self.conn.closed:
+                self.conn.execute(b"ROLLBACK")
+            raise
+        self.conn.execute(b"COMMIT")
 
     def _set(self, identity: str, value: _Object | None) -> None:
         self._undo.append((identity, self.baseline.get(identity)))
@@ -524,6 +543,46 @@ class Recorder:
         """Tables the migration holds a DML lock on (the tool's own tables are not in the baseline)."""
         tables = {self.baseline[r[1]].key for r in rows if r[0] == "w" and r[1] in self.baseline}
         return [Wrote(key) for key in sorted(tables) if key.startswith(("table:", "matview:"))]
+
+
+@dataclass(frozen=True, slots=True)
+class _PreparedRead:
+    """One of the recorder's reads, prepared with SQL ``PREPARE`` under a name of this run's own.
+
+    The name is unique per run, so a session that a pooler hands on without ``DISCARD ALL`` never
+    meets an older run's statement of the same name.
+    """
+
+    name: bytes
+    query: bytes
+
+    @classmethod
+    def prepare(cls, conn: psycopg.Connection, kind: str, query: bytes) -> _PreparedRead:
+        import secrets
+
+        read = cls(f"scrydon_migrate_{kind}_{secrets.token_hex(6)}".encode(), query)
+        conn.execute(read._prepare())
+        return read
+
+    def _prepare(self) -> bytes:
+        return b"PREPARE " + self.name + b" AS " + self.query
+
+    def read(self, conn: psycopg.Connection, before: bytes = b"") -> list[tuple[Any, ...]]:
+        """The read's rows, in one round trip with ``before``; prepared again if the migration removed it."""
+        from psycopg import errors
+
+        try:
+            return _rows_of(conn.execute(before + _SAVEPOINT + b"EXECUTE " + self.name + _RELEASE))
+        except errors.InvalidSqlStatementName:
+            return _rows_of(conn.execute(_ROLLBACK_TO + self._prepare() + b"; EXECUTE " + self.name + _RELEASE))
+
+
+def _rows_of(cursor: psycopg.Cursor[Any]) -> list[tuple[Any, ...]]:
+    """The rows of the one statement of a multi-statement string that returns rows."""
+    while cursor.description is None:
+        if not cursor.nextset():
+            return []
+    return cursor.fetchall()
 
 
 class _Ownership:

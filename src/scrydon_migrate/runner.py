@@ -17,13 +17,14 @@ statement and its line in the file, before the error leaves the runner.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import logging
 import os
 import random
 import re
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
@@ -283,15 +284,16 @@ def _apply(
     resume_at = resume_point(conn, table, migration, row)
     started = time.monotonic()
     retrying = row is not None and row.status in (Status.RUNNING, Status.FAILED)
-    if run.policy.statement_timeout_ms is not None:
-        conn.execute(b"SET statement_timeout = " + _statement_timeout(run.policy))
     if run.watchdog is not None:
         run.watchdog.reset_held()
     if migration.transactional and resume_at == 0:
         lock_held_ms = _apply_in_transaction(conn, table, migration, started, run)
     else:
+        if run.policy.statement_timeout_ms is not None:
+            conn.execute(_set_statement_timeout(run.policy))
         done_so_far = _recorded_so_far(row) if resume_at else record.Record(())
         lock_held_ms = _apply_journaled(conn, table, migration, resume_at, started, run, done_so_far, retrying=retrying)
+        db.reset_session(conn, run.policy.timeout_ms)
     return Applied(
         version=migration.file.version_text,
         file=migration.file.file,
@@ -356,7 +358,13 @@ def _may_write(statements: Sequence[Statement]) -> bool:
 def _audit_applied(
     conn: psycopg.Connection, table: str, migration: Migration, started: float, lock_held_ms: int | None
 ) -> None:
-    audit.record(
+    conn.execute(_audit_applied_statement(conn, table, migration, started, lock_held_ms))
+
+
+def _audit_applied_statement(
+    conn: psycopg.Connection, table: str, migration: Migration, started: float, lock_held_ms: int | None
+) -> bytes:
+    return audit.record_statement(
         conn,
         table,
         service=migration.file.service,
@@ -413,13 +421,16 @@ def _apply_in_transaction(
         first_blocking: float | None = None
         may_write = _may_write(migration.runnable)
         try:
-            with run.recorder.transaction(), conn.transaction():
-                run.recorder.begin()
+            with run.recorder.transaction(), _transaction(conn):
+                opening = run.recorder.opening(b"BEGIN; " + _set_statement_timeout(run.policy) + b"; ")
                 for statement in migration.runnable:
                     if first_blocking is None and _blocks_writes(statement, created):
                         first_blocking = time.monotonic()
-                    _execute(conn, migration, statement, run)
+                    _execute(conn, migration, statement, run, before=opening)
+                    opening = b""
                     created.update(statement.locks.creates)
+                if opening:
+                    conn.execute(opening.rstrip(b"; "))
                 effects = run.recorder.finish(in_transaction=True, may_write=may_write)
                 held = _observed(run, _longest(worst, first_blocking))
                 tracking.upsert(
@@ -437,7 +448,11 @@ def _apply_in_transaction(
                     },
                 )
                 _register_backfills(conn, table, migration)
-                _audit_applied(conn, table, migration, started, held)
+                conn.execute(
+                    _audit_applied_statement(conn, table, migration, started, held)
+                    + b"; COMMIT; "
+                    + db.reset_statements(conn, run.policy.timeout_ms)
+                )
             return held
         except _LockNotGranted as waited:
             worst = _longest(worst, first_blocking)
@@ -445,6 +460,27 @@ def _apply_in_transaction(
         except StatementFailed as failure:
             _record_failure(conn, table, migration, failure, started, statements_done=0)
             raise
+
+
+@contextlib.contextmanager
+def _transaction(conn: psycopg.Connection) -> Iterator[None]:
+    """A transaction the block opens (``BEGIN`` sent with its first statements) and commits (with its last).
+
+    Opening and committing in the same round trips as the statements around them saves two of the few
+    round trips each migration costs; a block that fails is rolled back, as ``conn.transaction()`` would.
+    """
+    import psycopg
+    from psycopg import pq
+
+    try:
+        yield
+    except BaseException:
+        if not conn.closed and conn.info.transaction_status is not pq.TransactionStatus.IDLE:
+            with contextlib.suppress(psycopg.Error):
+                conn.execute(b"ROLLBACK")
+        raise
+    if conn.info.transaction_status is not pq.TransactionStatus.IDLE:
+        conn.execute(b"COMMIT")
 
 
 def _register_backfills(conn: psycopg.Connection, table: str, migration: Migration) -> None:
@@ -825,20 +861,30 @@ def _statement_timeout(policy: LockPolicy) -> bytes:
     return b"DEFAULT" if policy.statement_timeout_ms is None else b"%d" % policy.statement_timeout_ms
 
 
-def _execute(conn: psycopg.Connection, migration: Migration, statement: Statement, run: _Run) -> None:
-    """Run one statement under the lock budget; the one place a server error becomes a StatementFailed."""
+def _set_statement_timeout(policy: LockPolicy) -> bytes:
+    return b"SET statement_timeout = " + _statement_timeout(policy)
+
+
+def _execute(
+    conn: psycopg.Connection, migration: Migration, statement: Statement, run: _Run, *, before: bytes = b""
+) -> None:
+    """Run one statement under the lock budget; the one place a server error becomes a StatementFailed.
+
+    ``before``: statements that open the migration's transaction, sent ahead of it in one round trip.
+    """
     import psycopg
 
     watchdog = run.watchdog
     began = now()
+    text = before + statement.text.encode()
     try:
         if watchdog is None:
-            conn.execute(statement.text.encode())
+            conn.execute(text)
         else:
             building = not statement.transactional and statement.kind in _CONCURRENT_BUILDS
             progress = _where(migration) | {"line": str(statement.line)} if building else None
             with watchdog.watch(allowed=_budget_allowed(migration, statement), progress=progress):
-                conn.execute(statement.text.encode())
+                conn.execute(text)
     except psycopg.errors.LockNotAvailable as exc:
         blockers = watchdog.blockers() if watchdog is not None else None
         raise _LockNotGranted(statement, _first_line(exc), began, blockers) from exc
@@ -847,7 +893,7 @@ def _execute(conn: psycopg.Connection, migration: Migration, statement: Statemen
             raise _connection_lost(migration, statement, exc) from exc
         if watchdog is not None and watchdog.tripped is not None and isinstance(exc, psycopg.errors.QueryCanceled):
             raise _budget_exceeded(migration, statement, watchdog) from exc
-        raise _statement_failed(migration, statement, exc) from exc
+        raise _statement_failed(migration, statement, exc, offset=len(before)) from exc
     if watchdog is not None and watchdog.tripped is not None and not conn.autocommit:
         raise _budget_exceeded(migration, statement, watchdog)
 
@@ -907,12 +953,15 @@ def _first_line(exc: BaseException) -> str:
     return text.splitlines()[0] if text else type(exc).__name__
 
 
-def _statement_failed(migration: Migration, statement: Statement, exc: psycopg.Error) -> StatementFailed:
+def _statement_failed(
+    migration: Migration, statement: Statement, exc: psycopg.Error, *, offset: int = 0
+) -> StatementFailed:
+    """``offset``: how many (ASCII) characters were sent ahead of the statement's text."""
     diag = exc.diag
     line = statement.line
     position = diag.statement_position
-    if position and position.isdigit():
-        line += statement.text.count("\n", 0, int(position) - 1)
+    if position and position.isdigit() and int(position) > offset:
+        line += statement.text.count("\n", 0, int(position) - offset - 1)
     primary = diag.message_primary or _first_line(exc)
     message = (
         f"migration {migration.file.version_text} ({migration.file.file}) of service "

@@ -47,6 +47,11 @@ CLEAN = {
         "EXECUTE 'CREATE INDEX orgs_slug ON orgs (slug)'; END $$;",
         "ALTER TABLE orgs DROP COLUMN slug;",
     ],
+    "a migration that deallocates every prepared statement (the recorder's reads included)": [
+        "CREATE TABLE orgs (id int PRIMARY KEY);",
+        "DO $$ BEGIN EXECUTE 'DEALLOCATE ALL'; END $$;\nCREATE TABLE teams (id int PRIMARY KEY);",
+        "DEALLOCATE ALL;\nALTER TABLE teams ADD COLUMN org int REFERENCES orgs;",
+    ],
     "cascade keeps the rest checked": [
         "CREATE TABLE orgs (id int PRIMARY KEY, name text);\nCREATE VIEW names AS SELECT name FROM orgs;\n"
         "CREATE FUNCTION org_count() RETURNS bigint LANGUAGE sql AS 'SELECT count(*) FROM orgs';",
