@@ -436,16 +436,34 @@ class Recorder:
         statement in one round trip (``;``-terminated)."""
         return before + _START_RECORDING + b"; " if self.event_triggers else before
 
-    def finish(self, *, in_transaction: bool, may_write: bool) -> Record:
+    def closing(self) -> bytes:
+        """The read of :meth:`finish`, for the caller to send after the last statement of a migration's
+        transaction in the same round trip; the cursor of that round trip goes to :meth:`finish`. It starts
+        on a line of its own: the statement may end in a ``--`` comment."""
+        return b"\n; " + _SETTLE + self._first_read().statement()
+
+    def lost_read(self, exc: BaseException) -> bool:
+        """Whether ``exc`` says the migration removed the prepared read sent by :meth:`closing`
+        (the caller then rolls back to the read's savepoint, and :meth:`finish` reads again)."""
+        from psycopg import errors
+
+        return isinstance(exc, errors.InvalidSqlStatementName) and self._first_read().name.decode() in str(exc)
+
+    def _first_read(self) -> _PreparedRead:
+        read = self._scoped if self.event_triggers else self._whole
+        assert read is not None
+        return read
+
+    def finish(self, *, in_transaction: bool, may_write: bool, sent: psycopg.Cursor[Any] | None = None) -> Record:
         """The record of what ran since :meth:`begin`, read before the transaction commits.
 
         ``may_write``: the statements include DML, TRUNCATE or code; outside a transaction their
         writes cannot be read (the locks that show them are gone), so the record is incomplete.
+        ``sent``: the cursor of the round trip that carried :meth:`closing`, whose last rows are the read.
         """
-        assert self._scoped is not None and self._whole is not None
         with self._settled() as settle:
             whole = not self.event_triggers
-            rows = (self._whole if whole else self._scoped).read(self.conn, settle)
+            rows = _last_rows(sent) if sent is not None else self._first_read().read(self.conn, settle)
             state = next((r for r in rows if r[0] == "x"), None)
             if not whole and (state is None or state[2] != "on" or any(r[0] == "s" for r in rows)):
                 whole, rows = True, self._read_whole(rows)
@@ -567,22 +585,33 @@ class _PreparedRead:
     def _prepare(self) -> bytes:
         return b"PREPARE " + self.name + b" AS " + self.query
 
+    def statement(self) -> bytes:
+        """The read, in a savepoint of its own."""
+        return _SAVEPOINT + b"EXECUTE " + self.name + _RELEASE
+
     def read(self, conn: psycopg.Connection, before: bytes = b"") -> list[tuple[Any, ...]]:
         """The read's rows, in one round trip with ``before``; prepared again if the migration removed it."""
         from psycopg import errors
 
         try:
-            return _rows_of(conn.execute(before + _SAVEPOINT + b"EXECUTE " + self.name + _RELEASE))
+            return _last_rows(conn.execute(before + self.statement()))
         except errors.InvalidSqlStatementName:
-            return _rows_of(conn.execute(_ROLLBACK_TO + self._prepare() + b"; EXECUTE " + self.name + _RELEASE))
+            return _last_rows(conn.execute(_ROLLBACK_TO + self._prepare() + b"; EXECUTE " + self.name + _RELEASE))
 
 
-def _rows_of(cursor: psycopg.Cursor[Any]) -> list[tuple[Any, ...]]:
-    """The rows of the one statement of a multi-statement string that returns rows."""
-    while cursor.description is None:
+def _last_rows(cursor: psycopg.Cursor[Any]) -> list[tuple[Any, ...]]:
+    """The rows of the last statement that returns rows, of a multi-statement string (the read comes last)."""
+    rows: list[tuple[Any, ...]] = []
+    while True:
+        if cursor.description is not None:
+            rows = cursor.fetchall()
         if not cursor.nextset():
-            return []
-    return cursor.fetchall()
+            return rows
+
+
+def roll_back_to_read(conn: psycopg.Connection) -> None:
+    """After :meth:`Recorder.lost_read`: back to just before the read, so the transaction goes on."""
+    conn.execute(_ROLLBACK_TO.rstrip(b"; "))
 
 
 class _Ownership:

@@ -423,15 +423,19 @@ def _apply_in_transaction(
         try:
             with run.recorder.transaction(), _transaction(conn):
                 opening = run.recorder.opening(b"BEGIN; " + _set_statement_timeout(run.policy) + b"; ")
+                read = None
                 for statement in migration.runnable:
                     if first_blocking is None and _blocks_writes(statement, created):
                         first_blocking = time.monotonic()
-                    _execute(conn, migration, statement, run, before=opening)
+                    last = statement is migration.runnable[-1]
+                    read = _execute(
+                        conn, migration, statement, run, before=opening, after=run.recorder.closing() if last else b""
+                    )
                     opening = b""
                     created.update(statement.locks.creates)
                 if opening:
                     conn.execute(opening.rstrip(b"; "))
-                effects = run.recorder.finish(in_transaction=True, may_write=may_write)
+                effects = run.recorder.finish(in_transaction=True, may_write=may_write, sent=read)
                 held = _observed(run, _longest(worst, first_blocking))
                 tracking.upsert(
                     conn,
@@ -866,25 +870,37 @@ def _set_statement_timeout(policy: LockPolicy) -> bytes:
 
 
 def _execute(
-    conn: psycopg.Connection, migration: Migration, statement: Statement, run: _Run, *, before: bytes = b""
-) -> None:
+    conn: psycopg.Connection,
+    migration: Migration,
+    statement: Statement,
+    run: _Run,
+    *,
+    before: bytes = b"",
+    after: bytes = b"",
+) -> psycopg.Cursor[Any] | None:
     """Run one statement under the lock budget; the one place a server error becomes a StatementFailed.
 
-    ``before``: statements that open the migration's transaction, sent ahead of it in one round trip.
+    ``before`` (the statements that open the migration's transaction) and ``after`` (the recorder's
+    read) are sent with it in one round trip; the cursor is returned when ``after`` ran.
     """
     import psycopg
 
     watchdog = run.watchdog
     began = now()
-    text = before + statement.text.encode()
+    text = before + statement.text.encode() + after
+    cursor: psycopg.Cursor[Any] | None = None
     try:
         if watchdog is None:
-            conn.execute(text)
+            cursor = conn.execute(text)
         else:
             building = not statement.transactional and statement.kind in _CONCURRENT_BUILDS
             progress = _where(migration) | {"line": str(statement.line)} if building else None
             with watchdog.watch(allowed=_budget_allowed(migration, statement), progress=progress):
-                conn.execute(text)
+                cursor = conn.execute(text)
+    except psycopg.errors.InvalidSqlStatementName as exc:
+        if not (after and run.recorder.lost_read(exc)):
+            raise _statement_failed(migration, statement, exc, offset=len(before)) from exc
+        record.roll_back_to_read(conn)
     except psycopg.errors.LockNotAvailable as exc:
         blockers = watchdog.blockers() if watchdog is not None else None
         raise _LockNotGranted(statement, _first_line(exc), began, blockers) from exc
@@ -896,6 +912,7 @@ def _execute(
         raise _statement_failed(migration, statement, exc, offset=len(before)) from exc
     if watchdog is not None and watchdog.tripped is not None and not conn.autocommit:
         raise _budget_exceeded(migration, statement, watchdog)
+    return cursor if after else None
 
 
 def _budget_allowed(migration: Migration, statement: Statement) -> bool:

@@ -151,6 +151,28 @@ def test_objects_created_by_a_do_block_are_recorded_and_checked(migrations, migr
     assert "Re-run with MIGRATE_REPAIR_TRACKING=1 to rewind tracking from 0002 (0002_dynamic.sql)." in run.stderr
 
 
+@pytest.mark.parametrize(
+    "last_statement",
+    [
+        "SELECT setval('audit_trail_id_seq', 10) -- ids start above 10",
+        "DO $$ BEGIN EXECUTE 'DEALLOCATE ALL'; END $$",
+        "DEALLOCATE ALL;",
+    ],
+    ids=["returns rows and ends in a comment", "deallocates in a DO block", "deallocates"],
+)
+def test_objects_of_a_migration_are_recorded_whatever_its_last_statement(migrations, migrate, db, last_statement):
+    migrations.write("0001_create.sql", "CREATE TABLE organisations (id int PRIMARY KEY);")
+    migrations.write("0002_trail.sql", f"CREATE TABLE audit_trail (id serial PRIMARY KEY);\n{last_statement}")
+    assert migrate("up").code == 0
+    assert migrate("verify").code == 0
+    db.execute("DROP TABLE audit_trail")
+
+    run = migrate("up")
+
+    assert run.code == 6
+    assert "table public.audit_trail" in run.stderr
+
+
 def test_skipped_migrations_take_no_part_in_the_check(migrations, migrate, db):
     migrations.write("0001_create.sql", "CREATE TABLE organisations (id int PRIMARY KEY);")
     migrations.write("0002_never.sql", "CREATE TABLE never_created (id int);")
