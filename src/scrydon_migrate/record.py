@@ -162,11 +162,12 @@ def _step(document: dict[str, Any]) -> Step | None:
     return None
 
 
-def as_column(record: Record) -> Any:
-    """``record`` as the value of the tracking row's ``effects`` column."""
+def as_column(record: Record, journal: Mapping[str, Any] | None = None) -> Any:
+    """``record`` as the value of the tracking row's ``effects`` column; ``journal``: what a running
+    journaled migration has under way (kept beside the record under ``"journal"``, ignored by readers of it)."""
     from psycopg.types.json import Jsonb
 
-    return Jsonb(record.to_json())
+    return Jsonb(record.to_json() | ({"journal": dict(journal)} if journal else {}))
 
 
 #: Statement kinds (pglast node names) that change no rows: DDL. Anything else (DML, COPY, TRUNCATE,

@@ -292,7 +292,10 @@ def _apply(
         if run.policy.statement_timeout_ms is not None:
             conn.execute(_set_statement_timeout(run.policy))
         done_so_far = _recorded_so_far(row) if resume_at else record.Record(())
-        lock_held_ms = _apply_journaled(conn, table, migration, resume_at, started, run, done_so_far, retrying=retrying)
+        interrupted = ConcurrentBuild.from_effects(row.effects) if retrying and row is not None else None
+        lock_held_ms = _apply_journaled(
+            conn, table, migration, resume_at, started, run, done_so_far, retrying=retrying, interrupted=interrupted
+        )
         db.reset_session(conn, run.policy.timeout_ms)
     return Applied(
         version=migration.file.version_text,
@@ -590,8 +593,12 @@ def _apply_journaled(
     so_far: record.Record,
     *,
     retrying: bool,
+    interrupted: ConcurrentBuild | None,
 ) -> int | None:
-    """Run statement by statement in autocommit, journaling each with what it did; concurrent steps wait."""
+    """Run statement by statement in autocommit, journaling each with what it did; concurrent steps wait.
+
+    ``interrupted``: the concurrent build a killed run journaled (kept in the row until this run is past it).
+    """
     tracking.upsert(
         conn,
         table,
@@ -603,7 +610,7 @@ def _apply_journaled(
             "attempted_at": now(),
             "statements_done": resume_at,
             "lock_held_ms": None,
-            "effects": record.as_column(so_far),
+            "effects": record.as_column(so_far, interrupted.to_json() if interrupted else None),
         },
     )
     if retrying:
@@ -619,7 +626,7 @@ def _apply_journaled(
             statements=len(migration.statements),
         )
     created: set[Relation] = {c for s in migration.statements[:resume_at] for c in s.locks.creates}
-    journal = _Journal(run.recorder, so_far)
+    journal = _Journal(run.recorder, so_far, interrupted)
     longest: int | None = None
     done = resume_at
     for statement in migration.statements[resume_at:]:
@@ -690,9 +697,11 @@ def _run_journaled_statement(
                     run.recorder.begin()
                     if statement.transactional:
                         _execute(conn, migration, statement, run)
-                    elif not (first_retried and _already_done(conn, migration, statement)):
+                    elif not (first_retried and _already_done(conn, migration, statement, journal.interrupted)):
+                        if first_retried:
+                            _drop_interrupted_build(conn, migration, statement, journal.interrupted)
                         _drop_invalid_index(conn, migration, statement)
-                        _build_concurrently(conn, migration, statement, run)
+                        _build_concurrently(conn, table, migration, statement, run, journal)
                     journal.update(conn, table, migration, statement, in_transaction=False)
             return _observed(run, _ms(time.monotonic() - began) if _blocks_writes(statement, created) else None)
         except _LockNotGranted as waited:
@@ -702,12 +711,48 @@ def _run_journaled_statement(
             raise
 
 
+@dataclass(frozen=True, slots=True)
+class ConcurrentBuild:
+    """A concurrent index build under way, journaled before it starts: the statement, and the indexes its
+    tables had then. A build that is killed leaves an INVALID index; with no name in the SQL (PostgreSQL
+    picks one) this is how the next run tells exactly which index is the killed build's.
+    """
+
+    statement: int
+    indexes: frozenset[int]
+
+    def to_json(self) -> dict[str, Any]:
+        return {"building": {"statement": self.statement, "indexes": sorted(self.indexes)}}
+
+    @classmethod
+    def from_effects(cls, effects: object) -> ConcurrentBuild | None:
+        journal = effects.get("journal") if isinstance(effects, dict) else None
+        building = journal.get("building") if isinstance(journal, dict) else None
+        if not isinstance(building, dict) or not isinstance(building.get("statement"), int):
+            return None
+        indexes = building.get("indexes")
+        if not isinstance(indexes, list) or not all(isinstance(i, int) for i in indexes):
+            return None
+        return cls(building["statement"], frozenset(indexes))
+
+
 @dataclass
 class _Journal:
-    """The record of a journaled migration so far: each committed statement's record is added to its row."""
+    """The record of a journaled migration so far: each committed statement's record is added to its row.
+
+    ``interrupted``: the concurrent build the run before this one journaled and did not finish.
+    """
 
     recorder: record.Recorder
     so_far: record.Record
+    interrupted: ConcurrentBuild | None = None
+
+    def building(
+        self, conn: psycopg.Connection, table: str, migration: Migration, statement: Statement, indexes: set[int]
+    ) -> None:
+        """Journal a concurrent build before it starts (one write, committed at once)."""
+        under_way = ConcurrentBuild(statement.index, frozenset(indexes))
+        tracking.update(conn, table, migration.version, {"effects": record.as_column(self.so_far, under_way.to_json())})
 
     def update(
         self, conn: psycopg.Connection, table: str, migration: Migration, statement: Statement, *, in_transaction: bool
@@ -739,15 +784,23 @@ def _execute_without_lock_timeout(
             conn.execute(restore + _statement_timeout(run.policy))
 
 
-def _already_done(conn: psycopg.Connection, migration: Migration, statement: Statement) -> bool:
+def _already_done(
+    conn: psycopg.Connection, migration: Migration, statement: Statement, interrupted: ConcurrentBuild | None
+) -> bool:
     """Whether the concurrent step a killed run was executing had completed before it died.
 
     The journal is written right after such a statement (it can't share a transaction), so a
     crash in between leaves the step done but not recorded. A valid index of that name, or
-    indexes already gone, mean it completed: re-running would fail on "already exists".
+    indexes already gone, mean it completed: re-running would fail on "already exists". An
+    unnamed build completed when its table has a valid index it did not have when the build
+    was journaled (built again, it would add a second one beside it).
     """
     index = statement.locks.concurrent_index
-    if index is not None:
+    unnamed_build = statement.kind == "IndexStmt" and index is None
+    if unnamed_build and interrupted is not None and interrupted.statement == statement.index:
+        rows = conn.execute(_TABLE_INDEXES, (_indexed_tables(statement),)).fetchall()
+        done = any(valid and oid not in interrupted.indexes for oid, _name, valid, _unique in rows)
+    elif index is not None:
         record = conn.execute(
             "SELECT indisvalid FROM pg_index WHERE indexrelid = to_regclass(%s)", (index.regclass,)
         ).fetchone()
@@ -784,19 +837,22 @@ SELECT i.indexrelid::bigint, i.indexrelid::regclass::text, i.indisvalid, i.indis
 """
 
 
-def _build_concurrently(conn: psycopg.Connection, migration: Migration, statement: Statement, run: _Run) -> None:
+def _build_concurrently(
+    conn: psycopg.Connection, table: str, migration: Migration, statement: Statement, run: _Run, journal: _Journal
+) -> None:
     """Run a non-transactional step; a concurrent build that fails leaves no INVALID index behind.
 
     CREATE [UNIQUE] INDEX CONCURRENTLY and REINDEX ... CONCURRENTLY, named or not, leave an INVALID
     index when they fail (a unique one keeps rejecting duplicates). The indexes of the table are read
-    before the build; any new INVALID one after a failure is the build's, and is dropped before the
-    failure is reported.
+    and journaled before the build; any new INVALID one after a failure is the build's, and is dropped
+    before the failure is reported (or, after a killed run, by the next one).
     """
     if statement.kind not in _CONCURRENT_BUILDS:
         _execute_without_lock_timeout(conn, migration, statement, run)
         return
-    names = [r.regclass for r in statement.locks.relations]
+    names = _indexed_tables(statement)
     before = {row[0] for row in conn.execute(_TABLE_INDEXES, (names,)).fetchall()}
+    journal.building(conn, table, migration, statement, before)
     try:
         _execute_without_lock_timeout(conn, migration, statement, run)
     except StatementFailed as failure:
@@ -805,14 +861,27 @@ def _build_concurrently(conn: psycopg.Connection, migration: Migration, statemen
         raise
 
 
+def _indexed_tables(statement: Statement) -> list[str]:
+    return [r.regclass for r in statement.locks.relations]
+
+
+def _drop_interrupted_build(
+    conn: psycopg.Connection, migration: Migration, statement: Statement, interrupted: ConcurrentBuild | None
+) -> None:
+    """After a killed run: drop the INVALID indexes its journaled build of this statement left."""
+    if interrupted is not None and interrupted.statement == statement.index:
+        _drop_left_behind(conn, migration, statement, _indexed_tables(statement), set(interrupted.indexes), None)
+
+
 def _drop_left_behind(
     conn: psycopg.Connection,
     migration: Migration,
     statement: Statement,
     names: list[str],
     before: set[int],
-    failure: StatementFailed,
+    failure: StatementFailed | None,
 ) -> None:
+    """Drop the INVALID indexes of ``names``' tables that were not there ``before`` the build."""
     from psycopg import sql
 
     left = [(name, unique) for oid, name, valid, unique in conn.execute(_TABLE_INDEXES, (names,)).fetchall()
@@ -829,7 +898,7 @@ def _drop_left_behind(
             line=statement.line,
             index=name,
         )
-    if left:
+    if left and failure is not None:
         listed = ", ".join(repr(name) for name, _ in left)
         failure.hint = f"the failed build left the INVALID index {listed}, now dropped: nothing of it remains."
         failure.fields["invalid_indexes_dropped"] = [name for name, _ in left]
