@@ -422,15 +422,16 @@ def _apply_in_transaction(
         attempt += 1
         created: set[Relation] = set()
         first_blocking: float | None = None
-        may_write = _may_write(migration.runnable)
+        runnable = migration.runnable
+        may_write = _may_write(runnable)
         try:
             with run.recorder.transaction(), _transaction(conn):
                 opening = run.recorder.opening(b"BEGIN; " + _set_statement_timeout(run.policy) + b"; ")
                 read = None
-                for statement in migration.runnable:
+                for statement in runnable:
                     if first_blocking is None and _blocks_writes(statement, created):
                         first_blocking = time.monotonic()
-                    last = statement is migration.runnable[-1]
+                    last = statement is runnable[-1]
                     read = _execute(
                         conn, migration, statement, run, before=opening, after=run.recorder.closing() if last else b""
                     )
