@@ -18,7 +18,7 @@ CREATE INDEX CONCURRENTLY IF NOT EXISTS orders_region_idx ON orders (region);
 def _building(db):
     return db.execute(
         "SELECT count(*) FROM pg_stat_activity"
-        " WHERE query LIKE 'CREATE INDEX CONCURRENTLY%%' AND pid <> pg_backend_pid()"
+        " WHERE (query LIKE 'CREATE INDEX CONCURRENTLY%%' OR query LIKE 'REINDEX%%') AND pid <> pg_backend_pid()"
     ).fetchone()[0]
 
 
@@ -91,6 +91,20 @@ def test_killed_unnamed_concurrent_build_is_dropped_and_built_once_under_the_fir
     assert _index_state(db, "orders_note_idx") == (True,)
     assert _index_state(db, "orders_note_idx1") is None, "the retry built no second index beside it"
     assert _index_state(db, "orders_region_idx") == (True,)
+    assert db.execute("SELECT count(*) FROM pg_index WHERE NOT indisvalid").fetchone() == (0,)
+
+
+def test_killed_reindex_concurrently_leaves_no_ccnew_index(migrations, migrate, db, db_url):
+    _orders(migrations, migrate, db)
+    migrations.write("0003_reindex.sql", "-- migrate:no-transaction\nREINDEX INDEX CONCURRENTLY orders_id_note_idx;")
+    _kill_while_building(migrations, db, db_url, "orders_id_note_idx_ccnew")
+
+    run = migrate("up")
+
+    assert run.code == 0, run.stderr
+    dropped = run.log_lines("INVALID_INDEX_DROPPED")
+    assert dropped and "index=orders_id_note_idx_ccnew" in dropped[0]
+    assert _index_state(db, "orders_id_note_idx") == (True,)
     assert db.execute("SELECT count(*) FROM pg_index WHERE NOT indisvalid").fetchone() == (0,)
 
 
