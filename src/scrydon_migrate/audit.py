@@ -246,29 +246,22 @@ def record(
     actor: str | None = None,
     reason: str | None = None,
     details: dict[str, Any] | None = None,
+    then: bytes = b"",
 ) -> None:
-    """Append one event (in the caller's transaction, if one is open)."""
-    conn.execute(_insert(conn, tracking_table), _values(service, event, version, actor, reason, details))
+    """Append one event (in the caller's transaction, if one is open).
 
-
-def record_statement(
-    conn: psycopg.Connection,
-    tracking_table: str,
-    *,
-    service: str,
-    event: str,
-    version: int | None = None,
-    actor: str | None = None,
-    reason: str | None = None,
-    details: dict[str, Any] | None = None,
-) -> bytes:
-    """The statement that :func:`record` runs, with its values quoted in (by libpq), to send with others."""
+    ``then``: statements to send after it in the same round trip (a ``COMMIT``, say); the event's
+    values are then quoted into the statement by libpq instead of sent apart.
+    """
+    values = _values(service, event, version, actor, reason, details)
+    if not then:
+        conn.execute(_insert(conn, tracking_table), values)
+        return
     from psycopg import ClientCursor
 
     with ClientCursor(conn) as cursor:
-        return cursor.mogrify(
-            _insert(conn, tracking_table), _values(service, event, version, actor, reason, details)
-        ).encode()
+        statement = cursor.mogrify(_insert(conn, tracking_table), values).encode()
+    conn.execute(statement + b"; " + then)
 
 
 def _insert(conn: psycopg.Connection, tracking_table: str) -> bytes:

@@ -359,15 +359,15 @@ def _may_write(statements: Sequence[Statement]) -> bool:
 
 
 def _audit_applied(
-    conn: psycopg.Connection, table: str, migration: Migration, started: float, lock_held_ms: int | None
+    conn: psycopg.Connection,
+    table: str,
+    migration: Migration,
+    started: float,
+    lock_held_ms: int | None,
+    *,
+    then: bytes = b"",
 ) -> None:
-    conn.execute(_audit_applied_statement(conn, table, migration, started, lock_held_ms))
-
-
-def _audit_applied_statement(
-    conn: psycopg.Connection, table: str, migration: Migration, started: float, lock_held_ms: int | None
-) -> bytes:
-    return audit.record_statement(
+    audit.record(
         conn,
         table,
         service=migration.file.service,
@@ -382,6 +382,7 @@ def _audit_applied_statement(
             "lock_held_ms": lock_held_ms,
             "allows": [{"rule": a.rule, "reason": a.reason, "line": a.line} for a in migration.allows] or None,
         },
+        then=then,
     )
 
 
@@ -456,11 +457,8 @@ def _apply_in_transaction(
                     },
                 )
                 _register_backfills(conn, table, migration)
-                conn.execute(
-                    _audit_applied_statement(conn, table, migration, started, held)
-                    + b"; COMMIT; "
-                    + db.reset_statements(conn, run.policy.timeout_ms)
-                )
+                reset = db.reset_statements(conn, run.policy.timeout_ms)
+                _audit_applied(conn, table, migration, started, held, then=b"COMMIT; " + reset)
             return held
         except _LockNotGranted as waited:
             worst = _longest(worst, first_blocking)
