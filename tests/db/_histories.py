@@ -387,14 +387,19 @@ def _referencing(probe: psycopg.Connection, table: str) -> set[str]:
 
 
 def migration(draw: Draw, probe: psycopg.Connection) -> Migration:
-    """One migration of 1-4 statements, each kept only if PostgreSQL ran it on the probe."""
+    """One migration of 1-4 statements, each kept only if PostgreSQL ran it on the probe.
+
+    The catalog is read again only after a statement ran: one that did not fit or was rolled back
+    left it as it was.
+    """
     found = Migration()
     wanted = draw(st.integers(1, 4))
     with probe.transaction():
+        cat = read_catalog(probe)
         for _ in range(wanted * 3):
             if len(found.statements) >= wanted:
                 break
-            proposal = candidate(draw, read_catalog(probe))
+            proposal = candidate(draw, cat)
             if proposal is None:
                 continue
             sql, creation, created, written = proposal
@@ -409,6 +414,7 @@ def migration(draw: Draw, probe: psycopg.Connection) -> Migration:
             found.creation_only &= creation
             if created:
                 found.created_tables.add(created)
+            cat = read_catalog(probe)
     probe.execute("RESET ALL")
     return found
 
