@@ -44,8 +44,9 @@ from hypothesis import strategies as st
 from psycopg import sql
 
 from scrydon_migrate import embedded, source, verify
-from scrydon_migrate.errors import TrackingDesync
+from scrydon_migrate.errors import ExitCode, TrackingDesync
 from tests.db import _histories
+from tests.fixtures.cli import run_cli
 from tests.fixtures.pg import Cluster
 
 #: Histories per chunk (``MIGRATE_DESYNC_EXAMPLES``). The default run holds the first
@@ -150,7 +151,8 @@ def _run_histories(pg_cluster, tmp_path_factory, chunk: int, examples: int) -> N
             with psycopg.connect(databases.new(), autocommit=True) as probe:
                 migrations = data.draw(_history(probe))
             assume(migrations)
-            for outcome in _check_history(databases, data, folder, migrations):
+            first = not outcomes
+            for outcome in _check_history(databases, data, folder, migrations, through_cli=first):
                 outcomes[outcome] = outcomes.get(outcome, 0) + 1
 
     with psycopg.connect(pg_cluster.admin_url, autocommit=True) as admin:
@@ -159,9 +161,18 @@ def _run_histories(pg_cluster, tmp_path_factory, chunk: int, examples: int) -> N
 
 
 def _check_history(
-    databases: _Databases, data: st.DataObject, folder: Path, migrations: list[_histories.Migration]
+    databases: _Databases,
+    data: st.DataObject,
+    folder: Path,
+    migrations: list[_histories.Migration],
+    *,
+    through_cli: bool,
 ) -> list[str]:
-    """P1 on a clean apply in stages, then P2-P4 on desyncs planted in copies of it; what happened."""
+    """P1 on a clean apply in stages, then P2-P4 on desyncs planted in copies of it; what happened.
+
+    ``through_cli`` (the first history of each chunk) also runs the command on the planted states, for
+    its exit codes; the others call the library, which is what costs the time.
+    """
     everything = _write(folder / "all" / "platform", migrations)
     split = data.draw(st.integers(1, len(migrations)), label="first up applies")
     tail = data.draw(st.integers(1, min(3, len(migrations))), label="tail")
@@ -183,14 +194,14 @@ def _check_history(
     clean = _Clean(full, corpus.keys(full))
     corpus.copy_tail_rows(full, planted, head + 1)
     must_offer = _histories.creation_only(migrations[head:])
-    outcomes = ["tail " + _check_planted(planted, everything, clean, must_offer=must_offer)]
+    outcomes = ["tail " + _check_planted(planted, everything, clean, must_offer=must_offer, through_cli=through_cli)]
 
     victims = [i for i, m in enumerate(migrations) if m.created_tables]
     if victims:
         chosen = data.draw(st.sampled_from(victims), label="tables dropped by hand")
         dropped = databases.copy(full)
         _drop_tables(dropped, migrations[chosen].created_tables)
-        outcomes.append("dropped " + _check_planted(dropped, everything, clean))
+        outcomes.append("dropped " + _check_planted(dropped, everything, clean, through_cli=through_cli))
     return outcomes
 
 
@@ -226,14 +237,22 @@ def _dump(url: str) -> str:
     return "\n".join(line for line in printed.splitlines() if not re.match(r"^(\\(un)?restrict |--)", line))
 
 
-def _check_planted(url: str, folder: Path, clean: _Clean, *, must_offer: bool = False) -> str:
+def _check_planted(
+    url: str, folder: Path, clean: _Clean, *, must_offer: bool = False, through_cli: bool = False
+) -> str:
     """A planted desync: an offered repair gives back the clean apply (P2), a creation-only tail is
-    offered it (P3), a refusal changes nothing (P4). What happened, for the chunk's summary."""
+    offered it (P3), a refusal changes nothing (P4). What happened, for the chunk's summary.
+
+    ``through_cli``: ``verify`` runs as a command first (exit 1 exactly when ``up`` then finds the
+    desync) and the repair is the command's ``up`` with ``MIGRATE_REPAIR_TRACKING=1`` (exit 0).
+    """
     before = corpus.tracking_rows(url), corpus.keys(url)
     missing = clean.keys - before[1]
+    verify_code = _command("verify", url, folder) if through_cli else None
     try:
         corpus.up(url, folder)
     except TrackingDesync as desync:
+        assert verify_code in (None, ExitCode.FINDINGS), f"verify exited {verify_code} on a desync that up found"
         kind = desync.fields.get("kind")
         if kind != "repairable":
             assert not (must_offer and missing), (
@@ -242,11 +261,22 @@ def _check_planted(url: str, folder: Path, clean: _Clean, *, must_offer: bool = 
             after = corpus.tracking_rows(url), corpus.keys(url)
             assert after == before, "P4: the refusal changed the tracking rows or the schema"
             return f"refused ({kind}), nothing changed"
-        corpus.up(url, folder, repair=True)
+        if through_cli:
+            assert _command("up", url, folder, repair=True) == ExitCode.OK, "P2: the repairing up did not exit 0"
+        else:
+            corpus.up(url, folder, repair=True)
         assert _dump(url) == clean.dump(), (
             "P2: the offered repair did not give back the schema and rows of a clean apply"
         )
         assert corpus.verified(url, folder).kind is verify.Kind.HEALTHY, "P2: verify is not healthy after the repair"
         return "offered; the repair gave back the clean apply"
     assert not (must_offer and missing), f"P3: the missing objects {sorted(missing)[:5]} went unnoticed"
+    assert verify_code in (None, ExitCode.OK), f"verify exited {verify_code} where up found no desync"
     return "not detected (no recorded object missing)" if missing else "no object missing; nothing to report"
+
+
+def _command(name: str, url: str, folder: Path, *, repair: bool = False) -> int:
+    """``scrydon-migrate <name>`` for the platform service on ``folder``: its exit code."""
+    env = {"MIGRATE_REPAIR_TRACKING": "1"} if repair else None
+    args = ("--service", "platform", "--database-url", url, "--migrations-dir", str(folder))
+    return run_cli(name, *args, env=env).code
