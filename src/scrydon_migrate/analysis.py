@@ -17,15 +17,15 @@ from __future__ import annotations
 
 import gc
 import hashlib
+import json
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
 from pglast import parser
-from pglast.ast import Node
 
-from scrydon_migrate import shapes
+from scrydon_migrate import shapes, trees
 from scrydon_migrate.locks import LockFacts, facts, reads_constants
 
 #: Parse-tree node kinds that PostgreSQL refuses inside a transaction block.
@@ -51,13 +51,25 @@ class Statement:
     text: str
     kind: str
     transactional: bool
-    checksum: str
+    #: The checksum, when the parse computed it (a large file's statements); else computed when first asked.
+    #: Never compared: it follows from the text, which is.
+    digest: str = field(default="", compare=False, repr=False)
     transaction_control: str = ""
     locks: LockFacts = field(default_factory=LockFacts)
     backfill: str = ""
     #: Where the statement's text starts in the file: its tree's source offsets are the file's.
     offset: int = field(default=0, compare=False, repr=False)
     _node: Any = field(default=None, init=False, compare=False, repr=False)
+
+    @property
+    def checksum(self) -> str:
+        """SHA-256 of the statement's parse tree without source positions (:func:`statement_checksum`).
+
+        The linter never asks for it, so a small file's statements compute it only when applied or compared.
+        """
+        if not self.digest:
+            object.__setattr__(self, "digest", statement_checksum(self.text))
+        return self.digest
 
     @property
     def node(self) -> Any:
@@ -153,8 +165,37 @@ def _statement_bounds(sql: str) -> Iterator[slice]:
         start, size = stop, SPLIT_CHARS
 
 
+#: A file up to this size keeps the tree its facts were read from on each statement, for the linter, which
+#: reads most statements' trees: building one is most of a statement's cost. A larger file (a data load)
+#: keeps none, so applying it never holds one per row; a tree is then built again if it is asked for.
+#: A file this small leaves its statements' checksums until they are asked for (the linter never asks);
+#: a larger one computes them as it parses, where statements of one shape share the work.
+KEEP_TREES_CHARS = 1_000_000
+
+
+class _Facts:
+    """Reads a statement's facts from its tree, built from the JSON the parser already wrote for it.
+
+    The tree is built with the file's offsets, so the same tree serves :attr:`Statement.node`:
+    ``last`` holds it until the statement takes it (facts hold no source offset).
+    """
+
+    def __init__(self) -> None:
+        self.tree_json = ""
+        self.offset = 0
+        self.last: Any = None
+
+    def __call__(self, text: str) -> tuple[str, bool, str, LockFacts]:
+        built = trees.build(json.loads(self.tree_json), text, self.offset)
+        node = self.last = built.node
+        kind = type(node).__name__
+        return kind, _runs_in_transaction(node, kind), _transaction_control(node, kind), facts(node, built.range_vars)
+
+
 def _statements(sql: str, bounds: Iterator[slice]) -> list[Statement]:
-    memo = shapes.Shapes(_facts_of, reads_constants)
+    reader = _Facts()
+    memo = shapes.Shapes(reader, reads_constants)
+    keep = len(sql) <= KEEP_TREES_CHARS
     statements: list[Statement] = []
     line, counted_to = 1, 0
     for bound in bounds:
@@ -162,20 +203,22 @@ def _statements(sql: str, bounds: Iterator[slice]) -> list[Statement]:
         text = sql[first_token : bound.stop]
         line += sql.count("\n", counted_to, first_token)  # counted on from the last statement: linear in the file
         counted_to = first_token
-        checksum, (kind, transactional, transaction_control, locks) = memo.read(text, parser.parse_sql_json(text))
-        statements.append(
-            Statement(
-                index=len(statements),
-                line=line,
-                text=text,
-                kind=kind,
-                transactional=transactional,
-                checksum=checksum,
-                transaction_control=transaction_control,
-                locks=locks,
-                offset=first_token,
-            )
+        reader.tree_json, reader.offset, reader.last = parser.parse_sql_json(text), first_token, None
+        checksum, (kind, transactional, transaction_control, locks) = memo.read(text, reader.tree_json, not keep)
+        statement = Statement(
+            index=len(statements),
+            line=line,
+            text=text,
+            kind=kind,
+            transactional=transactional,
+            digest=checksum,
+            transaction_control=transaction_control,
+            locks=locks,
+            offset=first_token,
         )
+        if keep and reader.last is not None:
+            object.__setattr__(statement, "_node", reader.last)
+        statements.append(statement)
     return statements
 
 
@@ -258,38 +301,9 @@ def tree_at(text: str, offset: int) -> Any:
     Read by :func:`locks.facts` too, which names an inline key's column in its constraint
     (``ADD COLUMN id bigint PRIMARY KEY``): the linter's rules see the tree as they always have.
     """
-    (raw,) = parser.parse_sql(text)
-    node = _shifted(raw.stmt, offset)
-    facts(node)
-    return node
-
-
-def _shifted(value: Any, offset: int) -> Any:
-    """``value`` with every source offset in it moved on by ``offset``.
-
-    An unknown one stays: a ``location`` of -1, and a list's ``..._start`` / ``..._end`` of 0
-    (the parser leaves them 0 where there is no list; a statement never starts with one).
-    """
-    if isinstance(value, (list, tuple)):
-        for item in value:
-            _shifted(item, offset)
-    elif isinstance(value, Node):
-        for name in getattr(type(value), "__slots__", ()):
-            item = getattr(value, name)
-            if name != "stmt_len" and shapes.is_position(name, item):
-                if item > 0 or (item == 0 and name.endswith("location")):
-                    setattr(value, name, item + offset)
-            else:
-                _shifted(item, offset)
-    return value
-
-
-def _facts_of(text: str) -> tuple[str, bool, str, LockFacts]:
-    """Kind, transaction mode, transaction control and lock facts of one statement, from its own tree."""
-    (raw,) = parser.parse_sql(text)
-    node = raw.stmt
-    kind = type(node).__name__
-    return kind, _runs_in_transaction(node, kind), _transaction_control(node, kind), facts(node)
+    built = trees.build(json.loads(parser.parse_sql_json(text)), text, offset)
+    facts(built.node, built.range_vars)
+    return built.node
 
 
 def migration_checksum(statements: list[Statement]) -> str:

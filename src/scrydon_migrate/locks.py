@@ -9,7 +9,7 @@ statement's own names. Never regex: the facts come from pglast's nodes.
 from __future__ import annotations
 
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -210,9 +210,9 @@ def _deparse(node: Any) -> str:
     return str(RawStream()(node))
 
 
-def facts(node: Any) -> LockFacts:
-    """The lock facts of one parsed statement."""
-    found = (_relation(n) for n in nodes_of(node, ast.RangeVar))
+def facts(node: Any, range_vars: Sequence[Any] | None = None) -> LockFacts:
+    """The lock facts of one parsed statement; ``range_vars``: its ``nodes_of(node, RangeVar)``, when known."""
+    found = (_relation(n) for n in (nodes_of(node, ast.RangeVar) if range_vars is None else range_vars))
     relations = tuple(dict.fromkeys(r for r in found if r is not None))
     kind = type(node).__name__
     handler = _HANDLERS.get(kind)

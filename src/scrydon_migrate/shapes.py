@@ -74,7 +74,13 @@ def _without_positions(tree: str) -> str:
 
 def checksum(tree: str) -> str:
     """SHA-256 of :func:`canonical`: a statement's checksum."""
-    return hashlib.sha256(canonical(tree).encode()).hexdigest()
+    return _checksum_of(_without_positions(tree))
+
+
+def _checksum_of(bare: str) -> str:
+    """:func:`checksum` of a tree already without its positions."""
+    canonical_text = json.dumps(json.loads(bare).get("stmts", []), sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(canonical_text.encode()).hexdigest()
 
 
 def is_position(name: str, value: Any) -> bool:
@@ -96,20 +102,26 @@ class Shapes(Generic[Facts]):
         self._facts_of = facts_of
         self._reads_constants = reads_constants
         self._templates: dict[str, _Template | int | None] = {}
+        self._kinds: dict[str, int] = {}
         self._facts: dict[object, Facts] = {}
         self._last: _Template | None = None
         self._learnt = 0  # templates numbered for good: a facts key names its template, never another's
         self._chars = 0
 
-    def read(self, text: str, tree: str) -> tuple[str, Facts]:
-        """The checksum and facts of the statement ``text`` whose parse tree is ``tree``."""
+    def read(self, text: str, tree: str, checksum: bool = True) -> tuple[str, Facts]:
+        """The checksum and facts of the statement ``text`` whose parse tree is ``tree``.
+
+        With ``checksum`` false, the checksum is ``""`` unless a template gives it for (almost) nothing.
+        """
         match = self._last.match(tree) if self._last is not None else None
         if match is None:
             self._last = self._template(tree)
             match = self._last.match(tree) if self._last is not None else None
         if match is None or self._last is None:
-            key = self._facts_key(tree)
-            return checksum(tree), self._remembered(key, len(key), text)
+            kind = _KIND.search(tree)
+            bare = _without_positions(tree)  # what the checksum hashes and the facts key starts from
+            key = self._facts_key(bare, kind[1] if kind else "")
+            return _checksum_of(bare) if checksum else "", self._remembered(key, len(key), text)
         template = self._last
         values = template.facts_values(match)
         digest = hashlib.sha256(template.canonical(match).encode()).hexdigest()
@@ -117,7 +129,7 @@ class Shapes(Generic[Facts]):
 
     def _template(self, tree: str) -> _Template | None:
         """The template of ``tree``'s shape, learnt when :data:`LEARN_AFTER` statements had the shape."""
-        if len(tree) > TEMPLATE_CHARS:
+        if len(tree) > TEMPLATE_CHARS or not self._kind_repeats(tree):
             return None
         shape = _INTEGER_VALUE.sub("", _STRING_VALUE.sub('"', tree))
         found = self._templates.get(shape, 0)
@@ -132,13 +144,23 @@ class Shapes(Generic[Facts]):
             self._templates[shape] = found
         return found if isinstance(found, _Template) else None
 
-    def _facts_key(self, tree: str) -> str:
-        """The tree without what cannot change its facts, for a statement that has no template."""
+    def _kind_repeats(self, tree: str) -> bool:
+        """Whether :data:`LEARN_AFTER` statements of this one's kind came before: only then is its shape read.
+
+        Reading a shape costs two passes over the tree's text: a file of statements all unlike each
+        other (most migrations) never pays them, a data load pays them from its seventeenth row on.
+        """
         kind = _KIND.search(tree)
-        key = _without_positions(tree)
-        if kind is not None and not self._reads_constants(kind[1]):
-            key = _CONSTANT.sub('"A_Const":{}', key)
-        return key
+        name = kind[1] if kind else ""
+        seen = self._kinds.get(name, 0)
+        if seen >= LEARN_AFTER:
+            return True
+        self._kinds[name] = seen + 1
+        return False
+
+    def _facts_key(self, bare: str, kind: str) -> str:
+        """The tree (``bare``: without positions) without what cannot change its facts, when it has no template."""
+        return bare if not kind or self._reads_constants(kind) else _CONSTANT.sub('"A_Const":{}', bare)
 
     def _remembered(self, key: object, chars: int, text: str) -> Facts:
         """The facts learnt for ``key`` (``chars`` long), computed from ``text`` the first time."""

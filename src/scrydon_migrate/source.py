@@ -25,7 +25,7 @@ import os
 import re
 import stat
 from collections.abc import Iterable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -152,13 +152,25 @@ class Migration:
     file: MigrationFile
     sql: str
     statements: tuple[Statement, ...]
-    checksum: str
     transactional: bool
     directives: tuple[Directive, ...]
     allows: tuple[Allow, ...] = ()
     backfills: tuple[BackfillSpec, ...] = ()
     requires_backfills: tuple[str, ...] = ()
     ignored: bool = False
+    _checksum: str = field(default="", init=False, compare=False, repr=False)
+
+    @property
+    def checksum(self) -> str:
+        """Its statements' checksums, in order (:func:`analysis.migration_checksum`): computed when first asked.
+
+        The linter never asks, so it never computes a statement's checksum.
+        """
+        if not self._checksum:
+            from scrydon_migrate.analysis import migration_checksum
+
+            object.__setattr__(self, "_checksum", migration_checksum(list(self.statements)))
+        return self._checksum
 
     @property
     def version(self) -> int:
@@ -400,14 +412,14 @@ def _name_hint(name: str) -> str:
 
 def load(migration: MigrationFile) -> Migration:
     """Decode, read directives, parse and checksum one migration file."""
-    from scrydon_migrate.analysis import ParseFailure, migration_checksum, parse_statements
+    from scrydon_migrate.analysis import ParseFailure, parse_statements
 
     sql = _decode(migration)
     directives = _directives(migration, sql)
     sql = _up_section(sql, directives)
     _refuse_unsupported_markers(migration, sql)
     if _IGNORE_MARKER.search(sql):
-        return Migration(migration, sql, (), migration_checksum([]), True, tuple(directives), ignored=True)
+        return Migration(migration, sql, (), True, tuple(directives), ignored=True)
     if len(sql) >= LARGE_FILE_CHARS:
         log.event(
             logger,
@@ -439,7 +451,6 @@ def load(migration: MigrationFile) -> Migration:
         file=migration,
         sql=sql,
         statements=tuple(statements),
-        checksum=migration_checksum(statements),
         transactional=transactional,
         directives=tuple(directives),
         allows=tuple(_allows(migration, directives, statements)),

@@ -1,0 +1,194 @@
+"""pglast's parse tree of a statement, built from the parser's JSON instead of by ``pglast.parser.parse_sql``.
+
+``parse_sql`` builds each node through pglast's validating ``Node.__setattr__`` (a type check,
+an enum lookup and an import per attribute): most of the time it takes. The JSON the parser
+writes holds the same tree, so this module loads it with the C ``json`` module and fills the
+same ``pglast.ast`` classes slot by slot, one generated function per class, with the values
+``parse_sql`` gives (a flag the JSON leaves out is ``False``, a number ``0``, a character
+``"\\x00"``; a constant keeps no location; an offset outside the statement is ``None``), its
+source offsets moved on to the file's as it goes. The linter's rules and :func:`locks.facts`
+read it as they read ``parse_sql``'s tree; ``tests/unit/test_trees.py`` checks that the two are
+the same, every attribute and offset, on every statement of the test cases and reference migrations.
+
+The build also lists the statement's ``RangeVar`` nodes in the order :func:`locks.nodes_of`
+finds them (breadth first), so the lock facts need not walk the tree again for them.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from pglast import ast, enums, parser
+
+#: Integer C types of node slots (``ParseLoc``, the source offsets, apart).
+_NUMBERS = frozenset(
+    {"int", "int16", "int32", "long", "Index", "AttrNumber", "SubTransactionId", "bits32", "AclMode"}
+    | {"RelFileNumber", "Oid"}
+)
+
+
+@dataclass(slots=True)
+class Built:
+    """One statement's tree and its ``RangeVar`` nodes, breadth first (as :func:`locks.nodes_of` lists them)."""
+
+    node: Any
+    range_vars: list[Any] = field(default_factory=list)
+
+
+class _Build:
+    """One build: how far offsets move, how a byte offset becomes a character's, the ``RangeVar`` nodes met."""
+
+    __slots__ = ("last", "offset", "range_vars", "to_index")
+
+    def __init__(self, text: str, offset: int) -> None:
+        self.offset = offset
+        self.to_index: Callable[[int], int | None] | None = None if text.isascii() else parser.Displacements(text)
+        self.last = len(text) - 1 if self.to_index is None else len(text.encode()) - 1
+        self.range_vars: list[tuple[int, Any]] = []  # (depth, node), depth first
+
+
+def tree(text: str, offset: int = 0) -> Any:
+    """The tree of the one statement ``text`` (``parse_sql(text)[0].stmt``), offsets moved on by ``offset``."""
+    return build(json.loads(parser.parse_sql_json(text)), text, offset).node
+
+
+def build(loaded: dict[str, Any], text: str, offset: int = 0) -> Built:
+    """The tree of the statement ``text`` from its loaded JSON ``loaded``, offsets moved on by ``offset``."""
+    statements: list[Any] = loaded.get("stmts") or []
+    if len(statements) != 1:
+        raise ValueError(f"expected one statement, found {len(statements)}")
+    stmt = statements[0].get("stmt")
+    state = _Build(text, offset)
+    node = None if stmt is None else _node(stmt, state, 0)
+    state.range_vars.sort(key=lambda found: found[0])  # stable: breadth first is depth first within a depth
+    return Built(node, [found for _, found in state.range_vars])
+
+
+def _node(wrapped: dict[str, Any], build: _Build, depth: int) -> Any:
+    """A node written as ``{"Kind": {...}}`` (a ``Node*`` or a list item); a ``List`` is a tuple, ``{}`` None."""
+    if not wrapped:
+        return None
+    ((kind, fields),) = wrapped.items()
+    if kind == "List":
+        return _list(fields.get("items", ()), build, depth)
+    return (_BUILDERS.get(kind) or _builder(kind))(fields, build, depth)
+
+
+def _list(items: list[Any], build: _Build, depth: int) -> tuple[Any, ...]:
+    """A list's items, at the depth the list is found at; a list's items in it one deeper (``nodes_of`` queues them)."""
+    return tuple(
+        _list(item["List"].get("items", ()), build, depth + 1) if "List" in item else _node(item, build, depth)
+        for item in items
+    )
+
+
+def _constant(fields: dict[str, Any], build: _Build, depth: int) -> Any:
+    """``A_Const`` as ``parse_sql`` makes it: ``isnull`` and ``val``, its only slots."""
+    node = object.__new__(ast.A_Const)
+    isnull = bool(fields.get("isnull"))
+    val = None
+    if not isnull:
+        for key, cls, attribute, default in _CONSTANT_VALUES:
+            if key in fields:
+                val = object.__new__(cls)
+                object.__setattr__(val, attribute, fields[key].get(attribute, default))
+                break
+    object.__setattr__(node, "isnull", isnull)
+    object.__setattr__(node, "val", val)
+    return node
+
+
+_CONSTANT_VALUES = (
+    ("boolval", ast.Boolean, "boolval", False),
+    ("ival", ast.Integer, "ival", 0),
+    ("fval", ast.Float, "fval", None),
+    ("bsval", ast.BitString, "bsval", None),
+    ("sval", ast.String, "sval", ""),
+)
+
+_Builder = Callable[[dict[str, Any], _Build, int], Any]
+_BUILDERS: dict[str, _Builder] = {"A_Const": _constant}
+
+
+def _builder(kind: str) -> _Builder:
+    """The function that fills a node class's slots, generated from the C types pglast records for them.
+
+    One statement per slot and no loop: the build runs once per node of every statement linted.
+    """
+    cls = getattr(ast, kind)
+    scope: dict[str, Any] = {"cls": cls, "new": object.__new__, "put": object.__setattr__}
+    lines = ["def fill(fields, build, depth):", "    node = new(cls)", "    get = fields.get"]
+    if kind == "RangeVar":
+        lines.append("    build.range_vars.append((depth, node))")
+    for number, (name, info) in enumerate(cls.__slots__.items()):
+        lines += _slot_lines(name, name.removesuffix("_"), info.c_type, f"c{number}", scope)
+    lines.append("    return node")
+    exec("\n".join(lines), scope)  # noqa: S102 - code made here from pglast's own slot table
+    found: _Builder = scope["fill"]
+    _BUILDERS[kind] = found
+    return found
+
+
+def _slot_lines(name: str, key: str, c_type: str, convert: str, scope: dict[str, Any]) -> list[str]:
+    """The statements that fill slot ``name`` from the JSON key ``key``; converters go in ``scope``."""
+    if c_type in ("bool", "char", "char*", "Cost", "Cardinality") or (c_type in _NUMBERS and not _is_offset(name)):
+        default = {"bool": False, "char": "\x00", "char*": None, "Cost": 0.0, "Cardinality": 0.0}.get(c_type, 0)
+        return [f"    put(node, {name!r}, get({key!r}, {default!r}))"]
+    if c_type == "ParseLoc" or c_type in _NUMBERS:
+        scope[convert] = _position(name) if c_type == "ParseLoc" else _offset(name)
+        return [f"    put(node, {name!r}, {convert}(get({key!r}, 0), build))"]
+    enum = getattr(enums, c_type, None)
+    if enum is not None:
+        scope[convert] = enum._member_map_.__getitem__
+        scope[f"{convert}_default"] = enum(0) if 0 in enum._value2member_map_ else None
+        return [
+            f"    v = get({key!r})",
+            f"    put(node, {name!r}, {convert}_default if v is None else {convert}(v))",
+        ]
+    if c_type == "List*":
+        scope[convert] = _list
+        call = f"{convert}(v, build, depth + 1)"
+    elif c_type == "Bitmapset*":
+        scope[convert] = set
+        call = f"{convert}(v)"
+    elif c_type.removesuffix("*") in ("Node", "Expr") or not hasattr(ast, c_type.removesuffix("*")):
+        scope[convert] = _node
+        call = f"{convert}(v, build, depth + 1)"
+    else:  # a pointer to one node type (a RangeVar, a TypeName): the JSON writes its fields only
+        target = c_type.removesuffix("*")
+        scope[convert] = lambda fields, build, depth: (_BUILDERS.get(target) or _builder(target))(fields, build, depth)
+        call = f"{convert}(v, build, depth + 1)"
+    return [f"    v = get({key!r})", f"    put(node, {name!r}, None if v is None else {call})"]
+
+
+def _is_offset(name: str) -> bool:
+    """An integer slot named as a source offset: ``location``, ``..._location``, ``..._start``, ``..._end``."""
+    return name != "stmt_len" and name.endswith(("location", "_start", "_end"))
+
+
+def _moved(name: str, value: int, build: _Build) -> int:
+    """A source offset moved on to the file's: an unknown one (-1; a list's 0: the parser's "no list") stays."""
+    if value > 0 or (value == 0 and name.endswith("location")):
+        return value + build.offset
+    return value
+
+
+def _position(name: str) -> Callable[[int, _Build], int | None]:
+    """A ``ParseLoc``: a byte offset in the statement's UTF-8, made a character offset in the file."""
+
+    def convert(value: int, build: _Build) -> int | None:
+        if not 0 <= value <= build.last:
+            return None  # before or past the statement: parse_sql knows no character there
+        if build.to_index is not None:
+            value = build.to_index(value) or 0
+        return _moved(name, value, build)
+
+    return convert
+
+
+def _offset(name: str) -> Callable[[int, _Build], int]:
+    """An integer slot of another C type named as an offset: moved on, as the tree of the file would have it."""
+    return lambda value, build: _moved(name, value, build)
