@@ -195,7 +195,7 @@ class _Facts:
 def _statements(sql: str, bounds: Iterator[slice]) -> list[Statement]:
     reader = _Facts()
     memo = shapes.Shapes(reader, reads_constants)
-    keep = len(sql) <= KEEP_TREES_CHARS
+    small = len(sql) <= KEEP_TREES_CHARS
     statements: list[Statement] = []
     line, counted_to = 1, 0
     for bound in bounds:
@@ -204,7 +204,7 @@ def _statements(sql: str, bounds: Iterator[slice]) -> list[Statement]:
         line += sql.count("\n", counted_to, first_token)  # counted on from the last statement: linear in the file
         counted_to = first_token
         reader.tree_json, reader.offset, reader.last = parser.parse_sql_json(text), first_token, None
-        checksum, (kind, transactional, transaction_control, locks) = memo.read(text, reader.tree_json, not keep)
+        checksum, (kind, transactional, transaction_control, locks) = memo.read(text, reader.tree_json, small)
         statement = Statement(
             index=len(statements),
             line=line,
@@ -216,7 +216,7 @@ def _statements(sql: str, bounds: Iterator[slice]) -> list[Statement]:
             locks=locks,
             offset=first_token,
         )
-        if keep and reader.last is not None:
+        if small and reader.last is not None:
             object.__setattr__(statement, "_node", reader.last)
         statements.append(statement)
     return statements

@@ -108,20 +108,24 @@ class Shapes(Generic[Facts]):
         self._learnt = 0  # templates numbered for good: a facts key names its template, never another's
         self._chars = 0
 
-    def read(self, text: str, tree: str, checksum: bool = True) -> tuple[str, Facts]:
+    def read(self, text: str, tree: str, small: bool = False) -> tuple[str, Facts]:
         """The checksum and facts of the statement ``text`` whose parse tree is ``tree``.
 
-        With ``checksum`` false, the checksum is ``""`` unless a template gives it for (almost) nothing.
+        For a ``small`` file the checksum is ``""`` unless a template gives it for (almost) nothing, and
+        facts are computed without a memo key: reading a key costs as much as the facts of a small
+        statement, and a small file rarely repeats one (its data loads are matched by templates).
         """
         match = self._last.match(tree) if self._last is not None else None
         if match is None:
             self._last = self._template(tree)
             match = self._last.match(tree) if self._last is not None else None
+        if (match is None or self._last is None) and small:
+            return "", self._facts_of(text)
         if match is None or self._last is None:
             kind = _KIND.search(tree)
             bare = _without_positions(tree)  # what the checksum hashes and the facts key starts from
             key = self._facts_key(bare, kind[1] if kind else "")
-            return _checksum_of(bare) if checksum else "", self._remembered(key, len(key), text)
+            return _checksum_of(bare), self._remembered(key, len(key), text)
         template = self._last
         values = template.facts_values(match)
         digest = hashlib.sha256(template.canonical(match).encode()).hexdigest()
