@@ -87,11 +87,6 @@ class Rule:
     #: A lock rule (:func:`lock_rule`): runs only on a statement with a risk of its id.
     lock: bool = False
 
-    def applies_to(self, statement: Statement, risks: set[str]) -> bool:
-        if self.lock:
-            return self.id in risks
-        return not self.kinds or statement.kind in self.kinds
-
 
 class Positions:
     """Line and column of an offset in a migration's SQL: findings point at the clause, not the statement."""
@@ -270,6 +265,7 @@ def lint_migration(
     by_kind: dict[str, list[Statement]] = {}
     positions = Positions(migration.sql)
     statement_rules = [rule for rule in rules if rule.scope == "statement"]
+    by_statement_kind: dict[str, list[Rule]] = {}
     for statement in migration.statements:
         subject = Subject(
             migration,
@@ -285,8 +281,11 @@ def lint_migration(
             by_kind,
         )
         risks = {risk.rule for risk in statement.locks.risks}
-        for rule in statement_rules:
-            if rule.applies_to(statement, risks):
+        candidates = by_statement_kind.get(statement.kind)
+        if candidates is None:
+            candidates = by_statement_kind[statement.kind] = _candidates(statement_rules, statement.kind)
+        for rule in candidates:
+            if not rule.lock or rule.id in risks:
                 findings.extend(rule.check(subject))
         created.update(statement.locks.creates)
         created_if_missing.update(statement.locks.creates_if_missing)
@@ -297,6 +296,14 @@ def lint_migration(
             findings.extend(rule.check(Subject(migration, migration.statements[0], set(), (), {}, None, releases,
                                                history, positions)))  # fmt: skip
     return _apply_allows(migration, findings)
+
+
+def _candidates(rules: Sequence[Rule], kind: str) -> list[Rule]:
+    """The rules that may apply to a statement of ``kind``, in their order: lock rules still need its risks.
+
+    Chosen once per kind and file: a file's statements are of a few kinds, and most rules read one.
+    """
+    return [rule for rule in rules if rule.lock or not rule.kinds or kind in rule.kinds]
 
 
 def _apply_allows(migration: Migration, findings: list[Finding]) -> list[Finding]:
