@@ -975,10 +975,10 @@ def speed_table(timings: Sequence[Timing]) -> list[str]:
         "",
         f"On {CORPUS_FILES} files ours takes {ours:.2f} s, {ours / theirs.median:.1f}x squawk's "
         f"{theirs.median:.2f} s ({mine.median_cpu / theirs.median_cpu:.1f}x in CPU time), in one "
-        f"process: it starts in {start:.2f} s (Python, click, pglast), parses each file once with pglast (the "
-        "rules read that tree; lint adds no parse) and is linear in the statements of a file. Most of the rest "
-        "is building pglast's Python tree and the statement checksums `source.load` computes; squawk is a "
-        "native binary with its own parser.",
+        f"process: it starts in {start:.2f} s (Python, click, pglast), parses each statement once with pglast "
+        "(the rules and the lock facts read one tree, built from the parser's JSON; lint computes no checksum) "
+        "and is linear in the statements of a file. Most of the rest is building that Python tree and the rules' "
+        "reading of it; squawk is a native binary with its own parser.",
     ]
     return lines
 

@@ -56,10 +56,12 @@ def _child(folder: str) -> None:
     started, cpu = time.perf_counter(), time.process_time()
     files = source.scan("platform", Path(folder))
     migration = source.load(files[0])
+    checksum = migration.checksum  # what up compares with the stored one: computed when first asked
     print(
         json.dumps(
             {
                 "statements": len(migration.statements),
+                "checksum": checksum[:16],
                 "wall_s": round(time.perf_counter() - started, 2),
                 "cpu_s": round(time.process_time() - cpu, 2),
                 "peak_rss_mib": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
