@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import operator
 import re
 from collections.abc import Callable
 from typing import Any, Generic, TypeVar
@@ -115,6 +116,13 @@ class Shapes(Generic[Facts]):
         facts are computed without a memo key: reading a key costs as much as the facts of a small
         statement, and a small file rarely repeats one (its data loads are matched by templates).
         """
+        last = self._last
+        found = last.plain.fullmatch(tree) if last is not None else None
+        if last is not None and found is not None:  # a data load's next row: its shape and facts are known
+            groups = found.groups()
+            facts = self._facts.get((last.number, last.pick_facts(groups)))
+            if facts is not None:
+                return hashlib.sha256((last.text % last.pick_slots(groups)).encode()).hexdigest(), facts
         match = self._last.match(tree) if self._last is not None else None
         if match is None:
             self._last = self._template(tree)
@@ -193,7 +201,7 @@ class _Template:
     written as ``json.dumps`` writes them.
     """
 
-    __slots__ = ("escaped", "facts_slots", "number", "plain", "slots", "text")
+    __slots__ = ("escaped", "facts_slots", "number", "pick_facts", "pick_slots", "plain", "slots", "text")
 
     def __init__(
         self, number: int, patterns: tuple[str, str], text: str, slots: tuple[int, ...], facts_slots: tuple[int, ...]
@@ -204,6 +212,9 @@ class _Template:
         self.text = text
         self.slots = slots
         self.facts_slots = facts_slots
+        #: ``slots`` and ``facts_slots`` of a plain match's groups, as tuples, in one C call each.
+        self.pick_slots = _picker(slots)
+        self.pick_facts = _picker(facts_slots)
 
     @classmethod
     def learn(cls, tree: str, number: int, reads_constants: Callable[[str], bool]) -> _Template | None:
@@ -252,6 +263,13 @@ class _Template:
     def facts_values(self, match: tuple[bool, tuple[str, ...]]) -> tuple[str, ...]:
         """The scalars that may change the statement's facts: all but positions and, if they cannot, constants."""
         return tuple(map(match[1].__getitem__, self.facts_slots))
+
+
+def _picker(indices: tuple[int, ...]) -> Callable[[tuple[str, ...]], tuple[str, ...]]:
+    """A function taking the items at ``indices`` of a tuple, as a tuple (``itemgetter`` gives one item bare)."""
+    if len(indices) > 1:
+        return operator.itemgetter(*indices)
+    return lambda groups: tuple(groups[i] for i in indices)
 
 
 def _pattern(tree: str, tokens: list[re.Match[str]], groups: dict[int, int], string: str) -> str:
