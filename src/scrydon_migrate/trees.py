@@ -80,8 +80,10 @@ def _node(wrapped: dict[str, Any], build: _Build, depth: int) -> Any:
 def _list(items: list[Any], build: _Build, depth: int) -> tuple[Any, ...]:
     """A list's items, at the depth the list is found at; a list's items in it one deeper (``nodes_of`` queues them)."""
     return tuple(
-        _list(item["List"].get("items", ()), build, depth + 1) if "List" in item else _node(item, build, depth)
-        for item in items
+        [
+            _list(item["List"].get("items", ()), build, depth + 1) if "List" in item else _node(item, build, depth)
+            for item in items
+        ]
     )
 
 
