@@ -362,7 +362,7 @@ def find_squawk(explicit: str | None) -> str:
     candidates = [explicit] if explicit else [str(Path(sys.executable).with_name("squawk")), shutil.which("squawk")]
     for candidate in candidates:
         if candidate and Path(candidate).is_file():
-            return candidate
+            return str(Path(candidate).resolve())  # the timings run it from their own folders
     sys.exit("squawk not found: `pip install squawk-cli` into a virtualenv of its own and pass --squawk PATH")
 
 

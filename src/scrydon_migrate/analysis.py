@@ -10,7 +10,9 @@ removed: comments, whitespace and keyword case do not change it; any change to a
 identifier, a literal or the structure does (:func:`shapes.canonical` is the definition).
 A file is parsed in time linear in its size: statements shaped alike (a data load's rows)
 share the work on their trees (:mod:`scrydon_migrate.shapes`), and no Python tree is
-built for a statement unless its facts or the linter need one.
+built for a statement unless its facts or the linter need one. A tree is built from the
+JSON the parser writes (:mod:`scrydon_migrate.trees`), once: a small file keeps the tree its
+facts were read from for the linter, and leaves its checksums until they are asked for.
 """
 
 from __future__ import annotations
@@ -73,10 +75,11 @@ class Statement:
 
     @property
     def node(self) -> Any:
-        """The statement's parse tree, source offsets the file's, for the linter: parsed the first time it is asked.
+        """The statement's parse tree, source offsets the file's, for the linter.
 
-        Applying a file needs no tree (its facts are read once per statement shape), so a large
-        data load never holds one per row.
+        A small file's statement keeps the tree its facts were read from (:data:`KEEP_TREES_CHARS`);
+        another builds it the first time it is asked. Applying a file needs no tree (its facts are
+        read once per statement shape), so a large data load never holds one per row.
         """
         if self._node is None:
             object.__setattr__(self, "_node", tree_at(self.text, self.offset))
