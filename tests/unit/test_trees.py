@@ -94,3 +94,21 @@ def test_range_vars_come_in_the_order_nodes_of_finds_them() -> None:
     for text in STATEMENTS:
         built = trees.build(json.loads(parser.parse_sql_json(text)), text)
         assert [id(n) for n in built.range_vars] == [id(n) for n in nodes_of(built.node, ast.RangeVar)], text
+
+
+def test_a_small_file_keeps_its_trees_and_checksums_as_a_large_file_computes_them(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from scrydon_migrate import analysis
+
+    reference = sorted((REPO / "migrations" / "platform").glob("*.sql"))[0].read_text()
+    sql = "".join(f"{text};\n" for text in EXTRA) + reference
+    small = analysis.parse_statements(sql)
+    assert all(s.digest == "" for s in small), "a small file leaves its checksums until they are asked for"
+    monkeypatch.setattr(analysis, "KEEP_TREES_CHARS", 0)
+    large = analysis.parse_statements(sql)
+    assert all(s.digest for s in large)
+    assert [s.checksum for s in small] == [s.checksum for s in large]
+    assert analysis.migration_checksum(small) == analysis.migration_checksum(large)
+    for kept, built in zip(small, large, strict=True):
+        _assert_same(built.node, kept.node, kept.text[:60])
