@@ -22,7 +22,6 @@ whole, never merged with the built-in one, so no service appears that the file d
 from __future__ import annotations
 
 import contextlib
-import json
 import os
 import re
 from collections.abc import Mapping, Sequence
@@ -262,6 +261,7 @@ def _passwords(conninfo: str) -> set[str]:
 
 def _written_forms(password: str) -> set[str]:
     """``password`` as it may appear in output: raw, percent-encoded, quoted for libpq, JSON and Python escapes."""
+    import json
     from urllib.parse import quote, quote_plus, unquote
 
     forms = {password, unquote(password), quote(password, safe=""), quote(password), quote_plus(password)}

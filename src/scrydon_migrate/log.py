@@ -14,20 +14,17 @@ pair's); a JSON line is masked value by value before it is serialised, so it sta
 
 from __future__ import annotations
 
-import json
 import logging
 import sys
-import time
 from collections.abc import Mapping
 from typing import Any, TextIO
 
-from scrydon_migrate.config import redact_document, redact_url
+from scrydon_migrate.logline import json_line, text_line
 
 FATAL = logging.CRITICAL
 logging.addLevelName(FATAL, "FATAL")
 
 PACKAGE_LOGGER = "scrydon_migrate"
-MAX_FIELD_CHARS = 500
 
 logging.getLogger(PACKAGE_LOGGER).addHandler(logging.NullHandler())
 
@@ -38,31 +35,13 @@ def event(logger: logging.Logger, level: int, message: str, name: str, **fields:
         logger.log(level, message, extra={"event": name, "fields": fields})
 
 
-def _one_line(value: Any) -> str:
-    text = str(value).replace("\\", "\\\\").replace("\n", "\\n").replace("\r", "\\r")
-    if len(text) > MAX_FIELD_CHARS:
-        text = text[: MAX_FIELD_CHARS - 1] + "…"
-    if text == "" or any(c in text for c in ' "='):
-        text = '"' + text.replace('"', '\\"') + '"'
-    return text
-
-
 class TextFormatter(logging.Formatter):
     def __init__(self, component: str) -> None:
         super().__init__()
         self.component = component
 
     def format(self, record: logging.LogRecord) -> str:
-        parts = [f"[{self.component}] {record.levelname}: {record.getMessage()}"]
-        name = getattr(record, "event", None)
-        if name:
-            parts.append(f"event={name}")
-        fields: Mapping[str, Any] = getattr(record, "fields", {}) or {}
-        parts.extend(f"{k}={_one_line(v)}" for k, v in fields.items() if v is not None)
-        line = " ".join(parts)
-        if record.exc_info and record.levelno >= logging.ERROR:
-            line += "\n" + self.formatException(record.exc_info)
-        return redact_url(line)
+        return text_line(self.component, record.levelname, record.getMessage(), *_parts(self, record))
 
 
 class JsonFormatter(logging.Formatter):
@@ -71,18 +50,21 @@ class JsonFormatter(logging.Formatter):
         self.component = component
 
     def format(self, record: logging.LogRecord) -> str:
-        doc: dict[str, Any] = {
-            "ts": time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(record.created)) + f".{int(record.msecs):03d}Z",
-            "level": record.levelname,
-            "component": self.component,
-            "event": getattr(record, "event", None),
-            "msg": record.getMessage(),
-        }
-        fields: Mapping[str, Any] = getattr(record, "fields", {}) or {}
-        doc.update({k: v for k, v in fields.items() if v is not None})
-        if record.exc_info and record.levelno >= logging.ERROR:
-            doc["traceback"] = self.formatException(record.exc_info)
-        return json.dumps(redact_document(json.loads(json.dumps(doc, default=str))), ensure_ascii=False)
+        return json_line(
+            self.component,
+            record.levelname,
+            record.created,
+            record.msecs,
+            record.getMessage(),
+            *_parts(self, record),
+        )
+
+
+def _parts(formatter: logging.Formatter, record: logging.LogRecord) -> tuple[str | None, Mapping[str, Any], str | None]:
+    """The record's event name, its fields, and its traceback (shown for errors only)."""
+    fields: Mapping[str, Any] = getattr(record, "fields", {}) or {}
+    exc_info = record.exc_info if record.levelno >= logging.ERROR else None
+    return getattr(record, "event", None), fields, formatter.formatException(exc_info) if exc_info else None
 
 
 def configure(

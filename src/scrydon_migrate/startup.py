@@ -37,24 +37,40 @@ seen at the next full check.
 
 from __future__ import annotations
 
-import hashlib
-import logging
+import _thread
 import os
 import stat
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TypeVar
 
-from scrydon_migrate import __version__, log
+from scrydon_migrate import __version__
 
 if TYPE_CHECKING:
+    from hashlib import md5, sha256
+else:
+    try:  # CPython's own digests: hashlib would load OpenSSL on every pod's start for two small digests
+        from _md5 import md5
+        from _sha256 import sha256
+    except ImportError:  # a build without them (FIPS builds may leave them out) or another Python version
+        from hashlib import md5, sha256
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
     import psycopg
 
     from scrydon_migrate import libpq
     from scrydon_migrate.config import ServiceSettings, Settings
     from scrydon_migrate.runner import Applied
 
-logger = logging.getLogger("scrydon_migrate.api")
+_T = TypeVar("_T")
+
+#: The logger of a no-op's line and of :func:`store`'s note (the full path's, :mod:`scrydon_migrate.api`).
+LOGGER = "scrydon_migrate.api"
+#: The line a no-op ``up`` logs: message and event name (:func:`log_up_to_date`).
+UP_TO_DATE = "schema is up to date"
+UP_TO_DATE_EVENT = "MIGRATIONS_UP_TO_DATE"
 
 #: Bumped whenever the full check's logic changes what a stored state proves.
 STATE_FORMAT = "1"
@@ -78,15 +94,23 @@ class UpResult:
 
 def log_up_to_date(service: str, total: int, *, waited_s: float | None = None) -> None:
     """The line a no-op ``up`` logs (``waited_s``: it waited for another pod that applied them)."""
+    import logging
+
+    from scrydon_migrate import log
+
     log.event(
-        logger,
+        logging.getLogger(LOGGER),
         logging.INFO,
-        "schema is up to date" + (" (another run applied the pending migrations)" if waited_s is not None else ""),
-        "MIGRATIONS_UP_TO_DATE",
-        service=service,
-        applied=total,
+        UP_TO_DATE + (" (another run applied the pending migrations)" if waited_s is not None else ""),
+        UP_TO_DATE_EVENT,
+        **up_to_date_fields(service, total),
         waited_s=round(waited_s, 1) if waited_s is not None else None,
     )
+
+
+def up_to_date_fields(service: str, total: int) -> dict[str, object]:
+    """The fields of the no-op line, in the order it shows them."""
+    return {"service": service, "applied": total}
 
 
 #: The event trigger function's body (:mod:`scrydon_migrate.record` installs it): it advances the catalog
@@ -120,7 +144,7 @@ BEGIN
     END IF;
 END
 """
-FUNCTION_BODY_MD5 = hashlib.md5(FUNCTION_BODY.encode(), usedforsecurity=False).hexdigest()
+FUNCTION_BODY_MD5 = md5(FUNCTION_BODY.encode(), usedforsecurity=False).hexdigest()
 
 #: The catalog generation as one text (no row where the event triggers are not as installed): the
 #: sequence's value and row, and the triggers' and their function's rows (with the body this release installs).
@@ -152,13 +176,14 @@ ROWS_DIGEST = "md5(coalesce(string_agg(t.version::text || ':' || t.xmin::text, '
 #: Full path: the generation, read only when no DDL transaction holds the shared lock.
 SETTLED_GENERATION = "WITH " + _GENERATION + " SELECT value FROM generation WHERE pg_try_advisory_xact_lock(1551699583)"
 
-#: Start-up: the stored state beside the current one (``{checked}``, ``{tracking}``: quoted by libpq).
+#: Start-up: the stored state beside the current one (``{checked}``, ``{tracking}``: quoted by libpq). The
+#: stored files key is compared by the client, which computes its own while the statement runs.
 _STATE = (
     "WITH "
     + _GENERATION
     + " SELECT k.generation = g.value, k.rows_digest = (SELECT "
     + ROWS_DIGEST
-    + " FROM {tracking} AS t), k.files_key = $1, k.applied FROM {checked} AS k JOIN generation g ON true"
+    + " FROM {tracking} AS t), k.files_key, k.applied FROM {checked} AS k JOIN generation g ON true"
 )
 
 CHECKED_DDL = """
@@ -186,43 +211,94 @@ def files_key(folder: Path) -> str | None:
     reads those every time. Hidden folders are passed over, as the scan does: a ConfigMap mount keeps
     its ``..data`` link and timestamped folder there (the files' links follow them, so an update of the
     ConfigMap changes the files' own sizes and times).
+
+    One ``stat`` per entry, so that an edit in place is never missed, each looked up relative to the
+    open folder (``dir_fd``) rather than along the whole path again: at 5,000 files this listing is
+    most of what a no-op's time grows with.
     """
-    entries = []
     try:
-        with os.scandir(folder) as found:
-            for entry in found:
-                info = entry.stat()
-                if not stat.S_ISREG(info.st_mode):
-                    if entry.name.startswith("."):
-                        continue
-                    return None
-                entries.append(f"{entry.name}\0{info.st_size}\0{info.st_mtime_ns}")
+        where = os.open(folder, os.O_RDONLY | os.O_DIRECTORY)
     except OSError:
         return None
-    entries.sort()
-    head = f"{STATE_FORMAT}\0{__version__}\0{os.path.abspath(folder)}\n"
-    return hashlib.sha256((head + "\n".join(entries)).encode()).hexdigest()
+    try:
+        names = sorted(os.listdir(where))
+        infos = [os.stat(name, dir_fd=where) for name in names]
+    except OSError:
+        return None
+    finally:
+        os.close(where)
+    lines = [f"{STATE_FORMAT}\0{__version__}\0{os.path.abspath(folder)}"]
+    for name, info in zip(names, infos, strict=True):
+        if not stat.S_ISREG(info.st_mode):
+            if name.startswith("."):
+                continue
+            return None
+        lines.append(f"{name}\0{info.st_size}\0{info.st_mtime_ns}")
+    return sha256("\n".join(lines).encode()).hexdigest()
 
 
 def proven_up_to_date(settings: Settings) -> list[UpResult] | None:
-    """The results of a no-op ``up``, when the stored state proves it; else ``None`` (take the full path)."""
+    """The results of a no-op ``up``, logged, when the stored state proves it; else ``None`` (take the full path)."""
+    results = proven(settings)
+    if results is not None:
+        log_up_to_date(results[0].service, results[0].total)
+    return results
+
+
+def proven(settings: Settings) -> list[UpResult] | None:
+    """:func:`proven_up_to_date` without its line, which the command writes itself (:mod:`scrydon_migrate.cli`).
+
+    The folder is listed while the database answers: the statement runs in a thread (libpq waits with
+    the interpreter's lock released) and the files key it returns is compared here, so a large folder's
+    ``stat`` calls and the server's work overlap instead of adding up.
+    """
     if len(settings.services) != 1 or settings.repair_tracking:
         return None
     svc = settings.services[0]
-    if svc.database_url is None or not svc.migrations_dir.is_dir():
+    if svc.database_url is None:
         return None
+    stored = _meanwhile(lambda: stored_state(settings, svc))
     key = files_key(svc.migrations_dir)
-    if key is None:
+    state = stored()
+    if key is None or state is None or state[0] != key:
         return None
-    total = stored_total(settings, svc, key)
-    if total is None:
-        return None
-    log_up_to_date(svc.name, total)
-    return [UpResult(svc.name, (), total, 0.0, False, (), ())]
+    return [UpResult(svc.name, (), state[1], 0.0, False, (), ())]
+
+
+def _meanwhile(work: Callable[[], _T]) -> Callable[[], _T]:
+    """``work`` started in a thread; the function returned waits for its result (or raises its error)."""
+    outcome: list[_T] = []
+    failed: list[BaseException] = []
+    finished = _thread.allocate_lock()
+    finished.acquire()
+
+    def run() -> None:
+        try:
+            outcome.append(work())
+        except BaseException as exc:  # noqa: BLE001 - raised again where the result is awaited
+            failed.append(exc)
+        finally:
+            finished.release()
+
+    def result() -> _T:
+        with finished:
+            if failed:
+                raise failed[0]
+            return outcome[0]
+
+    _thread.start_new_thread(run, ())
+    return result
 
 
 def stored_total(settings: Settings, svc: ServiceSettings, key: str) -> int | None:
-    """How many migrations are applied, when generation, rows and files are those of the stored check."""
+    """How many migrations are applied, when generation, rows and files (``key``) are those of the stored check."""
+    state = stored_state(settings, svc)
+    return state[1] if state is not None and state[0] == key else None
+
+
+def stored_state(settings: Settings, svc: ServiceSettings) -> tuple[str, int] | None:
+    """The stored files key and applied count, when the catalog generation and the tracking rows are
+    still those of the stored check; ``None`` when anything differs or cannot be read."""
     from scrydon_migrate import libpq
 
     assert svc.database_url is not None
@@ -235,13 +311,12 @@ def stored_total(settings: Settings, svc: ServiceSettings, key: str) -> int | No
                 return None
             schema, table = (conn.quote_identifier(n) for n in located)
             checked = conn.quote_identifier(located[1] + CHECKED_SUFFIX)
-            state = _STATE.format(tracking=f"{schema}.{table}", checked=f"{schema}.{checked}")
-            rows = conn.query(state, [key])
+            rows = conn.query(_STATE.format(tracking=f"{schema}.{table}", checked=f"{schema}.{checked}"))
     except libpq.LibpqError:
         return None
-    if len(rows) != 1 or rows[0][:3] != ("t", "t", "t") or rows[0][3] is None:
+    if len(rows) != 1 or rows[0][:2] != ("t", "t") or rows[0][2] is None or rows[0][3] is None:
         return None
-    return int(rows[0][3])
+    return rows[0][2], int(rows[0][3])
 
 
 def _located(conn: libpq.Connection, configured: str) -> tuple[str, str] | None:
@@ -279,4 +354,6 @@ def store(conn: psycopg.Connection, table: str, *, generation: str, rows_digest:
     try:
         conn.execute(sql.SQL(_STORE).format(table=checked), (generation, rows_digest, key, total))
     except psycopg.Error as exc:
-        logger.debug("start-up state not stored for %s: %s", table, exc)
+        import logging
+
+        logging.getLogger(LOGGER).debug("start-up state not stored for %s: %s", table, exc)

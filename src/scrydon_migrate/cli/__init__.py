@@ -12,10 +12,8 @@ runs the full command line (:mod:`.commands`), which parses the same arguments a
 from __future__ import annotations
 
 import gc
-import logging
 import os
 import sys
-from dataclasses import dataclass, field
 
 #: Flags of ``up`` read here, by the name :func:`scrydon_migrate.config.load_settings` takes.
 _VALUE_FLAGS = {
@@ -24,17 +22,19 @@ _VALUE_FLAGS = {
     "--database-url": "database_url",
     "--migrations-dir": "migrations_dir",
 }
+#: The component the command's log lines name (:func:`scrydon_migrate.log.configure`).
+_COMPONENT = "migrate-bootstrap"
 
 
-@dataclass
 class _PlainUp:
-    """What a plainly spelled ``up`` asked for."""
+    """What a plainly spelled ``up`` asked for (a plain class: ``dataclasses`` costs a pod's start more)."""
 
-    options: dict[str, str] = field(default_factory=dict)
-    services: list[str] = field(default_factory=list)
-    log_format: str = ""
-    quiet: bool = False
-    as_json: bool = False
+    def __init__(self) -> None:
+        self.options: dict[str, str] = {}
+        self.services: list[str] = []
+        self.log_format = ""
+        self.quiet = False
+        self.as_json = False
 
 
 def main() -> None:
@@ -65,7 +65,7 @@ def _answered(argv: list[str]) -> bool:
     log_format = plain.log_format or os.environ.get("MIGRATE_LOG_FORMAT", "text")
     if log_format not in ("text", "json"):
         return False
-    from scrydon_migrate import log, startup
+    from scrydon_migrate import startup
     from scrydon_migrate.config import load_settings
     from scrydon_migrate.errors import MigrateError
 
@@ -77,14 +77,33 @@ def _answered(argv: list[str]) -> bool:
         )
     except MigrateError:
         return False
-    log.configure("migrate-bootstrap", fmt=log_format, level=logging.WARNING if plain.quiet else logging.INFO)
-    results = startup.proven_up_to_date(settings)
+    results = startup.proven(settings)
     if results is None:
         return False
+    if not plain.quiet:
+        _log_up_to_date(results[0].service, results[0].total, log_format)
     from scrydon_migrate.cli import render
 
     render.up_results(results, as_json=plain.as_json)
     return True
+
+
+def _log_up_to_date(service: str, total: int, log_format: str) -> None:
+    """The no-op's INFO line, as :func:`scrydon_migrate.log.configure`'s handler writes it, without ``logging``."""
+    import time
+
+    from scrydon_migrate import logline, startup
+
+    fields = startup.up_to_date_fields(service, total)
+    message, event = startup.UP_TO_DATE, startup.UP_TO_DATE_EVENT
+    if log_format == "json":
+        now = time.time()
+        msecs = int((now - int(now)) * 1000)
+        line = logline.json_line(_COMPONENT, "INFO", now, msecs, message, event, fields, None)
+    else:
+        line = logline.text_line(_COMPONENT, "INFO", message, event, fields, None)
+    sys.stderr.write(line + "\n")
+    sys.stderr.flush()
 
 
 def _plain_up(argv: list[str]) -> _PlainUp | None:

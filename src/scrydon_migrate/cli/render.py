@@ -6,13 +6,13 @@ the same in a pod log as in a terminal, and stay greppable.
 
 from __future__ import annotations
 
-import json
 import sys
 from collections.abc import Sequence
-from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeGuard
 
 if TYPE_CHECKING:
+    from datetime import datetime
+
     from scrydon_migrate.api import (
         Adoption,
         MarkApplied,
@@ -39,6 +39,8 @@ def _echo(text: str = "", *, err: bool = False, nl: bool = True) -> None:
 
 def document(doc: Any) -> None:
     """``doc`` as JSON on stdout, every string in it redacted (see :func:`config.redact_document`)."""
+    import json
+
     from scrydon_migrate.config import redact_document
 
     plain = json.loads(json.dumps(doc, default=_default))
@@ -61,9 +63,16 @@ def audit_chains(checks: Sequence[tuple[str, Any]], *, as_json: bool) -> None:
 
 
 def _default(value: Any) -> Any:
-    if isinstance(value, datetime):
+    if _is_datetime(value):
         return value.isoformat()
     return str(value)
+
+
+def _is_datetime(value: Any) -> TypeGuard[datetime]:
+    """Whether ``value`` is a ``datetime``: none can exist before the module is imported, which a no-op
+    ``up`` (rendered here) never does."""
+    loaded = sys.modules.get("datetime")
+    return loaded is not None and isinstance(value, loaded.datetime)
 
 
 def table(headers: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
@@ -78,7 +87,7 @@ def table(headers: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
 def _cell(value: Any) -> str:
     if value is None:
         return "-"
-    if isinstance(value, datetime):
+    if _is_datetime(value):
         return value.strftime("%Y-%m-%d %H:%M:%S%z")
     return str(value).replace("\n", " ")
 
