@@ -8,6 +8,9 @@ file, event triggers switched off — sends the start through the full check, wh
 
 from __future__ import annotations
 
+import json
+import os
+import re
 import subprocess
 import sys
 
@@ -46,13 +49,13 @@ def _proven(db_url, folder):
     return startup.proven_up_to_date(settings)
 
 
-def _up_without_psycopg(db_url, migrations):
-    args = ["up", "--service", "platform", "--database-url", db_url, "--migrations-dir", str(migrations.path)]
+def _up_without_psycopg(db_url, migrations, *extra, env=None):
+    args = ["up", "--service", "platform", "--database-url", db_url, "--migrations-dir", str(migrations.path), *extra]
     done = subprocess.run(
         [sys.executable, "-c", WITHOUT_PSYCOPG, *args],
         capture_output=True,
         text=True,
-        env=clean_env(),
+        env=clean_env(env),
         timeout=60,
         check=False,
     )
@@ -67,6 +70,47 @@ def test_a_no_op_start_is_proven_without_psycopg_or_click_and_logs_as_the_full_c
     assert full.log_lines("MIGRATIONS_UP_TO_DATE") == [
         "[migrate-bootstrap] INFO: schema is up to date event=MIGRATIONS_UP_TO_DATE service=platform applied=3"
     ]
+
+
+def test_the_no_op_line_written_without_logging_is_the_logged_one_in_json_too(applied, db_url, migrations):
+    """The command writes a proven no-op's line itself; ``--lock-wait`` sends ``up`` through the command
+    line's parser, where the same proof logs through ``logging``."""
+    json_env = {"MIGRATE_LOG_FORMAT": "json"}
+    logged = applied("up", "--lock-wait", "600", env=json_env)
+    code, stderr = _up_without_psycopg(db_url, migrations, env=json_env)
+    assert logged.code == code == 0, stderr
+    written = [json.loads(line) for line in stderr.splitlines()]
+    expected = [json.loads(line) for line in logged.stderr.splitlines()]
+    assert [{k: v for k, v in d.items() if k != "ts"} for d in written] == [
+        {k: v for k, v in d.items() if k != "ts"} for d in expected
+    ]
+    assert written[0]["event"] == "MIGRATIONS_UP_TO_DATE"
+    assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z", written[0]["ts"])
+
+
+def test_a_quiet_no_op_writes_no_line_but_its_result(applied, db_url, migrations):
+    code, stderr = _up_without_psycopg(db_url, migrations, "-q")
+    assert code == 0
+    assert stderr == ""
+
+
+def test_a_same_size_edit_that_moves_the_modification_time_takes_the_full_check(applied, db_url, migrations):
+    path = migrations.path / "0002_accounts_email.sql"
+    before = path.stat()
+    path.write_text(path.read_text().replace("accounts_email", "accounts_emai1"))
+    os.utime(path, ns=(before.st_atime_ns, before.st_mtime_ns + 1_000_000))
+    assert path.stat().st_size == before.st_size
+    assert _proven(db_url, migrations.path) is None
+    assert "was edited" in applied("up").stderr
+
+
+def test_a_removed_or_added_file_takes_the_full_check(applied, db_url, migrations):
+    (migrations.path / "notes.txt").write_text("not a migration")
+    assert _proven(db_url, migrations.path) is None
+    (migrations.path / "notes.txt").unlink()
+    assert _proven(db_url, migrations.path) is not None
+    (migrations.path / "0003_touch.sql").unlink()
+    assert _proven(db_url, migrations.path) is None
 
 
 def test_an_object_dropped_by_another_session_is_a_desync_on_the_next_start(applied, db, db_url, migrations):

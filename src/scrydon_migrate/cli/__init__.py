@@ -51,10 +51,19 @@ def main() -> None:
 def run() -> None:
     """The command ``sys.argv`` names; exits with its code."""
     if _answered(sys.argv[1:]):
-        sys.exit(0)
+        _exit_answered()
     from scrydon_migrate.cli.commands import run_command_line
 
     run_command_line()
+
+
+def _exit_answered() -> None:
+    """Exit 0 once the no-op's output is written, without the interpreter's finalization: a no-op leaves
+    nothing to clean up (its connection is closed, no handler or exit hook is registered) and tearing
+    down every module costs a pod's start a few milliseconds more."""
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(0)
 
 
 def _answered(argv: list[str]) -> bool:
