@@ -220,20 +220,18 @@ def files_key(folder: Path) -> str | None:
         where = os.open(folder, os.O_RDONLY | os.O_DIRECTORY)
     except OSError:
         return None
+    lines = [f"{STATE_FORMAT}\0{__version__}\0{os.path.abspath(folder)}"]
     try:
-        names = sorted(os.listdir(where))
-        infos = [os.stat(name, dir_fd=where) for name in names]
+        for name in sorted(os.listdir(where)):
+            info = os.stat(name, dir_fd=where)
+            if stat.S_ISREG(info.st_mode):
+                lines.append(f"{name}\0{info.st_size}\0{info.st_mtime_ns}")
+            elif not name.startswith("."):
+                return None
     except OSError:
         return None
     finally:
         os.close(where)
-    lines = [f"{STATE_FORMAT}\0{__version__}\0{os.path.abspath(folder)}"]
-    for name, info in zip(names, infos, strict=True):
-        if not stat.S_ISREG(info.st_mode):
-            if name.startswith("."):
-                continue
-            return None
-        lines.append(f"{name}\0{info.st_size}\0{info.st_mtime_ns}")
     return sha256("\n".join(lines).encode()).hexdigest()
 
 
