@@ -288,6 +288,28 @@ print(json.dumps({"T0": T0, "T1": time.perf_counter(), "marks": marks}))
 """
 
 
+# Run as ``python -c PROFILE_CHILD STATS_FILE up ...``: cProfile of the no-op ``up``, imports included.
+# ``python -m cProfile`` would write nothing: the command leaves a proven no-op by ``os._exit``,
+# which is turned into ``SystemExit`` here as in PHASES_CHILD.
+PROFILE_CHILD = r"""
+import cProfile, os, sys
+def _exit(code):
+    raise SystemExit(code)
+os._exit = _exit
+stats_file, sys.argv = sys.argv[1], ["scrydon-migrate", *sys.argv[2:]]
+profile = cProfile.Profile()
+profile.enable()
+try:
+    from scrydon_migrate.cli import main
+    main()
+except SystemExit as exc:
+    if exc.code:
+        raise
+finally:
+    profile.disable()
+    profile.dump_stats(stats_file)
+"""
+
 _MAIN = "cli.main (everything from parsing to the result)"
 _CHECK = "the start-up check (stat beside connect + statements)"
 
@@ -335,7 +357,7 @@ def profile(url: str, folder: Path, cwd: Path, runs: int) -> dict[str, Any]:
     text += [f"{c:>13}  {s:>7}  {'  ' * d}{n}" for c, s, d, n in sorted(imports, key=lambda i: -i[0])[:60]]
     (RESULTS / "noop_startup_importtime.txt").write_text("\n".join(text) + "\n")
     stats_file = cwd / "noop.prof"
-    run([sys.executable, "-m", "cProfile", "-o", str(stats_file), *up_args(url, folder)[1:]], cwd)
+    run([sys.executable, "-c", PROFILE_CHILD, str(stats_file), *up_args(url, folder)[3:]], cwd)
     with (RESULTS / "noop_startup_cprofile.txt").open("w") as out:
         stats = pstats.Stats(str(stats_file), stream=out)
         stats.strip_dirs().sort_stats("cumulative").print_stats(60)

@@ -47,22 +47,20 @@ from typing import TYPE_CHECKING, TypeVar
 from scrydon_migrate import __version__
 
 if TYPE_CHECKING:
-    from hashlib import md5, sha256
-else:
-    try:  # CPython's own digests: hashlib would load OpenSSL on every pod's start for two small digests
-        from _md5 import md5
-        from _sha256 import sha256
-    except ImportError:  # a build without them (FIPS builds may leave them out) or another Python version
-        from hashlib import md5, sha256
-
-if TYPE_CHECKING:
     from collections.abc import Callable
+    from hashlib import md5, sha256
 
     import psycopg
 
     from scrydon_migrate import libpq
     from scrydon_migrate.config import ServiceSettings, Settings
     from scrydon_migrate.runner import Applied
+else:
+    try:  # CPython's own digests: hashlib would load OpenSSL on every pod's start for two small digests
+        from _md5 import md5
+        from _sha256 import sha256
+    except ImportError:  # a build without them (FIPS builds may leave them out) or another Python version
+        from hashlib import md5, sha256
 
 _T = TypeVar("_T")
 
@@ -248,7 +246,8 @@ def proven(settings: Settings) -> list[UpResult] | None:
 
     The folder is listed while the database answers: the statement runs in a thread (libpq waits with
     the interpreter's lock released) and the files key it returns is compared here, so a large folder's
-    ``stat`` calls and the server's work overlap instead of adding up.
+    ``stat`` calls and the server's work overlap instead of adding up. A folder that the stat cannot
+    vouch for (a migration folder inside) still waits for that answer before it takes the full path.
     """
     if len(settings.services) != 1 or settings.repair_tracking:
         return None
@@ -289,7 +288,8 @@ def _meanwhile(work: Callable[[], _T]) -> Callable[[], _T]:
 
 
 def stored_total(settings: Settings, svc: ServiceSettings, key: str) -> int | None:
-    """How many migrations are applied, when generation, rows and files (``key``) are those of the stored check."""
+    """How many migrations are applied, when generation, rows and files (``key``) are those of the stored check
+    (the proof step by step, as the benchmark times it)."""
     state = stored_state(settings, svc)
     return state[1] if state is not None and state[0] == key else None
 
