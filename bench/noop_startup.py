@@ -331,7 +331,7 @@ def phases(url: str, folder: Path, cwd: Path, runs: int) -> dict[str, float]:
             "interpreter start": (child["T0"] - began) * 1000,
             **marks,
             "rest of cli.main (click, settings, logging, render)": marks.get(_MAIN, 0.0) - inner,
-            "exit (interpreter finalization)": (ended - child["T1"]) * 1000,
+            "exit (interpreter finalization, which the command skips by os._exit)": (ended - child["T1"]) * 1000,
             "whole process": (ended - began) * 1000,
         }
         row.pop(_MAIN, None)
