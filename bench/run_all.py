@@ -1101,11 +1101,12 @@ def render(results: dict[str, Any]) -> tuple[str, list[dict[str, str]]]:
         f"* PostgreSQL: {results['postgres']['version']}; the project's embedded launcher, data on tmpfs, "
         + ", ".join(f"{k}={v}" for k, v in results["postgres"]["settings"].items() if k != "server_version")
         + "; client and server on the same machine (loopback TCP). Scenario 4 starts its own durable cluster.",
-        f"* Load: load average {load['start']} at the start, {load['end']} at the end, on {m['nproc']} CPUs"
+        f"* Load: load average {load['start']} at the start, {load['end']} at the end (which counts the"
+        f" benchmark's own last scenarios), on {m['nproc']} CPUs"
         + (
             " — **the machine was busy** (other work was running): absolute times are inflated and noisy; "
             "the tools were interleaved round-robin so ratios suffer less, but read differences under ~10% as noise."
-            if max(load["start"] or 0, load["end"] or 0) > 0.5 * (m["nproc"] or 1)
+            if (load["start"] or 0) > 0.5 * (m["nproc"] or 1)
             else "."
         ),
         f"* Repetitions: {plan['runs']} timed runs after {WARMUP_RUNS} warm-ups for every no-op measurement, "
