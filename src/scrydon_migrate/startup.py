@@ -230,7 +230,7 @@ def files_key(folder: Path) -> str | None:
         return None
     finally:
         os.close(where)
-    return sha256("\n".join(lines).encode()).hexdigest()
+    return sha256("\n".join(lines).encode("utf-8", "surrogateescape")).hexdigest()
 
 
 def proven_up_to_date(settings: Settings) -> list[UpResult] | None:

@@ -46,3 +46,17 @@ def test_an_unreadable_entry_named_like_a_migration_is_refused_and_nothing_runs(
     fatal = run.log_lines("MIGRATION_SOURCE_INVALID")
     assert fatal and "0002_region.sql" in fatal[0] and expected in fatal[0], run.stderr
     assert db.execute("SELECT to_regclass('organisations')").fetchone() == (None,), "nothing ran"
+
+
+def test_a_file_name_that_is_not_utf8_is_refused_after_everything_was_applied(migrations, migrate, db):
+    migrations.write("0001_create.sql", "CREATE TABLE organisations (id bigint PRIMARY KEY);")
+    assert migrate("up").code == 0
+    with open(os.fsencode(migrations.path) + b"/0002_region\xff.sql", "wb") as file:
+        file.write(b"CREATE TABLE regions (id bigint PRIMARY KEY);")
+
+    run = migrate("up")
+
+    assert run.code == 3, run.stderr
+    assert "Traceback" not in run.stderr
+    fatal = run.log_lines("MIGRATION_SOURCE_INVALID")
+    assert fatal and "malformed migration file name" in fatal[0], run.stderr
