@@ -25,7 +25,8 @@ from types import ModuleType
 from typing import TYPE_CHECKING, Any
 
 from scrydon_migrate import rules as rules_package
-from scrydon_migrate.relations import created_here
+from scrydon_migrate.guard import search_paths
+from scrydon_migrate.relations import created_here, on_path
 from scrydon_migrate.source import LOCK_BUDGET_RULE
 
 if TYPE_CHECKING:
@@ -154,6 +155,8 @@ class Subject:
     positions: Positions | None = None
     created_if_missing: set[Relation] = field(default_factory=set)
     earlier_by_kind: Mapping[str, Sequence[Statement]] = field(default_factory=dict)
+    #: The search_path an earlier ``SET search_path`` of the migration put in effect, if any.
+    search_path: tuple[str, ...] | None = None
 
     @property
     def node(self) -> Any:
@@ -214,11 +217,15 @@ class Subject:
         """A table created earlier in this migration: lock rules do not apply to it."""
         if relation is None:
             return False
-        return created_here(relation, self.created)
+        return created_here(on_path(relation, self.search_path), self.created)
 
     def is_new_unless_it_exists(self, relation: Relation | None) -> bool:
         """Created ``IF NOT EXISTS`` earlier in this migration, and the database (if asked) has no such table."""
-        return relation is not None and relation not in self.sizes and created_here(relation, self.created_if_missing)
+        return (
+            relation is not None
+            and relation not in self.sizes
+            and created_here(on_path(relation, self.search_path), self.created_if_missing)
+        )
 
 
 def load_rules() -> list[Rule]:
@@ -266,7 +273,9 @@ def lint_migration(
     positions = Positions(migration.sql)
     statement_rules = [rule for rule in rules if rule.scope == "statement"]
     by_statement_kind: dict[str, list[Rule]] = {}
+    paths = search_paths(migration)
     for statement in migration.statements:
+        path = paths.get(statement.index)
         subject = Subject(
             migration,
             statement,
@@ -279,6 +288,7 @@ def lint_migration(
             positions,
             created_if_missing,
             by_kind,
+            path,
         )
         risks = {risk.rule for risk in statement.locks.risks}
         candidates = by_statement_kind.get(statement.kind)
@@ -287,8 +297,8 @@ def lint_migration(
         for rule in candidates:
             if not rule.lock or rule.id in risks:
                 findings.extend(rule.check(subject))
-        created.update(statement.locks.creates)
-        created_if_missing.update(statement.locks.creates_if_missing)
+        created.update(on_path(r, path) for r in statement.locks.creates)
+        created_if_missing.update(on_path(r, path) for r in statement.locks.creates_if_missing)
         earlier.append(statement)
         by_kind.setdefault(statement.kind, []).append(statement)
     for rule in rules:

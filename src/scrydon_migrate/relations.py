@@ -32,6 +32,15 @@ def same_relation(a: Relation, b: Relation, default_schema: str = "public") -> b
     return a.name == b.name and (a.schema or default_schema) == (b.schema or default_schema)
 
 
+def on_path(relation: Relation, path: tuple[str, ...] | None) -> Relation:
+    """``relation`` as the migration's own ``SET search_path`` places an unqualified name: in the path's
+    first schema (``"$user"``, which names no schema a file can know, passed over); unchanged without one."""
+    if relation.schema is not None or not path:
+        return relation
+    schema = next((s for s in path if s != "$user"), None)
+    return Relation(schema, relation.name) if schema else relation
+
+
 def created_here(relation: Relation, created: set[Relation]) -> bool:
     """``relation`` was created earlier in the same migration (so locking it blocks nobody)."""
     return any(same_relation(relation, c) for c in created)
