@@ -113,21 +113,22 @@ def column_of(text: str, offset: int) -> int:
     return offset - start + 1
 
 
-def parse_statements(sql: str) -> list[Statement]:
+def parse_statements(sql: str, *, keep_trees: bool = True) -> list[Statement]:
     """Split ``sql`` into statements with their first line, mode and checksum.
 
     Linear in the file: the parser splits it a part at a time (:func:`_statement_bounds`), then
     each statement is parsed on its own to JSON, and its facts and checksum come from the
     :class:`shapes.Shapes` memo when a statement of the same shape was seen before (the rows
     of a data load), instead of a walk of its tree in Python. Its tree is built only if the
-    linter asks for it (:attr:`Statement.node`).
+    linter asks for it (:attr:`Statement.node`). ``keep_trees=False`` (applying) keeps no tree at all:
+    a tree is about 15 times its statement, and ``up`` holds every pending migration at once.
     """
     # Parsing makes many containers and no cycle: the cyclic collector would walk them again and
     # again (three quarters of the time of a large statement's tree) and free nothing more.
     collecting = gc.isenabled()
     gc.disable()
     try:
-        return _statements(sql, _statement_bounds(sql))
+        return _statements(sql, _statement_bounds(sql), keep_trees=keep_trees)
     finally:
         if collecting:
             gc.enable()
@@ -195,7 +196,7 @@ class _Facts:
         return kind, _runs_in_transaction(node, kind), _transaction_control(node, kind), facts(node, built.range_vars)
 
 
-def _statements(sql: str, bounds: Iterator[slice]) -> list[Statement]:
+def _statements(sql: str, bounds: Iterator[slice], *, keep_trees: bool) -> list[Statement]:
     reader = _Facts()
     memo = shapes.Shapes(reader, reads_constants)
     small = len(sql) <= KEEP_TREES_CHARS
@@ -219,7 +220,7 @@ def _statements(sql: str, bounds: Iterator[slice]) -> list[Statement]:
             locks=locks,
             offset=first_token,
         )
-        if small and reader.last is not None:
+        if keep_trees and small and reader.last is not None:
             object.__setattr__(statement, "_node", reader.last)
         statements.append(statement)
     return statements

@@ -169,7 +169,8 @@ def load_pending(plan: Plan) -> list[Migration]:
 
 @functools.lru_cache(maxsize=4096)
 def _load(migration_file: MigrationFile) -> Migration:
-    return load(migration_file)
+    """Applying reads no parse tree: none is kept for every pending migration until the run ends."""
+    return load(migration_file, keep_trees=False)
 
 
 def applied_by() -> str:

@@ -410,8 +410,8 @@ def _name_hint(name: str) -> str:
     )
 
 
-def load(migration: MigrationFile) -> Migration:
-    """Decode, read directives, parse and checksum one migration file."""
+def load(migration: MigrationFile, *, keep_trees: bool = True) -> Migration:
+    """Decode, read directives, parse and checksum one migration file (``keep_trees``: for the linter)."""
     from scrydon_migrate.analysis import ParseFailure, parse_statements
 
     sql = _decode(migration)
@@ -432,7 +432,7 @@ def load(migration: MigrationFile) -> Migration:
             chars=len(sql),
         )
     try:
-        statements = parse_statements(sql)
+        statements = parse_statements(sql, keep_trees=keep_trees)
     except ParseFailure as exc:
         raise _failure(
             migration,
