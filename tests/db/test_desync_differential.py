@@ -53,8 +53,8 @@ from tests.fixtures.pg import Cluster
 #: ``DEFAULT_CHUNKS`` chunks on every major, ``-m slow`` the next ``SLOW_CHUNKS`` (see docs/desync.md).
 #: Chunks are separate tests so that xdist spreads them over its workers.
 EXAMPLES = int(os.environ.get("MIGRATE_DESYNC_EXAMPLES", "50"))
-DEFAULT_CHUNKS = 5
-SLOW_CHUNKS = 45
+DEFAULT_CHUNKS = 4
+SLOW_CHUNKS = 46
 _names = iter(range(10**9))
 
 
