@@ -48,7 +48,7 @@ from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
-from scrydon_migrate import catalog, startup
+from scrydon_migrate import catalog, db, startup
 
 if TYPE_CHECKING:
     import psycopg
@@ -500,13 +500,8 @@ class Recorder:
         if self.conn.info.transaction_status is not pq.TransactionStatus.IDLE:
             yield _SETTLE
             return
-        try:
+        with db.transaction_sent_with_statements(self.conn):
             yield b"BEGIN; " + _SETTLE
-        except BaseException:
-            if self.conn.info.transaction_status is not pq.TransactionStatus.IDLE and not self.conn.closed:
-                self.conn.execute(b"ROLLBACK")
-            raise
-        self.conn.execute(b"COMMIT")
 
     def _set(self, identity: str, value: _Object | None) -> None:
         self._undo.append((identity, self.baseline.get(identity)))

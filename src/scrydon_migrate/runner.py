@@ -17,14 +17,13 @@ statement and its line in the file, before the error leaves the runner.
 
 from __future__ import annotations
 
-import contextlib
 import functools
 import logging
 import os
 import random
 import re
 import time
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
@@ -427,7 +426,7 @@ def _apply_in_transaction(
         runnable = migration.runnable
         may_write = _may_write(runnable)
         try:
-            with run.recorder.transaction(), _transaction(conn):
+            with run.recorder.transaction(), db.transaction_sent_with_statements(conn):
                 opening = run.recorder.opening(b"BEGIN; " + _set_statement_timeout(run.policy) + b"; ")
                 read = None
                 for statement in runnable:
@@ -467,27 +466,6 @@ def _apply_in_transaction(
         except StatementFailed as failure:
             _record_failure(conn, table, migration, failure, started, statements_done=0)
             raise
-
-
-@contextlib.contextmanager
-def _transaction(conn: psycopg.Connection) -> Iterator[None]:
-    """A transaction the block opens (``BEGIN`` sent with its first statements) and commits (with its last).
-
-    Opening and committing in the same round trips as the statements around them saves two of the few
-    round trips each migration costs; a block that fails is rolled back, as ``conn.transaction()`` would.
-    """
-    import psycopg
-    from psycopg import pq
-
-    try:
-        yield
-    except BaseException:
-        if not conn.closed and conn.info.transaction_status is not pq.TransactionStatus.IDLE:
-            with contextlib.suppress(psycopg.Error):
-                conn.execute(b"ROLLBACK")
-        raise
-    if conn.info.transaction_status is not pq.TransactionStatus.IDLE:
-        conn.execute(b"COMMIT")
 
 
 def _register_backfills(conn: psycopg.Connection, table: str, migration: Migration) -> None:

@@ -20,13 +20,13 @@ from typing import Any
 
 import psycopg
 
-from scrydon_migrate import runner
+from scrydon_migrate import db, runner
 
 mode, target = sys.argv[1], int(sys.argv[2])
 counts = {"statements": 0, "commits": 0}
 execute = runner._execute
 transaction_exit = psycopg.Transaction.__exit__
-migration_transaction = runner._transaction
+migration_transaction = db.transaction_sent_with_statements
 
 
 def _die() -> None:
@@ -62,7 +62,7 @@ def _exit(self: Any, *exc: Any) -> Any:
 
 @contextlib.contextmanager
 def _migration_transaction(conn: Any) -> Iterator[None]:
-    """A migration's own transaction commits with its last statement, inside the block."""
+    """A migration's own transaction (and a journaled statement's read) commits inside the block."""
     with migration_transaction(conn):
         yield
     _committed()
@@ -70,7 +70,7 @@ def _migration_transaction(conn: Any) -> Iterator[None]:
 
 runner._execute = _execute  # type: ignore[assignment]
 psycopg.Transaction.__exit__ = _exit  # type: ignore[method-assign]
-runner._transaction = _migration_transaction  # type: ignore[assignment]
+db.transaction_sent_with_statements = _migration_transaction  # type: ignore[assignment]
 if mode == "count":
     atexit.register(lambda: print(f"COUNTS statements={counts['statements']} commits={counts['commits']}"))
 sys.argv = ["scrydon-migrate", *sys.argv[sys.argv.index("--") + 1 :]]
