@@ -62,7 +62,7 @@ class Scratch:
     def database(self) -> Iterator[str]:
         name = f"corpus_{os.getpid()}_{next(_names)}"
         with psycopg.connect(self.admin_url, autocommit=True) as admin:
-            admin.execute(sql.SQL("CREATE DATABASE {} TEMPLATE template0").format(sql.Identifier(name)))
+            embedded.create_scratch_database(admin, name)
             if self.search_path:
                 admin.execute(
                     sql.SQL("ALTER DATABASE {} SET search_path = {}").format(

@@ -69,9 +69,7 @@ class _Databases:
     def new(self, template: str = "template0") -> str:
         """A new database, empty or a copy of ``template`` (no session may be connected to it); its URL."""
         name = f"h_{os.getpid()}_{next(_names)}"
-        self.admin.execute(
-            sql.SQL("CREATE DATABASE {} TEMPLATE {}").format(sql.Identifier(name), sql.Identifier(template))
-        )
+        embedded.create_scratch_database(self.admin, name, template)
         self.made.append(name)
         return self.cluster.url(name)
 

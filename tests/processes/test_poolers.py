@@ -13,6 +13,7 @@ import psycopg
 import pytest
 from psycopg import sql
 
+from scrydon_migrate import embedded
 from tests.fixtures.cli import clean_env, command, run_cli
 
 PODS = 10
@@ -48,7 +49,7 @@ def _fresh_database(pg_cluster):
     name = f"pooled_{next(_trial)}_{id(pg_cluster)}"
     with psycopg.connect(pg_cluster.admin_url, autocommit=True) as admin:
         admin.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
-        admin.execute(sql.SQL("CREATE DATABASE {} TEMPLATE template0").format(sql.Identifier(name)))
+        embedded.create_scratch_database(admin, name)
     return name
 
 
