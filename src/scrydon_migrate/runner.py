@@ -774,10 +774,10 @@ def _already_done(
     was journaled (built again, it would add a second one beside it).
     """
     index = statement.locks.concurrent_index
-    unnamed_build = statement.kind == "IndexStmt" and index is None
-    if unnamed_build and interrupted is not None and interrupted.statement == statement.index:
+    build = _journaled_build_of(statement, interrupted)
+    if statement.kind == "IndexStmt" and index is None and build is not None:
         rows = conn.execute(_TABLE_INDEXES, (_indexed_tables(statement),)).fetchall()
-        done = any(valid and oid not in interrupted.indexes for oid, _name, valid, _unique in rows)
+        done = any(valid and oid not in build.indexes for oid, _name, valid, _unique in rows)
     elif index is not None:
         record = conn.execute(
             "SELECT indisvalid FROM pg_index WHERE indexrelid = to_regclass(%s)", (index.regclass,)
@@ -847,8 +847,14 @@ def _drop_interrupted_build(
     conn: psycopg.Connection, migration: Migration, statement: Statement, interrupted: ConcurrentBuild | None
 ) -> None:
     """After a killed run: drop the INVALID indexes its journaled build of this statement left."""
-    if interrupted is not None and interrupted.statement == statement.index:
-        _drop_left_behind(conn, migration, statement, _indexed_tables(statement), set(interrupted.indexes), None)
+    build = _journaled_build_of(statement, interrupted)
+    if build is not None:
+        _drop_left_behind(conn, migration, statement, _indexed_tables(statement), set(build.indexes), None)
+
+
+def _journaled_build_of(statement: Statement, interrupted: ConcurrentBuild | None) -> ConcurrentBuild | None:
+    """The killed run's journaled build, if it was this statement's (the journal names it by position)."""
+    return interrupted if interrupted is not None and interrupted.statement == statement.index else None
 
 
 def _drop_left_behind(
