@@ -354,8 +354,14 @@ SQUAWK_RULES: tuple[SquawkRule, ...] = (
 
 
 def _env() -> dict[str, str]:
-    """Offline: no database URL reaches our linter."""
-    return {k: v for k, v in os.environ.items() if not k.endswith("DATABASE_URL") and not k.startswith("MIGRATE_")}
+    """Offline: no database URL reaches our linter. Byte code is cached, as an installed package has it: with
+    ``PYTHONDONTWRITEBYTECODE`` set and no cache yet, every run would compile the package again (a start-up
+    of 0.20 s CPU instead of 0.13 s)."""
+    return {
+        k: v
+        for k, v in os.environ.items()
+        if not k.endswith("DATABASE_URL") and not k.startswith("MIGRATE_") and k != "PYTHONDONTWRITEBYTECODE"
+    }
 
 
 def find_squawk(explicit: str | None) -> str:
@@ -702,6 +708,8 @@ def time_tools(squawk: Squawk, workdir: Path, runs: int, slow_runs: int) -> list
         ours = Timing(label, "scrydon-migrate lint", count, len(paths))
         theirs = Timing(label, "squawk", count, len(paths))
         ours_runs = slow_runs if slow else runs
+        for command in (ours_cmd, squawk_cmd):  # untimed: byte code and file pages cached before the first run
+            _time(command, folder.parent, Timing(label, "warm-up", count, len(paths)))
         for run in range(max(ours_runs, runs)):  # interleaved: a change in the machine's load hits both
             if run < ours_runs:
                 _time(ours_cmd, folder.parent, ours)
@@ -951,7 +959,8 @@ def speed_table(timings: Sequence[Timing]) -> list[str]:
     per_k = {(t.label, t.tool): t for t in timings}
     lines = [
         "Wall and CPU time (user + system) of the command line (interpreter / binary start-up included), median "
-        "of the runs, the two tools' runs interleaved, on "
+        "of the runs, the two tools' runs interleaved after one untimed run of each (our byte code cached, as "
+        "an installed package has it), on "
         "generated statements (`statements()` in the script: tables with identity keys, indexes, "
         "comments, columns, defaults, NOT VALID foreign keys and their VALIDATE, targeted UPDATE/DELETE, "
         "seed INSERTs, views, grants, plpgsql trigger functions and triggers, renames, enum types) and, for "
