@@ -4,6 +4,9 @@ Each takes resolved :class:`~scrydon_migrate.config.Settings`, returns values (n
 prints, never exits) and raises :class:`~scrydon_migrate.errors.MigrateError`.
 Services without a database URL are pointed at the embedded PostgreSQL, started for
 the duration of the call and stopped after unless it was already running.
+
+A command imports the modules it needs (the runner, the recorder, tracking, verify, the driver)
+when it runs: ``lint`` in CI never loads what applying a migration needs, nor pays for it.
 """
 
 from __future__ import annotations
@@ -18,18 +21,28 @@ from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from scrydon_migrate import db, log, record, runner, source, startup, tracking, verify
+from scrydon_migrate import log, source
 from scrydon_migrate.config import ServiceSettings, Settings, values_key
 from scrydon_migrate.errors import ConfigError, DatabaseUnavailable, RefusedError, SourceError
-from scrydon_migrate.startup import UpResult
-from scrydon_migrate.tracking import Status, TrackedRow
 
 if TYPE_CHECKING:
     import psycopg
 
-    from scrydon_migrate import audit, backfill, doctor, guard, snapshot, watchdog
+    from scrydon_migrate import (
+        audit,
+        backfill,
+        doctor,
+        guard,
+        record,
+        runner,
+        snapshot,
+        verify,
+        watchdog,
+    )
     from scrydon_migrate import lint as lint_module
     from scrydon_migrate.adopt import History
+    from scrydon_migrate.startup import UpResult
+    from scrydon_migrate.tracking import TrackedRow
 
 logger = logging.getLogger(__name__)
 
@@ -81,6 +94,8 @@ class ServiceStatus:
 @contextlib.contextmanager
 def _databases(settings: Settings) -> Iterator[Settings]:
     """``settings`` with every service given a URL, starting the embedded server if needed."""
+    from scrydon_migrate import db
+
     if not any(s.uses_embedded for s in settings.services):
         yield settings
         return
@@ -108,6 +123,8 @@ def _create_database(admin: psycopg.Connection, name: str) -> None:
 
 
 def _connect(settings: Settings, svc: ServiceSettings) -> psycopg.Connection:
+    from scrydon_migrate import db
+
     assert svc.database_url is not None
     return db.connect(
         svc.database_url,
@@ -158,6 +175,8 @@ def _each_connected(
 
 def up(settings: Settings) -> list[UpResult]:
     """Apply every pending migration of each selected service, in version order."""
+    from scrydon_migrate import startup
+
     services = _selected(settings)
     keys = {svc.name: startup.files_key(svc.migrations_dir) for svc in services}
     scanned = {svc.name: _scan(svc) for svc in services}
@@ -173,6 +192,8 @@ def _up_service(
 ) -> UpResult:
     """``up`` for one service; a connection lost outside a migration is reported, never a traceback."""
     import psycopg
+
+    from scrydon_migrate import db
 
     conn = _connect(settings, svc)
     with conn:
@@ -198,7 +219,7 @@ def _up_one(
     files: list[source.MigrationFile],
     files_key: str | None,
 ) -> UpResult:
-    from scrydon_migrate import snapshot
+    from scrydon_migrate import db, runner, snapshot, startup, tracking, verify
 
     snapshot.refuse_incomplete(conn, svc.name)
     generation = startup.settled_generation(conn) if files_key is not None else None
@@ -254,6 +275,8 @@ def _store_confirmed_predictions(
     conn: psycopg.Connection, svc: ServiceSettings, state: verify.TrackedState, files: list[source.MigrationFile]
 ) -> None:
     """Rows of releases that predicted effects get the record the schema confirms, once (under the lock)."""
+    from scrydon_migrate import verify
+
     with conn.transaction():
         stored = verify.store_confirmed_predictions(conn, state, files)
     if stored:
@@ -273,6 +296,8 @@ def _says_nothing_more(settings: Settings, plan: runner.Plan) -> bool:
 
 
 def _warn_repair_flag(settings: Settings, svc: ServiceSettings, result: verify.Classification) -> None:
+    from scrydon_migrate import verify
+
     if settings.repair_tracking and result.kind is verify.Kind.HEALTHY:
         log.event(
             logger,
@@ -288,7 +313,7 @@ def _warn_repair_flag(settings: Settings, svc: ServiceSettings, result: verify.C
 
 def _repair_tracking(conn: psycopg.Connection, svc: ServiceSettings, table: str, result: verify.Classification) -> None:
     """Under the lock, with ``result`` read under it: rewind the falsely tracked rows so they are applied again."""
-    from scrydon_migrate import audit
+    from scrydon_migrate import audit, runner, tracking
 
     audit.ensure_table(conn, table)
     with conn.transaction():
@@ -350,7 +375,7 @@ def guard_thresholds(settings: Settings) -> guard.Thresholds:
 def _apply_all(
     conn: psycopg.Connection, service: str, table: str, plan: runner.Plan, settings: Settings
 ) -> Iterator[runner.Applied]:
-    from scrydon_migrate import guard, watchdog
+    from scrydon_migrate import guard, record, runner, watchdog
 
     policy = runner.LockPolicy(
         timeout_ms=settings.lock_timeout_ms,
@@ -378,6 +403,8 @@ def _apply_each(
     dog: watchdog.Watchdog | None,
     recorder: record.Recorder,
 ) -> Iterator[runner.Applied]:
+    from scrydon_migrate import runner
+
     for migration in migrations:
         if not migration.statements:
             log.event(
@@ -416,6 +443,9 @@ def _finish(
     *,
     took_lock: bool,
 ) -> UpResult:
+    from scrydon_migrate import startup
+    from scrydon_migrate.startup import UpResult
+
     for row in plan.unknown_newer:
         log.event(
             logger,
@@ -453,6 +483,8 @@ def _finish(
 
 def status(settings: Settings) -> list[ServiceStatus]:
     """Per service: every migration with its state, the counts and the last applied one."""
+    from scrydon_migrate import tracking
+
     report = []
     for svc, files, conn in _each_connected(settings, _selected(settings), with_files=True):
         report.append(_service_status(svc, files, tracking.read_rows(conn, svc.tracking_table) or {}))
@@ -462,6 +494,9 @@ def status(settings: Settings) -> list[ServiceStatus]:
 def _service_status(
     svc: ServiceSettings, files: list[source.MigrationFile], rows: dict[int, TrackedRow]
 ) -> ServiceStatus:
+    from scrydon_migrate import db, runner
+    from scrydon_migrate.tracking import Status
+
     plan = runner.make_plan(svc.name, files, rows)
     entries: list[MigrationStatus] = []
     for migration_file in files:
@@ -487,6 +522,8 @@ def _service_status(
 
 
 def _file_status(migration_file: source.MigrationFile, row: TrackedRow | None) -> MigrationStatus:
+    from scrydon_migrate.tracking import Status
+
     if row is None:
         return MigrationStatus(migration_file.version_text, migration_file.file, "pending")
     detail = None
@@ -538,6 +575,8 @@ class ServiceHistory:
 
 def history(settings: Settings, *, limit: int = 20) -> list[ServiceHistory]:
     """The runbook's verification query per service: newest first."""
+    from scrydon_migrate import tracking
+
     report = []
     for svc, _files, conn in _each_connected(settings, _lenient(settings)):
         rows = tracking.history(conn, svc.tracking_table, limit)
@@ -551,6 +590,8 @@ class ServiceVerification:
     result: verify.Classification
 
     def to_dict(self) -> dict[str, Any]:
+        from scrydon_migrate import verify
+
         return {
             "service": self.service,
             "kind": self.result.kind.value,
@@ -572,6 +613,8 @@ class ServiceVerification:
 
 def verify_tracking(settings: Settings) -> list[ServiceVerification]:
     """Classify each service's tracking against its live schema; changes nothing."""
+    from scrydon_migrate import verify
+
     report = []
     for svc, files, conn in _each_connected(settings, _selected(settings), with_files=True):
         report.append(ServiceVerification(svc.name, verify.read(conn, svc.tracking_table).classify(files)))
@@ -614,6 +657,8 @@ def rebaseline(settings: Settings, *, versions: tuple[int, ...], reason: str) ->
 
     Never automatic and never suggested by ``up``; the runbook's "contact support" stays the operator's path.
     """
+    from scrydon_migrate import record, tracking, verify
+
     svc = _one_service(settings, "tracking rebaseline")
     if not reason.strip():
         raise ConfigError("tracking rebaseline needs a --reason", hint='say what was inspected: --reason "..."')
@@ -665,6 +710,8 @@ class MarkApplied:
 
 def mark_applied(settings: Settings, *, version: int, reason: str, force: bool = False) -> MarkApplied:
     """The runbook's skip: record ``version`` as skipped (never run), with the reason and who decided."""
+    from scrydon_migrate import db
+
     svc = _one_service(settings, "mark-applied")
     if not reason.strip():
         raise ConfigError("mark-applied needs a --reason", hint='say why skipping is safe: --reason "..."')
@@ -696,7 +743,8 @@ def _mark(
     migration_file: source.MigrationFile | None,
     reason: str,
 ) -> MarkApplied:
-    from scrydon_migrate import audit
+    from scrydon_migrate import audit, runner, tracking
+    from scrydon_migrate.tracking import Status
 
     table, key = tracking.locate(conn, svc.tracking_table)
     tracking.acquire_lock(conn, key, service=svc.name, wait_s=settings.lock_wait_s)
@@ -820,7 +868,7 @@ def audit_verify(settings: Settings) -> list[tuple[str, audit.ChainCheck | None]
 
 def audit_recreate(settings: Settings) -> str:
     """Start a new, empty audit log on purpose where it is missing (``audit --recreate``), audited."""
-    from scrydon_migrate import audit
+    from scrydon_migrate import audit, tracking
 
     svc = _one_service(settings, "audit --recreate")
     with _databases(settings) as resolved:
@@ -880,7 +928,7 @@ def _pre_upgrade_snapshot(conn: psycopg.Connection, svc: ServiceSettings, target
 def _snapshot_one(
     conn: psycopg.Connection, svc: ServiceSettings, target: Path, *, upgrade_to: int | None = None
 ) -> snapshot.Manifest:
-    from scrydon_migrate import audit, snapshot
+    from scrydon_migrate import audit, snapshot, tracking
 
     assert svc.database_url is not None
     manifest = snapshot.create(conn, svc.name, svc.database_url, svc.tracking_table, target, upgrade_to=upgrade_to)
@@ -963,7 +1011,7 @@ def _restore_locked(
     an earlier attempt did not finish, the one it saved) and appended back after the restore, with the
     ``SNAPSHOT_RESTORED`` event and the end of the restore's record, in one transaction.
     """
-    from scrydon_migrate import audit, snapshot
+    from scrydon_migrate import audit, snapshot, tracking
 
     assert svc.database_url is not None
     table, key = tracking.locate(conn, svc.tracking_table)
@@ -999,7 +1047,7 @@ def _restore_locked(
 
 def run_doctor(settings: Settings) -> list[doctor.Finding]:
     """Read-only diagnoses for each service, with the runbook's fixes."""
-    from scrydon_migrate import doctor
+    from scrydon_migrate import db, doctor
 
     services = _selected(settings) if len(settings.services) > 1 else list(settings.services)
     findings: list[doctor.Finding] = []
@@ -1046,7 +1094,7 @@ def backfill_run(
     on_batch: Callable[[str, backfill.Backfill], None] | None = None,
 ) -> list[ServiceBackfills]:
     """The backfill worker: run the selected services' backfills until done (or forever with ``follow``)."""
-    from scrydon_migrate import backfill
+    from scrydon_migrate import backfill, runner
 
     services = _lenient(settings)
     with _databases(settings) as resolved:
@@ -1081,7 +1129,7 @@ def backfill_run(
 
 def backfill_control(settings: Settings, name: str, action: str) -> backfill.Backfill:
     """Pause, resume, retry or restart one backfill of one service (audited)."""
-    from scrydon_migrate import backfill
+    from scrydon_migrate import backfill, tracking
 
     svc = _one_service(settings, f"backfill {action}")
     with _databases(settings) as resolved:
@@ -1135,6 +1183,8 @@ def lint(
         chosen = [m for m in history if m.file.path in wanted]
         sizes: dict[Any, Any] = {}
         if use_database:
+            from scrydon_migrate import tracking
+
             svc = settings.service(service)
             with _connect(settings, svc) as conn:
                 rows = tracking.read_rows(conn, svc.tracking_table) or {}
@@ -1221,6 +1271,7 @@ class Adoption:
 def adopt(settings: Settings, *, tool: str | None = None, table: str | None = None, yes: bool = False) -> Adoption:
     """Record as applied the files another tool already applied to the service's database (dry run unless ``yes``)."""
     from scrydon_migrate import adopt as adopting
+    from scrydon_migrate import tracking
 
     svc = _one_service(settings, "adopt")
     files = _scan(svc)
@@ -1280,6 +1331,8 @@ def _record_adopted_footprint(
     The newest adopted migration expects every object that exists and that no migration tracked
     here already expects; the others expect nothing of their own. None proves a repair safe.
     """
+    from scrydon_migrate import record, tracking, verify
+
     if not versions:
         return
     state = verify.read(conn, table)
@@ -1299,7 +1352,8 @@ def _adopt_locked(
     chosen: list[tuple[source.MigrationFile, datetime | None]],
 ) -> Adoption:
     """Under the migration lock: record each adopted file as applied, with its audit row, in one transaction."""
-    from scrydon_migrate import __version__, audit
+    from scrydon_migrate import __version__, audit, runner, tracking
+    from scrydon_migrate.tracking import Status
 
     table, key = tracking.locate(conn, svc.tracking_table)
     tracking.acquire_lock(conn, key, service=svc.name, wait_s=settings.lock_wait_s)
