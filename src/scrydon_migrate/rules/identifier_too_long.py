@@ -16,10 +16,19 @@ MAX_IDENTIFIER_BYTES = 63
 #: A run of characters that could hold a whole unquoted name: none of a blank, quote, dot, comma, semicolon or
 #: parenthesis in it. 64 bytes of UTF-8 take at least 16 characters.
 _LONG_RUN = re.compile(r'[^\s"().,;]{16,}')
+#: In ASCII text a name of 64 bytes or more is 64 characters or more as written: a run of them from its start
+#: (unquoted), or 64 characters or doubled quotes after a quote (quoted; an escape is longer than its bytes).
+_LONG_ASCII = re.compile(r'(?<![^\s"().,;])[^\s"().,;]{64}|"(?:[^"]|""){64}')
 
 
 def _may_hold_a_long_name(text: str) -> bool:
-    """Cheap test before the token scan: a quoted name (may hold anything), or a long enough unquoted run."""
+    """Cheap test before the token scan: in ASCII text, 64 characters a name could be written with; in other
+    text, a quoted name (may hold anything) or an unquoted run of more than 63 bytes.
+
+    Most statements are ASCII and pass one search: the scan, and the length of every run, cost more.
+    """
+    if text.isascii():
+        return _LONG_ASCII.search(text) is not None
     return '"' in text or any(len(m.group().encode()) > MAX_IDENTIFIER_BYTES for m in _LONG_RUN.finditer(text))
 
 
