@@ -87,6 +87,9 @@ class Rule:
     kinds: frozenset[str] = frozenset()
     #: A lock rule (:func:`lock_rule`): runs only on a statement with a risk of its id.
     lock: bool = False
+    #: The module's ``relevant(migration)``: False when the rule can find nothing in any statement of the
+    #: migration, asked once per file instead of running the check on each statement.
+    relevant: Callable[[Migration], bool] | None = None
 
 
 class Positions:
@@ -244,6 +247,7 @@ def load_rules() -> list[Rule]:
                 scope=getattr(module, "SCOPE", "statement"),
                 kinds=getattr(module, "KINDS", frozenset()),
                 lock=module.RULE_ID in _LOCK_RULES,
+                relevant=getattr(module, "relevant", None),
             )
         )
     return found
@@ -261,7 +265,8 @@ def lint_migration(
     """Findings for one migration, allows applied, unused allows reported.
 
     Rules read each statement's tree from the file's one parse (:attr:`Statement.node`), and only the rules
-    that apply to the statement's kind or risks look at it.
+    that apply to the statement's kind or risks look at it: a lock rule runs on a statement with a risk of
+    its id, another on the kinds it reads, if the migration is :attr:`Rule.relevant` to it.
     What came before is shared, not copied, per statement (each rule's findings are taken before the next
     statement adds to it), so a file of many statements is linted in linear time.
     """
@@ -271,34 +276,43 @@ def lint_migration(
     earlier: list[Statement] = []
     by_kind: dict[str, list[Statement]] = {}
     positions = Positions(migration.sql)
-    statement_rules = [rule for rule in rules if rule.scope == "statement"]
+    statement_rules = [
+        rule
+        for rule in rules
+        if rule.scope == "statement" and not rule.lock and (rule.relevant is None or rule.relevant(migration))
+    ]
+    lock_rules = [rule for rule in rules if rule.scope == "statement" and rule.lock]
     by_statement_kind: dict[str, list[Rule]] = {}
     paths = search_paths(migration)
     for statement in migration.statements:
         path = paths.get(statement.index)
-        subject = Subject(
-            migration,
-            statement,
-            created,
-            earlier,
-            sizes or {},
-            thresholds,
-            releases,
-            history,
-            positions,
-            created_if_missing,
-            by_kind,
-            path,
-        )
-        risks = {risk.rule for risk in statement.locks.risks}
         candidates = by_statement_kind.get(statement.kind)
         if candidates is None:
             candidates = by_statement_kind[statement.kind] = _candidates(statement_rules, statement.kind)
-        for rule in candidates:
-            if not rule.lock or rule.id in risks:
+        risks = statement.locks.risks
+        if candidates or risks:
+            subject = Subject(
+                migration,
+                statement,
+                created,
+                earlier,
+                sizes or {},
+                thresholds,
+                releases,
+                history,
+                positions,
+                created_if_missing,
+                by_kind,
+                path,
+            )
+            for rule in candidates:
                 findings.extend(rule.check(subject))
-        created.update(on_path(r, path) for r in statement.locks.creates)
-        created_if_missing.update(on_path(r, path) for r in statement.locks.creates_if_missing)
+            if risks:
+                _check_risks(subject, lock_rules, {risk.rule for risk in risks}, findings)
+        if statement.locks.creates:
+            created.update(on_path(r, path) for r in statement.locks.creates)
+        if statement.locks.creates_if_missing:
+            created_if_missing.update(on_path(r, path) for r in statement.locks.creates_if_missing)
         earlier.append(statement)
         by_kind.setdefault(statement.kind, []).append(statement)
     for rule in rules:
@@ -309,11 +323,18 @@ def lint_migration(
 
 
 def _candidates(rules: Sequence[Rule], kind: str) -> list[Rule]:
-    """The rules that may apply to a statement of ``kind``, in their order: lock rules still need its risks.
+    """The rules that may apply to a statement of ``kind``, in their order (lock rules go by risk instead).
 
     Chosen once per kind and file: a file's statements are of a few kinds, and most rules read one.
     """
-    return [rule for rule in rules if rule.lock or not rule.kinds or kind in rule.kinds]
+    return [rule for rule in rules if not rule.kinds or kind in rule.kinds]
+
+
+def _check_risks(subject: Subject, lock_rules: Sequence[Rule], at_risk: set[str], findings: list[Finding]) -> None:
+    """The lock rules of the statement's risks, each once, in their order: most statements have no risk."""
+    for rule in lock_rules:
+        if rule.id in at_risk:
+            findings.extend(rule.check(subject))
 
 
 def _apply_allows(migration: Migration, findings: list[Finding]) -> list[Finding]:

@@ -7,10 +7,16 @@ from scrydon_migrate.lint import Finding, Severity, Subject
 
 if TYPE_CHECKING:
     from scrydon_migrate.analysis import Statement
+    from scrydon_migrate.source import Migration
 
 RULE_ID = "enum-value-used-in-same-transaction"
 SUMMARY = "ALTER TYPE ... ADD VALUE followed by a use of the new value in the same transaction"
 SEVERITY = "error"
+
+
+def relevant(migration: "Migration") -> bool:
+    """Only a transactional migration with an ``ALTER TYPE`` can use a value it added."""
+    return migration.transactional and any(s.kind == "AlterEnumStmt" for s in migration.statements)
 
 
 def check(subject: Subject) -> Iterator[Finding]:

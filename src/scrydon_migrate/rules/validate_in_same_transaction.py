@@ -4,11 +4,17 @@ from collections.abc import Iterator
 
 from scrydon_migrate.lint import Finding, Severity, Subject
 from scrydon_migrate.rules._nodes import alter_commands
+from scrydon_migrate.source import Migration
 
 RULE_ID = "validate-in-same-transaction"
 SUMMARY = "ADD CONSTRAINT ... NOT VALID and VALIDATE CONSTRAINT in the same transactional migration"
 SEVERITY = "warning"
 KINDS = frozenset({"AlterTableStmt"})
+
+
+def relevant(migration: Migration) -> bool:
+    """Only a transactional migration that adds a constraint NOT VALID can validate it in the same transaction."""
+    return migration.transactional and any(s.locks.not_valid_constraints for s in migration.statements)
 
 
 def check(subject: Subject) -> Iterator[Finding]:
