@@ -2,7 +2,9 @@
 
 Rules live in :mod:`scrydon_migrate.rules`, one module per rule with a permanent
 kebab-case id, a summary and a severity; each ``check(subject)`` yields findings for
-one parsed statement and never touches the database. The lock rules share their
+one parsed statement and never touches the database. A rule names the statement kinds it
+reads (``KINDS``) and may tell from a whole migration that it finds nothing in it
+(``relevant``): it is asked about no other statement. The lock rules share their
 classification with the apply-time guard (:mod:`scrydon_migrate.locks`): one
 implementation. Offline, a lock rule is a warning; with live table sizes it is an error
 on a large table (and stays a warning on a small one).
@@ -21,12 +23,14 @@ import re
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from enum import StrEnum
+from functools import cached_property
 from types import ModuleType
 from typing import TYPE_CHECKING, Any
 
 from scrydon_migrate import rules as rules_package
 from scrydon_migrate.guard import search_paths
 from scrydon_migrate.relations import created_here, on_path
+from scrydon_migrate.rules._nodes import NewColumn, new_columns
 from scrydon_migrate.source import LOCK_BUDGET_RULE
 
 if TYPE_CHECKING:
@@ -165,6 +169,11 @@ class Subject:
     def node(self) -> Any:
         """The statement's parse tree, read only by the rules that look at it."""
         return self.statement.node
+
+    @cached_property
+    def new_columns(self) -> tuple[NewColumn, ...]:
+        """The columns the statement defines (CREATE TABLE, ADD COLUMN), read once for the rules about them."""
+        return new_columns(self.node)
 
     def finding(
         self,

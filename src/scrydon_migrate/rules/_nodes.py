@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from scrydon_migrate.relations import Relation
@@ -30,19 +31,43 @@ def constraint_types(column: Any) -> set[str]:
     return {c.contype.name for c in getattr(column, "constraints", None) or ()}
 
 
-def new_columns(node: Any) -> Iterator[tuple[Relation | None, Any, bool]]:
-    """``(table, ColumnDef, table_is_created_here)`` for CREATE TABLE columns and ADD COLUMN."""
+@dataclass(frozen=True, slots=True)
+class NewColumn:
+    """A column a CREATE TABLE or ADD COLUMN defines, with what the rules about column types ask of it."""
+
+    table: Relation | None
+    #: The ColumnDef node.
+    column: Any
+    #: The table is created by this statement (CREATE TABLE), not altered.
+    created_here: bool
+    type_name: str
+    constraints: frozenset[str]
+
+
+def new_columns(node: Any) -> tuple[NewColumn, ...]:
+    """The columns CREATE TABLE or ADD COLUMN defines, read once per statement (:attr:`Subject.new_columns`)."""
     kind = type(node).__name__
     if kind == "CreateStmt":
         table = relation(node.relation)
-        for element in node.tableElts or ():
-            if type(element).__name__ == "ColumnDef":
-                yield table, element, True
-    elif kind == "AlterTableStmt":
-        table = relation(node.relation)
+        return tuple(
+            _new_column(table, element, True)
+            for element in node.tableElts or ()
+            if type(element).__name__ == "ColumnDef"
+        )
+    if kind == "AlterTableStmt":
+        table = None
+        found = []
         for cmd in node.cmds or ():
             if cmd.subtype.name == "AT_AddColumn":
-                yield table, cmd.def_, False
+                table = table or relation(node.relation)
+                found.append(_new_column(table, cmd.def_, False))
+        return tuple(found)
+    return ()
+
+
+def _new_column(table: Relation | None, column: Any, created_here: bool) -> NewColumn:
+    """A ColumnDef with its type name and constraint kinds read once: five rules ask for them."""
+    return NewColumn(table, column, created_here, type_name(column), frozenset(constraint_types(column)))
 
 
 def alter_commands(node: Any, subtype: str) -> Iterator[tuple[Relation | None, Any]]:

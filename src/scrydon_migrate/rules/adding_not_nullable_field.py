@@ -3,7 +3,6 @@
 from collections.abc import Iterator
 
 from scrydon_migrate.lint import Finding, Severity, Subject
-from scrydon_migrate.rules._nodes import constraint_types, new_columns
 
 RULE_ID = "adding-not-nullable-field"
 SUMMARY = "ADD COLUMN ... NOT NULL without a DEFAULT fails on a table that has rows"
@@ -12,9 +11,9 @@ KINDS = frozenset({"CreateStmt", "AlterTableStmt"})
 
 
 def check(subject: Subject) -> Iterator[Finding]:
-    for table, column, created_here in new_columns(subject.node):
-        kinds = constraint_types(column)
-        if created_here or subject.is_new(table) or "CONSTR_NOTNULL" not in kinds:
+    for new in subject.new_columns:
+        table, column, kinds = new.table, new.column, new.constraints
+        if new.created_here or "CONSTR_NOTNULL" not in kinds or subject.is_new(table):
             continue
         if kinds & {"CONSTR_DEFAULT", "CONSTR_IDENTITY", "CONSTR_GENERATED"}:
             continue

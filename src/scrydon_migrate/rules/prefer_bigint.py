@@ -4,7 +4,6 @@ from collections.abc import Iterator
 from typing import Any
 
 from scrydon_migrate.lint import Finding, Severity, Subject
-from scrydon_migrate.rules._nodes import constraint_types, new_columns, type_name
 
 RULE_ID = "prefer-bigint"
 SUMMARY = "integer / smallint / serial primary keys and identity columns overflow; use bigint"
@@ -14,15 +13,18 @@ _SMALL = {"int4", "int2", "int", "integer", "smallint", "serial", "serial4", "sm
 
 
 def check(subject: Subject) -> Iterator[Finding]:
-    table_keys = _table_primary_key(subject.node)
-    for _table, column, _created in new_columns(subject.node):
-        kind = type_name(column)
-        keyish = (
-            constraint_types(column) & {"CONSTR_PRIMARY", "CONSTR_IDENTITY"}
+    table_keys: set[str] | None = None
+    for new in subject.new_columns:
+        kind, column = new.type_name, new.column
+        if kind not in _SMALL:
+            continue
+        if table_keys is None:
+            table_keys = _table_primary_key(subject.node)
+        if (
+            new.constraints & {"CONSTR_PRIMARY", "CONSTR_IDENTITY"}
             or kind.startswith(("serial", "small"))
             or column.colname in table_keys
-        )
-        if kind in _SMALL and keyish:
+        ):
             yield subject.finding(
                 RULE_ID,
                 Severity.WARNING,

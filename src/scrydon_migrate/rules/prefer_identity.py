@@ -3,7 +3,6 @@
 from collections.abc import Iterator
 
 from scrydon_migrate.lint import Finding, Severity, Subject
-from scrydon_migrate.rules._nodes import new_columns, type_name
 
 RULE_ID = "prefer-identity"
 SUMMARY = "serial / bigserial columns: prefer GENERATED ... AS IDENTITY"
@@ -12,8 +11,8 @@ KINDS = frozenset({"CreateStmt", "AlterTableStmt"})
 
 
 def check(subject: Subject) -> Iterator[Finding]:
-    for _table, column, _created in new_columns(subject.node):
-        kind = type_name(column)
+    for new in subject.new_columns:
+        kind, column = new.type_name, new.column
         if kind in {"serial", "bigserial", "smallserial", "serial2", "serial4", "serial8"}:
             yield subject.finding(
                 RULE_ID,

@@ -3,7 +3,7 @@
 from collections.abc import Iterator
 
 from scrydon_migrate.lint import Finding, Severity, Subject
-from scrydon_migrate.rules._nodes import has_typmod, new_columns, type_name
+from scrydon_migrate.rules._nodes import has_typmod
 
 RULE_ID = "prefer-text"
 SUMMARY = "varchar(n) / char(n) columns: prefer text (with a CHECK on length if needed)"
@@ -12,8 +12,8 @@ KINDS = frozenset({"CreateStmt", "AlterTableStmt"})
 
 
 def check(subject: Subject) -> Iterator[Finding]:
-    for _table, column, _created in new_columns(subject.node):
-        kind = type_name(column)
+    for new in subject.new_columns:
+        kind, column = new.type_name, new.column
         if kind == "bpchar" or (kind == "varchar" and has_typmod(column)):
             yield subject.finding(
                 RULE_ID,

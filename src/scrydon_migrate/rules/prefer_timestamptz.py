@@ -3,7 +3,6 @@
 from collections.abc import Iterator
 
 from scrydon_migrate.lint import Finding, Severity, Subject
-from scrydon_migrate.rules._nodes import new_columns, type_name
 
 RULE_ID = "prefer-timestamptz"
 SUMMARY = "timestamp (without time zone) columns: prefer timestamptz"
@@ -12,8 +11,9 @@ KINDS = frozenset({"CreateStmt", "AlterTableStmt"})
 
 
 def check(subject: Subject) -> Iterator[Finding]:
-    for _table, column, _created in new_columns(subject.node):
-        if type_name(column) == "timestamp":
+    for new in subject.new_columns:
+        column = new.column
+        if new.type_name == "timestamp":
             yield subject.finding(
                 RULE_ID,
                 Severity.WARNING,
