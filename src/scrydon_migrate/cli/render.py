@@ -398,19 +398,24 @@ class BackfillProgress:
 
 
 def lint(found: Sequence[LintFinding], *, as_json: bool, output_format: str) -> None:
+    """The findings, written at once: a line at a time, flushed, is a write to the pipe per line in CI."""
     if as_json:
         document([f.to_dict() for f in found])
         return
+    lines = []
     if output_format == "github":
         for f in found:
             level = {"error": "error", "warning": "warning"}.get(f.severity.value, "notice")
             message = f"{f.message}. {f.help}".replace("%", "%25").replace("\n", "%0A")
-            _echo(f"::{level} file={f.file},line={f.line},col={f.column},title={f.rule}::{message}")
+            lines.append(f"::{level} file={f.file},line={f.line},col={f.column},title={f.rule}::{message}")
+        if lines:
+            _echo("\n".join(lines))
         return
     for f in found:
-        _echo(f"{f.file}:{f.line}:{f.column}: {f.severity.value} {f.rule}: {f.message}")
-        _echo(f"    help: {f.help}")
+        lines.append(f"{f.file}:{f.line}:{f.column}: {f.severity.value} {f.rule}: {f.message}")
+        lines.append(f"    help: {f.help}")
         if f.suggestion:
-            _echo("    instead: " + f.suggestion.replace("\n", "\n             "))
+            lines.append("    instead: " + f.suggestion.replace("\n", "\n             "))
     counts = {s: sum(1 for f in found if f.severity.value == s) for s in ("error", "warning", "info")}
-    _echo(f"{counts['error']} error(s), {counts['warning']} warning(s), {counts['info']} to review")
+    lines.append(f"{counts['error']} error(s), {counts['warning']} warning(s), {counts['info']} to review")
+    _echo("\n".join(lines))
