@@ -13,6 +13,17 @@ share the work on their trees (:mod:`scrydon_migrate.shapes`), and no Python tre
 built for a statement unless its facts or the linter need one. A tree is built from the
 JSON the parser writes (:mod:`scrydon_migrate.trees`), once: a small file keeps the tree its
 facts were read from for the linter, and leaves its checksums until they are asked for.
+
+Memory. The statements' texts must exist somewhere until the runner sends them; the file's own
+text is the cheapest place, so a large file (over :data:`KEEP_TREES_CHARS`) keeps it and, per
+statement, ~60 bytes of columns (:class:`Statements`): its bounds and line, a row of facts
+shared with the statements of its shape, its 32-byte checksum. Parsing holds nothing else per
+statement, and at a time one part being split (a million characters, freed after) and one
+statement's JSON and tree: the peak is the interpreter, twice the file while its bytes are
+decoded, and the columns; the one thing that grows with a statement instead of the file is the
+tree its facts are read from, once per shape (~80 times the statement: 100,000 rows in one
+``INSERT`` take ~280 MiB while their facts are read). A statement read from the columns is
+made once and keeps only its facts and index (~150 bytes): ``up`` reads every one.
 """
 
 from __future__ import annotations
@@ -21,9 +32,10 @@ import gc
 import hashlib
 import json
 import re
-from collections.abc import Iterator
-from dataclasses import dataclass, field
-from typing import Any
+from array import array
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from typing import TYPE_CHECKING, Any, overload
 
 from pglast import parser
 
@@ -46,7 +58,13 @@ _NEVER_IN_TRANSACTION = frozenset(
 
 @dataclass(frozen=True, slots=True)
 class Statement:
-    """One SQL statement of a migration file."""
+    """One SQL statement of a migration file.
+
+    One of a large file's (:class:`Statements`) leaves ``line``, ``text``, ``digest`` and ``offset``
+    unset and reads them from the file's columns each time they are asked for: Python asks
+    ``__getattr__`` only for an unset slot, so every other statement pays nothing for it, and
+    100,000 rows of a data load applied hold 150 bytes each instead of 440.
+    """
 
     index: int
     line: int
@@ -62,6 +80,16 @@ class Statement:
     #: Where the statement's text starts in the file: its tree's source offsets are the file's.
     offset: int = field(default=0, compare=False, repr=False)
     _node: Any = field(default=None, init=False, compare=False, repr=False)
+    #: The large file's statements this one was made from (its unset slots are read from them), else None.
+    _source: Statements | None = field(default=None, init=False, compare=False, repr=False)
+
+    if not TYPE_CHECKING:  # for the type checker, every field is set: it must not read any other name as valid
+
+        def __getattr__(self, name: str) -> object:
+            source = object.__getattribute__(self, "_source") if name != "_source" else None
+            if source is None:
+                raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
+            return source.unset(self, name)
 
     @property
     def checksum(self) -> str:
@@ -113,7 +141,7 @@ def column_of(text: str, offset: int) -> int:
     return offset - start + 1
 
 
-def parse_statements(sql: str, *, keep_trees: bool = True) -> list[Statement]:
+def parse_statements(sql: str, *, keep_trees: bool = True) -> Sequence[Statement]:
     """Split ``sql`` into statements with their first line, mode and checksum.
 
     Linear in the file: the parser splits it a part at a time (:func:`_statement_bounds`), then
@@ -122,12 +150,15 @@ def parse_statements(sql: str, *, keep_trees: bool = True) -> list[Statement]:
     of a data load), instead of a walk of its tree in Python. Its tree is built only if the
     linter asks for it (:attr:`Statement.node`). ``keep_trees=False`` (applying) keeps no tree at all:
     a tree is about 15 times its statement, and ``up`` holds every pending migration at once.
+    A file over :data:`KEEP_TREES_CHARS` gives :class:`Statements`, its statements as columns.
     """
     # Parsing makes many containers and no cycle: the cyclic collector would walk them again and
     # again (three quarters of the time of a large statement's tree) and free nothing more.
     collecting = gc.isenabled()
     gc.disable()
     try:
+        if len(sql) > KEEP_TREES_CHARS:
+            return _columns(sql, _statement_bounds(sql))
         return _statements(sql, _statement_bounds(sql), keep_trees=keep_trees)
     finally:
         if collecting:
@@ -150,7 +181,7 @@ def _statement_bounds(sql: str) -> Iterator[slice]:
     """
     start, size = 0, SPLIT_CHARS
     while start < len(sql):
-        stop = len(sql) if start + size >= len(sql) else sql.find("\n", start + size) + 1 or len(sql)
+        stop = _part_end(sql, start + size)
         try:
             found = parser.split(sql[start:stop], with_parser=True, only_slices=True)
         except parser.ParseError as exc:
@@ -167,6 +198,18 @@ def _statement_bounds(sql: str) -> Iterator[slice]:
             stop = start + cut.start
         yield from (slice(start + bound.start, start + bound.stop) for bound in whole)
         start, size = stop, SPLIT_CHARS
+
+
+def _part_end(sql: str, end: int) -> int:
+    """Where a part of ``sql`` reaching ``end`` stops: after the first newline after a ``;`` from ``end`` on.
+
+    A statement longer than a part (one ``INSERT`` of 100,000 rows) then fits in one part, read once, when
+    the ``;`` ends it; a ``;`` in a string or comment makes a part that does not parse, read again longer.
+    """
+    if end >= len(sql):
+        return len(sql)
+    semicolon = sql.find(";", end)
+    return len(sql) if semicolon < 0 else sql.find("\n", semicolon) + 1 or len(sql)
 
 
 #: A file up to this size keeps the tree its facts were read from on each statement, for the linter, which
@@ -215,7 +258,7 @@ def _statements(sql: str, bounds: Iterator[slice], *, keep_trees: bool) -> list[
             text=text,
             kind=kind,
             transactional=transactional,
-            digest=checksum,
+            digest=checksum.hex(),
             transaction_control=transaction_control,
             locks=locks,
             offset=first_token,
@@ -224,6 +267,196 @@ def _statements(sql: str, bounds: Iterator[slice], *, keep_trees: bool) -> list[
             object.__setattr__(statement, "_node", reader.last)
         statements.append(statement)
     return statements
+
+
+def _columns(sql: str, bounds: Iterator[slice]) -> Statements:
+    """A large file's statements as :class:`Statements`: per statement its bounds, line, facts and checksum.
+
+    No Python object is made per statement: a data load's rows share their facts (one row of
+    ``facts`` per shape), and their numbers and checksums go into arrays.
+    """
+    reader = _Facts()
+    memo = shapes.Shapes(reader, reads_constants)
+    columns = _Columns(sql)
+    starts, stops, lines, rows, digests = columns.starts, columns.stops, columns.lines, columns.rows, columns.digests
+    row_of: dict[int, int] = {}  # id() of a facts tuple the memo gave: ``columns.facts`` keeps it alive
+    line, counted_to = 1, 0
+    for bound in bounds:
+        first_token = _first_token(sql, bound.start, bound.stop)
+        text = sql[first_token : bound.stop]
+        line += sql.count("\n", counted_to, first_token)  # counted on from the last statement: linear in the file
+        counted_to = first_token
+        reader.tree_json, reader.offset, reader.last = parser.parse_sql_json(text), first_token, None
+        checksum, found = memo.read(text, reader.tree_json)
+        row = row_of.get(id(found))
+        if row is None:
+            row = row_of[id(found)] = len(columns.facts)
+            columns.facts.append(found)
+        starts.append(first_token)
+        stops.append(bound.stop)
+        lines.append(line)
+        rows.append(row)
+        digests += checksum
+    return Statements(columns, 0, len(starts))
+
+
+@dataclass(slots=True)
+class _Columns:
+    """One large file's statements, the i-th of each column for the i-th statement."""
+
+    sql: str
+    starts: array[int] = field(default_factory=lambda: array("q"))
+    stops: array[int] = field(default_factory=lambda: array("q"))
+    lines: array[int] = field(default_factory=lambda: array("q"))
+    #: Each statement's row of ``facts``: kind, transactional, transaction control, lock facts.
+    rows: array[int] = field(default_factory=lambda: array("I"))
+    facts: list[tuple[str, bool, str, LockFacts]] = field(default_factory=list)
+    #: The statements' checksums, 32 bytes each (SHA-256 digests, not yet written in hex).
+    digests: bytearray = field(default_factory=bytearray)
+
+
+_DIGEST = 32
+
+
+class Statements(Sequence[Statement]):
+    """The statements of a large file (over :data:`KEEP_TREES_CHARS`), each made when it is read.
+
+    A data load of 717,461 ``INSERT``s held as :class:`Statement` objects took 440 bytes a
+    statement beside its text (the object, its text, its checksum in hex, three integers):
+    six times the file. Here a statement is its place in the file's text (which the runner
+    needs whole anyway), its line, a row of facts shared with the statements of its shape
+    and its 32-byte checksum: ~60 bytes. Reading the file's checksum makes no statement; a
+    statement read is made once and kept (``up`` reads each several times, and compares them
+    by identity), so applying the file holds its statements as before, parsing it never does.
+
+    A slice keeps the statements' indexes, as a tuple's does; :func:`renumbered` numbers them
+    from 0 again (a file's wrapping BEGIN and COMMIT dropped); :func:`with_backfill` marks one.
+    """
+
+    __slots__ = ("_backfills", "_base", "_columns", "_made", "_start", "_stop")
+
+    def __init__(
+        self,
+        columns: _Columns,
+        start: int,
+        stop: int,
+        base: int = 0,
+        backfills: Mapping[int, str] | None = None,
+        made: list[Statement | None] | None = None,
+    ) -> None:
+        self._columns = columns
+        self._start, self._stop, self._base = start, max(start, stop), base
+        self._backfills: Mapping[int, str] = backfills or {}
+        #: The statements made so far, by place in the file: shared with slices, which number them alike.
+        self._made = made if made is not None else []
+
+    def __len__(self) -> int:
+        return self._stop - self._start
+
+    @overload
+    def __getitem__(self, index: int) -> Statement: ...
+
+    @overload
+    def __getitem__(self, index: slice) -> Statements: ...
+
+    def __getitem__(self, index: int | slice) -> Statement | Statements:
+        if isinstance(index, slice):
+            window = range(self._start, self._stop)[index]
+            if window.step != 1:
+                raise ValueError("statements are sliced with a step of 1")
+            return Statements(self._columns, window.start, window.stop, self._base, self._backfills, self._made)
+        position = self._start + (index + len(self) if index < 0 else index)
+        if not self._start <= position < self._stop:
+            raise IndexError("statement index out of range")
+        return self._statement(position)
+
+    def __iter__(self) -> Iterator[Statement]:
+        return map(self._statement, range(self._start, self._stop))
+
+    def _statement(self, position: int) -> Statement:
+        if not self._made:
+            self._made.extend([None] * len(self._columns.starts))
+        made = self._made[position]
+        if made is None:
+            made = self._made[position] = self._make(position)
+        return made
+
+    def _make(self, position: int) -> Statement:
+        """A statement with its shared facts set, its own numbers and text left to :meth:`unset`."""
+        kind, transactional, transaction_control, locks = self._columns.facts[self._columns.rows[position]]
+        statement = object.__new__(Statement)
+        for name, value in (
+            ("index", position - self._base),
+            ("kind", kind),
+            ("transactional", transactional),
+            ("transaction_control", transaction_control),
+            ("locks", locks),
+            ("backfill", self._backfills.get(position, "")),
+            ("_node", None),
+            ("_source", self),
+        ):
+            object.__setattr__(statement, name, value)
+        return statement
+
+    def unset(self, statement: Statement, name: str) -> object:
+        """The ``line``, ``text``, ``digest`` or ``offset`` of a statement made here, read from the columns."""
+        columns, position = self._columns, statement.index + self._base
+        if name == "text":
+            return columns.sql[columns.starts[position] : columns.stops[position]]
+        if name == "line":
+            return columns.lines[position]
+        if name == "offset":
+            return columns.starts[position]
+        if name == "digest":
+            return columns.digests[position * _DIGEST : (position + 1) * _DIGEST].hex()
+        raise AttributeError(f"'Statement' object has no attribute {name!r}")
+
+    def matching(self, test: Callable[[Statement], bool]) -> Iterator[Statement]:
+        """The statements passing ``test``, asked once per row of facts (see :func:`matching`)."""
+        columns = self._columns
+        first: dict[int, int] = {}
+        for position in range(self._start, self._stop):
+            first.setdefault(columns.rows[position], position)
+        passing = {row for row, position in first.items() if test(self._statement(position))}
+        if passing:
+            rows = columns.rows
+            yield from (self._statement(p) for p in range(self._start, self._stop) if rows[p] in passing)
+
+    def checksum_lines(self, start: int, stop: int) -> bytes:
+        """The hex checksums of statements ``start`` to ``stop``, a newline after each (as the migration's hashes)."""
+        part = self._columns.digests[(self._start + start) * _DIGEST : (self._start + min(stop, len(self))) * _DIGEST]
+        return (part.hex("\n", _DIGEST) + "\n").encode() if part else b""
+
+    def renumbered(self) -> Statements:
+        return Statements(self._columns, self._start, self._stop, self._start, self._backfills)
+
+    def with_backfill(self, index: int, name: str) -> Statements:
+        backfills = {**self._backfills, self._start + index: name}
+        return Statements(self._columns, self._start, self._stop, self._base, backfills)
+
+
+def matching(statements: Sequence[Statement], test: Callable[[Statement], bool]) -> Iterator[Statement]:
+    """The statements passing ``test``, which must read only what statements of one shape share: kind,
+    modes, lock facts (not the text, line or backfill). Large files ask it once per shape, not per row."""
+    if isinstance(statements, Statements):
+        return statements.matching(test)
+    return (statement for statement in statements if test(statement))
+
+
+def renumbered(statements: Sequence[Statement]) -> Sequence[Statement]:
+    """``statements`` with their indexes counted from 0 again (a slice keeps the file's)."""
+    if isinstance(statements, Statements):
+        return statements.renumbered()
+    return [s if s.index == i else replace(s, index=i) for i, s in enumerate(statements)]
+
+
+def with_backfill(statements: Sequence[Statement], index: int, name: str) -> Sequence[Statement]:
+    """``statements`` with the one at ``index`` made backfill ``name``'s batch statement."""
+    if isinstance(statements, Statements):
+        return statements.with_backfill(index, name)
+    marked = list(statements)
+    marked[index] = replace(marked[index], backfill=name)
+    return marked
 
 
 def _parse_failure(sql: str, exc: parser.ParseError, start: int) -> ParseFailure:
@@ -236,6 +469,8 @@ def _parse_failure(sql: str, exc: parser.ParseError, start: int) -> ParseFailure
 
 def _first_token(sql: str, start: int, stop: int) -> int:
     """Offset of a statement's first token: past the whitespace and comments the parser counts in it."""
+    if start < stop and not sql[start].isspace() and not sql.startswith(("--", "/*"), start, stop):
+        return start  # most statements: the split starts them at their first token
     index = _BLANKS.match(sql, start, stop).end()  # type: ignore[union-attr]  # matches the empty string
     while sql.startswith(("--", "/*"), index, stop):
         if sql.startswith("--", index, stop):
@@ -311,10 +546,13 @@ def tree_at(text: str, offset: int) -> Any:
     return built.node
 
 
-def migration_checksum(statements: list[Statement]) -> str:
+def migration_checksum(statements: Sequence[Statement]) -> str:
     """The checksum of a migration: its statements' checksums, in order."""
     digest = hashlib.sha256()
     for start in range(0, len(statements), _CHECKSUMS_AT_A_TIME):
+        if isinstance(statements, Statements):
+            digest.update(statements.checksum_lines(start, start + _CHECKSUMS_AT_A_TIME))
+            continue
         part = statements[start : start + _CHECKSUMS_AT_A_TIME]
         digest.update("".join([f"{statement.checksum}\n" for statement in part]).encode())
     return digest.hexdigest()

@@ -24,8 +24,8 @@ import logging
 import os
 import re
 import stat
-from collections.abc import Iterable
-from dataclasses import dataclass, field, replace
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -39,25 +39,27 @@ _NAME = re.compile(
     r"^(?:(?P<version>\d+)_|V(?P<flyway>\d+)__)(?P<slug>[A-Za-z0-9][A-Za-z0-9_.\-]*?)(?P<up>\.up)?\.sql$"
 )
 _NUMBERED = re.compile(r"^(?:\d+[_.\-]|[VRU]\d*__)")
-_DIRECTIVE = re.compile(r"^[ \t]*--[ \t]*migrate:(?P<name>[A-Za-z][\w-]*)(?P<args>[^\n]*)$", re.MULTILINE)
+#: The markers below are comments alone on their line: each pattern starts at the ``--`` (a literal start is
+#: found by a fast search, not tried at every line) and :func:`_on_own_line` checks what comes before it.
+_DIRECTIVE = re.compile(r"--[ \t]*migrate:(?P<name>[A-Za-z][\w-]*)(?P<args>[^\n]*)$", re.MULTILINE)
 MAX_VERSION = 2**63 - 1
 KNOWN_DIRECTIVES = ("no-transaction", "allow", "backfill", "requires-backfill", "stops-using", "up", "down")
 _BACKFILL = re.compile(r"^(?P<name>[a-z][a-z0-9_]{0,62})((?:\s+[a-z_]+=\S+)+)$")
 _BACKFILL_NAME = re.compile(r"^[a-z][a-z0-9_]{0,62}$")
-_DOWN_MARKER = re.compile(r"^[ \t]*--[ \t]*\+(?:goose|migrate)[ \t]+Down\b", re.MULTILINE | re.IGNORECASE)
+_DOWN_MARKER = re.compile(r"--[ \t]*\+(?:goose|migrate)[ \t]+Down\b", re.MULTILINE | re.IGNORECASE)
 #: Other tools' ways of saying "run this file outside a transaction": goose, sql-migrate,
 #: postgres-migrations, morph, and the gemnasium/db-journey migrate drivers.
 _NO_TRANSACTION_MARKER = re.compile(
-    r"^[ \t]*--[ \t]*(?:\+goose[ \t]+NO[ \t]+TRANSACTION|\+migrate[ \t]+Up[ \t]+notransaction"
+    r"--[ \t]*(?:\+goose[ \t]+NO[ \t]+TRANSACTION|\+migrate[ \t]+Up[ \t]+notransaction"
     r"|postgres-migrations[ \t]+disable-transaction|morph:nontransactional|disable_ddl_transaction)[ \t\r]*$",
     re.MULTILINE | re.IGNORECASE,
 )
 #: postgres-migrations' runners record a file marked ``ignore`` as run without running it (a retired step).
-_IGNORE_MARKER = re.compile(r"^[ \t]*--[ \t]*postgres-migrations[ \t]+ignore[ \t\r]*$", re.MULTILINE)
+_IGNORE_MARKER = re.compile(r"--[ \t]*postgres-migrations[ \t]+ignore[ \t\r]*$", re.MULTILINE)
 #: Markers whose meaning this tool cannot honour: refused rather than half-understood.
 _UNSUPPORTED_MARKERS = (
     (
-        re.compile(r"^[ \t]*--[ \t]*\+goose[ \t]+ENVSUB[ \t]+ON\b", re.MULTILINE | re.IGNORECASE),
+        re.compile(r"--[ \t]*\+goose[ \t]+ENVSUB[ \t]+ON\b", re.MULTILINE | re.IGNORECASE),
         "goose's '-- +goose ENVSUB ON' substitutes environment variables into the SQL, which this tool never "
         "does (a migration's checksum must not depend on the environment)",
         "write the values into the file, or remove the marker if the file has no ${VAR}",
@@ -151,7 +153,8 @@ class Migration:
 
     file: MigrationFile
     sql: str
-    statements: tuple[Statement, ...]
+    #: A tuple, or a large file's :class:`analysis.Statements` (made when read: compare them by index).
+    statements: Sequence[Statement]
     transactional: bool
     directives: tuple[Directive, ...]
     allows: tuple[Allow, ...] = ()
@@ -169,7 +172,7 @@ class Migration:
         if not self._checksum:
             from scrydon_migrate.analysis import migration_checksum
 
-            object.__setattr__(self, "_checksum", migration_checksum(list(self.statements)))
+            object.__setattr__(self, "_checksum", migration_checksum(self.statements))
         return self._checksum
 
     @property
@@ -177,8 +180,10 @@ class Migration:
         return self.file.version
 
     @property
-    def runnable(self) -> tuple[Statement, ...]:
+    def runnable(self) -> Sequence[Statement]:
         """The statements ``up`` executes (not the backfills' batch statements)."""
+        if not self.backfills:  # every statement: a large file's are not all made at once
+            return self.statements
         return tuple(s for s in self.statements if s.runnable)
 
     def allowed(self, rule: str, statement_index: int) -> Allow | None:
@@ -412,13 +417,13 @@ def _name_hint(name: str) -> str:
 
 def load(migration: MigrationFile, *, keep_trees: bool = True) -> Migration:
     """Decode, read directives, parse and checksum one migration file (``keep_trees``: for the linter)."""
-    from scrydon_migrate.analysis import ParseFailure, parse_statements
+    from scrydon_migrate.analysis import ParseFailure, matching, parse_statements
 
     sql = _decode(migration)
     directives = _directives(migration, sql)
     sql = _up_section(sql, directives)
     _refuse_unsupported_markers(migration, sql)
-    if _IGNORE_MARKER.search(sql):
+    if _own_line(_IGNORE_MARKER, sql) is not None:
         return Migration(migration, sql, (), True, tuple(directives), ignored=True)
     if len(sql) >= LARGE_FILE_CHARS:
         log.event(
@@ -443,14 +448,14 @@ def load(migration: MigrationFile, *, keep_trees: bool = True) -> Migration:
     statements = _without_wrapping_transaction(migration, statements)
     statements, backfills = _backfills(migration, directives, statements)
     transactional = (
-        all(s.transactional for s in statements if s.runnable)
+        not any(s.runnable for s in matching(statements, lambda s: not s.transactional))
         and not any(_no_transaction(d) for d in directives)
-        and not _NO_TRANSACTION_MARKER.search(sql)
+        and _own_line(_NO_TRANSACTION_MARKER, sql) is None
     )
     return Migration(
         file=migration,
         sql=sql,
-        statements=tuple(statements),
+        statements=tuple(statements) if isinstance(statements, list) else statements,
         transactional=transactional,
         directives=tuple(directives),
         allows=tuple(_allows(migration, directives, statements)),
@@ -461,19 +466,19 @@ def load(migration: MigrationFile, *, keep_trees: bool = True) -> Migration:
 
 def _refuse_unsupported_markers(migration: MigrationFile, sql: str) -> None:
     for marker, meaning, hint in _UNSUPPORTED_MARKERS:
-        found = marker.search(sql)
-        if found:
-            line = sql.count("\n", 0, found.start()) + 1
+        found = _own_line(marker, sql)
+        if found is not None:
+            line = sql.count("\n", 0, found) + 1
             raise _failure(migration, f"migration {migration.file!r} line {line}: {meaning}", line, hint=hint)
 
 
 def _backfills(
-    migration: MigrationFile, directives: Iterable[Directive], statements: list[Statement]
-) -> tuple[list[Statement], list[BackfillSpec]]:
+    migration: MigrationFile, directives: Iterable[Directive], statements: Sequence[Statement]
+) -> tuple[Sequence[Statement], list[BackfillSpec]]:
     """Mark the statement after each ``-- migrate:backfill`` as that backfill's batch statement."""
-    from scrydon_migrate.analysis import range_query
+    from scrydon_migrate.analysis import range_query, with_backfill
 
-    statements, specs = list(statements), []
+    specs = []
     for directive in directives:
         if directive.name != "backfill":
             continue
@@ -514,7 +519,7 @@ def _backfills(
                 statement.line,
                 hint="write it for one key range, e.g. UPDATE t SET c = ... WHERE id BETWEEN $1 AND $2",
             ) from exc
-        statements[position] = replace(statement, backfill=match["name"])
+        statements = with_backfill(statements, position, match["name"])
         specs.append(
             BackfillSpec(
                 match["name"],
@@ -544,7 +549,7 @@ def _required_backfills(migration: MigrationFile, directives: Iterable[Directive
     return names
 
 
-def _allows(migration: MigrationFile, directives: Iterable[Directive], statements: list[Statement]) -> list[Allow]:
+def _allows(migration: MigrationFile, directives: Iterable[Directive], statements: Sequence[Statement]) -> list[Allow]:
     allows = []
     for directive in directives:
         if directive.name != "allow":
@@ -570,7 +575,7 @@ def _allows(migration: MigrationFile, directives: Iterable[Directive], statement
     return allows
 
 
-def _following(statements: list[Statement], line: int) -> int | None:
+def _following(statements: Sequence[Statement], line: int) -> int | None:
     """Where the first statement starting after ``line`` is, by bisection: a directive costs no scan of the file."""
     position = bisect.bisect_right(statements, line, key=lambda s: s.line)
     return position if position < len(statements) else None
@@ -621,9 +626,9 @@ def _decode(migration: MigrationFile) -> str:
 def _directives(migration: MigrationFile, sql: str) -> list[Directive]:
     directives = []
     line, counted_to = 1, 0
-    for match in _DIRECTIVE.finditer(sql):
-        line += sql.count("\n", counted_to, match.start())  # counted on from the last one: linear in the file
-        counted_to = match.start()
+    for start, match in _on_own_lines(_DIRECTIVE, sql):
+        line += sql.count("\n", counted_to, start)  # counted on from the last one: linear in the file
+        counted_to = start
         name = match["name"]
         if name not in KNOWN_DIRECTIVES:
             raise _failure(
@@ -646,23 +651,40 @@ def _no_transaction(directive: Directive) -> bool:
 def _up_section(sql: str, directives: Iterable[Directive]) -> str:
     """Keep the up part of two-way files: dbmate's ``-- migrate:down``, goose's ``-- +goose Down`` and
     sql-migrate's ``-- +migrate Down`` start the part that is never run (forward-only)."""
-    lines = sql.split("\n")
     for directive in directives:
-        if directive.name == "down":
-            return "\n".join(lines[: directive.line - 1]) + "\n"
-    marker = _DOWN_MARKER.search(sql)
-    return sql[: marker.start()] if marker else sql
+        if directive.name == "down":  # the file up to the line before it (no list of a large file's lines)
+            cut = 0
+            for _ in range(directive.line - 1):
+                cut = sql.index("\n", cut) + 1
+            return sql[:cut] or "\n"
+    marker = _own_line(_DOWN_MARKER, sql)
+    return sql if marker is None else sql[:marker]
 
 
-def _without_wrapping_transaction(migration: MigrationFile, statements: list[Statement]) -> list[Statement]:
+def _on_own_lines(pattern: re.Pattern[str], sql: str) -> Iterator[tuple[int, re.Match[str]]]:
+    """The matches of a marker ``pattern`` preceded on their line by blanks alone, with where that line starts."""
+    for match in pattern.finditer(sql):
+        start = sql.rfind("\n", 0, match.start()) + 1
+        if not sql[start : match.start()].strip(" \t"):
+            yield start, match
+
+
+def _own_line(pattern: re.Pattern[str], sql: str) -> int | None:
+    """Where the line of the first match of ``pattern`` alone on its line starts, if there is one."""
+    return next((start for start, _ in _on_own_lines(pattern, sql)), None)
+
+
+def _without_wrapping_transaction(migration: MigrationFile, statements: Sequence[Statement]) -> Sequence[Statement]:
     """Drop a BEGIN ... COMMIT that wraps the whole file; refuse any other transaction control."""
+    from scrydon_migrate.analysis import matching, renumbered
+
     if (
         len(statements) >= 2
         and statements[0].transaction_control == "begin"
         and statements[-1].transaction_control == "commit"
     ):
-        statements = statements[1:-1]
-    for statement in statements:
+        statements = renumbered(statements[1:-1])
+    for statement in matching(statements, lambda s: bool(s.transaction_control)):
         if statement.transaction_control:
             raise _failure(
                 migration,
@@ -672,7 +694,7 @@ def _without_wrapping_transaction(migration: MigrationFile, statements: list[Sta
                 hint="remove BEGIN/COMMIT/ROLLBACK/SAVEPOINT: each migration runs in its own "
                 "transaction, or statement by statement with '-- migrate:no-transaction'",
             )
-    return [s if s.index == i else replace(s, index=i) for i, s in enumerate(statements)]
+    return statements
 
 
 def _parse_hint(sql: str, line: int) -> str:

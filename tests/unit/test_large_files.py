@@ -15,6 +15,7 @@ import json
 import logging
 import re
 from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -193,7 +194,7 @@ def test_statements_of_two_shapes_with_the_same_scalars_taking_turns_keep_their_
     read = [memo.read(name, trees[name]) for name in "AB" * 40]
 
     assert [found for _, found in read] == list("AB" * 40)
-    assert [checksum for checksum, _ in read[:2]] == [shapes.checksum(trees["A"]), shapes.checksum(trees["B"])]
+    assert [digest.hex() for digest, _ in read[:2]] == [shapes.checksum(trees["A"]), shapes.checksum(trees["B"])]
 
 
 def test_the_checksum_of_a_file_is_the_one_earlier_releases_stored(tmp_path: Path) -> None:
@@ -254,3 +255,114 @@ def test_a_small_file_is_parsed_without_a_word(tmp_path: Path, log_lines: io.Str
     source.load(migration_file(tmp_path / "small", data_load(20)))
 
     assert "MIGRATION_PARSING" not in log_lines.getvalue()
+
+
+# --- a large file's statements, kept as columns -----------------------------------------------------
+
+#: Files whose loading reads and changes statements: a wrapping transaction, a backfill, allows, a
+#: statement that cannot run in a transaction, dbmate's sections, another tool's marker.
+SHAPED = {
+    "wrapped": "-- dumped\nBEGIN;\n" + data_load(40) + "COMMIT;\n",
+    "backfill": data_load(25)
+    + "-- migrate:backfill ledger_note table=ledger key=id\n"
+    + "UPDATE ledger SET note = lower(note) WHERE id BETWEEN $1 AND $2;\n"
+    + data_load(12),
+    "allows": '-- migrate:allow ban-drop-table reason="retired"\n'
+    + data_load(20)
+    + '-- migrate:allow require-concurrent-index reason="empty table"\n'
+    + "CREATE INDEX ledger_note ON ledger (note);\nDROP TABLE old_ledger;\n",
+    "concurrently": data_load(15) + "CREATE INDEX CONCURRENTLY ledger_note ON ledger (note);\n",
+    "dbmate": "-- migrate:up\n" + data_load(30) + "-- migrate:down\nDROP TABLE ledger;\n",
+    "goose": "-- +goose Up\n-- +goose NO TRANSACTION\n" + data_load(30) + "  -- +goose Down\nDROP TABLE ledger;\n",
+}
+
+
+def described(migration: source.Migration) -> tuple[object, ...]:
+    """Everything loading gives a migration and its statements, statement by statement."""
+    return (
+        migration.sql,
+        migration.transactional,
+        migration.allows,
+        migration.backfills,
+        migration.checksum,
+        [
+            (s.index, s.line, s.text, s.kind, s.transactional, s.transaction_control, s.locks, s.backfill, s.checksum)
+            for s in migration.statements
+        ],
+        [s.index for s in migration.runnable],
+    )
+
+
+@pytest.mark.parametrize("name", SHAPED)
+def test_a_file_kept_as_columns_loads_to_what_a_small_file_loads_to(
+    name: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    found = migration_file(tmp_path / name, SHAPED[name])
+    small = source.load(found)
+    monkeypatch.setattr(analysis, "KEEP_TREES_CHARS", 0)
+
+    large = source.load(found)
+
+    assert isinstance(large.statements, analysis.Statements)
+    assert described(large) == described(small)
+
+
+def test_a_slice_of_a_large_files_statements_keeps_their_indexes_as_a_tuples_does(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    sql = data_load(30)
+    small = tuple(analysis.parse_statements(sql))
+    monkeypatch.setattr(analysis, "KEEP_TREES_CHARS", 0)
+
+    large = analysis.parse_statements(sql)
+
+    assert list(large[7:19]) == list(small[7:19])
+    assert list(large[25:]) == list(small[25:]) and list(large[40:]) == []
+    assert (large[-1], large[0], len(large)) == (small[-1], small[0], len(small))
+    with pytest.raises(IndexError):
+        large[len(small)]
+
+
+def test_a_large_files_statement_is_made_once_and_reads_its_text_from_the_file(monkeypatch: pytest.MonkeyPatch) -> None:
+    sql = data_load(30)
+    small = analysis.parse_statements(sql)
+    monkeypatch.setattr(analysis, "KEEP_TREES_CHARS", 0)
+
+    large = analysis.parse_statements(sql)
+
+    assert large[12] is large[12] is large[10:][2] is list(large)[12]  # up finds its last statement by identity
+    assert (large[12].text, large[12].line, large[12].offset) == (small[12].text, small[12].line, small[12].offset)
+    assert replace(large[12], backfill="b") == replace(small[12], backfill="b")
+    assert not hasattr(large[12], "rows")
+
+
+def test_transaction_control_inside_a_large_file_is_refused_naming_its_line(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    sql = data_load(30) + "COMMIT;\n" + data_load(5)
+    monkeypatch.setattr(analysis, "KEEP_TREES_CHARS", 0)
+
+    with pytest.raises(source.SourceError) as caught:
+        source.load(migration_file(tmp_path / "control", sql))
+
+    assert f"('COMMIT' on line {sql.count(chr(10), 0, sql.index('COMMIT')) + 1})" in caught.value.message
+
+
+#: Rows of one long ``INSERT``: shapes that copy as they are, and ones whose text is not their
+#: canonical text (escapes, non-ASCII, floats, a function call, an array) in runs and alone.
+LONG_ROWS = (
+    "({i}, 'entry {i}', NULL)",
+    "({i}, '', TRUE)",
+    "(-{i}, E'q\\\\\"u\\u00e9 {i}', now())",
+    "({i}.5, 'Zürich {i}', ARRAY[1, {i}])",
+    "({i}, '{{\"j\": {i}}}', -0)",
+)
+
+
+@pytest.mark.parametrize("turns", [1, 7, 200])
+def test_a_long_insert_has_the_checksum_of_its_tree_whatever_its_rows(turns: int) -> None:
+    rows = ",\n".join(LONG_ROWS[i // turns % len(LONG_ROWS)].format(i=i) for i in range(3_000))
+    text = f"INSERT INTO ledger (id, note, extra) VALUES\n{rows}"
+    assert len(shapes._without_positions(parser.parse_sql_json(text))) >= shapes.ROWS_CHARS
+
+    assert analysis.statement_checksum(text) == reference_checksum(text)

@@ -465,6 +465,30 @@ def test_a_dbmate_file_keeps_only_the_up_section(folder: Path) -> None:
     assert migration.transactional is True
 
 
+def test_a_marker_is_a_comment_alone_on_its_line_blanks_before_it_allowed(folder: Path) -> None:
+    sql = (
+        "SELECT 1; -- +goose NO TRANSACTION\n"
+        "SELECT 2; -- migrate:nonsense\n"
+        "CREATE TABLE a (id int);\n"
+        " \t-- +goose Down\n"
+        "DROP TABLE a;\n"
+    )
+
+    migration = load_one(folder, sql)
+
+    assert (
+        migration.sql == "SELECT 1; -- +goose NO TRANSACTION\nSELECT 2; -- migrate:nonsense\nCREATE TABLE a (id int);\n"
+    )
+    assert migration.transactional is True
+    assert migration.directives == ()
+
+
+def test_a_dbmate_down_directive_on_the_first_line_leaves_an_empty_up_section(folder: Path) -> None:
+    migration = load_one(folder, "-- migrate:down\nDROP TABLE a;\n")
+
+    assert (migration.sql, migration.statements) == ("\n", ())
+
+
 def test_an_error_in_a_dbmate_down_section_does_not_matter(folder: Path) -> None:
     migration = load_one(folder, "-- migrate:up\nCREATE TABLE a (id int);\n-- migrate:down\nDROP TABLE a;;; oops\n")
 
