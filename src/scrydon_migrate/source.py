@@ -40,7 +40,7 @@ _NAME = re.compile(
 )
 _NUMBERED = re.compile(r"^(?:\d+[_.\-]|[VRU]\d*__)")
 #: The markers below are comments alone on their line: each pattern starts at the ``--`` (a literal start is
-#: found by a fast search, not tried at every line) and :func:`_on_own_line` checks what comes before it.
+#: found by a fast search, not tried at every line) and :func:`_on_own_lines` checks what comes before it.
 _DIRECTIVE = re.compile(r"--[ \t]*migrate:(?P<name>[A-Za-z][\w-]*)(?P<args>[^\n]*)$", re.MULTILINE)
 MAX_VERSION = 2**63 - 1
 KNOWN_DIRECTIVES = ("no-transaction", "allow", "backfill", "requires-backfill", "stops-using", "up", "down")
@@ -153,7 +153,7 @@ class Migration:
 
     file: MigrationFile
     sql: str
-    #: A tuple, or a large file's :class:`analysis.Statements` (made when read: compare them by index).
+    #: A tuple, or a large file's :class:`analysis.Statements` (each statement made when first read).
     statements: Sequence[Statement]
     transactional: bool
     directives: tuple[Directive, ...]
@@ -684,16 +684,15 @@ def _without_wrapping_transaction(migration: MigrationFile, statements: Sequence
         and statements[-1].transaction_control == "commit"
     ):
         statements = renumbered(statements[1:-1])
-    for statement in matching(statements, lambda s: bool(s.transaction_control)):
-        if statement.transaction_control:
-            raise _failure(
-                migration,
-                f"migration {migration.file!r} controls transactions itself ({statement.text!r} "
-                f"on line {statement.line})",
-                statement.line,
-                hint="remove BEGIN/COMMIT/ROLLBACK/SAVEPOINT: each migration runs in its own "
-                "transaction, or statement by statement with '-- migrate:no-transaction'",
-            )
+    statement = next(matching(statements, lambda s: bool(s.transaction_control)), None)
+    if statement is not None:
+        raise _failure(
+            migration,
+            f"migration {migration.file!r} controls transactions itself ({statement.text!r} on line {statement.line})",
+            statement.line,
+            hint="remove BEGIN/COMMIT/ROLLBACK/SAVEPOINT: each migration runs in its own "
+            "transaction, or statement by statement with '-- migrate:no-transaction'",
+        )
     return statements
 
 
