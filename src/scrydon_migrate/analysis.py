@@ -386,17 +386,15 @@ class Statements(Sequence[Statement]):
         """A statement with its shared facts set, its own numbers and text left to :meth:`unset`."""
         kind, transactional, transaction_control, locks = self._columns.facts[self._columns.rows[position]]
         statement = object.__new__(Statement)
-        for name, value in (
-            ("index", position - self._base),
-            ("kind", kind),
-            ("transactional", transactional),
-            ("transaction_control", transaction_control),
-            ("locks", locks),
-            ("backfill", self._backfills.get(position, "")),
-            ("_node", None),
-            ("_source", self),
-        ):
-            object.__setattr__(statement, name, value)
+        set_slot = object.__setattr__  # Statement is frozen: its own __setattr__ refuses
+        set_slot(statement, "index", position - self._base)
+        set_slot(statement, "kind", kind)
+        set_slot(statement, "transactional", transactional)
+        set_slot(statement, "transaction_control", transaction_control)
+        set_slot(statement, "locks", locks)
+        set_slot(statement, "backfill", self._backfills.get(position, ""))
+        set_slot(statement, "_node", None)
+        set_slot(statement, "_source", self)
         return statement
 
     def unset(self, statement: Statement, name: str) -> object:
