@@ -20,10 +20,12 @@ statement, ~60 bytes of columns (:class:`Statements`): its bounds and line, a ro
 shared with the statements of its shape, its 32-byte checksum. Parsing holds nothing else per
 statement, and at a time one part being split (a million characters, freed after) and one
 statement's JSON and tree: the peak is the interpreter, twice the file while its bytes are
-decoded, and the columns; the one thing that grows with a statement instead of the file is the
-tree its facts are read from, once per shape (~80 times the statement: 100,000 rows in one
-``INSERT`` take ~280 MiB while their facts are read). A statement read from the columns is
-made once and keeps only its facts and index (~150 bytes): ``up`` reads every one.
+decoded, and the columns. What grows with the largest statement instead of the file is the
+parser's work on it and its JSON (~30 times the statement: ~100 MiB for an ``INSERT`` of
+100,000 rows, 3.1 MB), and the tree its facts are read from, once per shape: an ``INSERT``
+whose rows name no table has its facts read from its first row; a statement of another kind
+builds its whole tree (~80 times the statement). A statement read from the columns is made
+once and keeps only its facts and index (~150 bytes): ``up`` reads every one.
 """
 
 from __future__ import annotations
@@ -224,19 +226,48 @@ class _Facts:
     """Reads a statement's facts from its tree, built from the JSON the parser already wrote for it.
 
     The tree is built with the file's offsets, so the same tree serves :attr:`Statement.node`:
-    ``last`` holds it until the statement takes it (facts hold no source offset).
+    ``last`` holds it until the statement takes it (facts hold no source offset). Where no tree
+    is kept (``trees_kept=False``: a large file), a long ``INSERT``'s facts are read from a tree
+    of its first row (:func:`shapes.first_row_only`) when its kind's facts are its tables alone.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, *, trees_kept: bool = True) -> None:
         self.tree_json = ""
         self.offset = 0
         self.last: Any = None
+        self.trees_kept = trees_kept
 
     def __call__(self, text: str) -> tuple[str, bool, str, LockFacts]:
-        built = trees.build(json.loads(self.tree_json), text, self.offset)
+        tree_json = self.tree_json
+        if not self.trees_kept and len(tree_json) >= shapes.ROWS_CHARS and _tables_only(shapes.kind_of(tree_json)):
+            # A data load's INSERT of 100,000 rows: its facts are read from its first row alone, not from
+            # a tree of all of them (~80 times the statement). The tree has no offsets: facts hold none.
+            tree_json = shapes.first_row_only(tree_json) or tree_json
+        built = trees.build(json.loads(tree_json), text, self.offset)
         node = self.last = built.node
         kind = type(node).__name__
         return kind, _runs_in_transaction(node, kind), _transaction_control(node, kind), facts(node, built.range_vars)
+
+
+#: Kinds whose transaction mode or control is read from the statement's tree, not from its kind alone.
+_MODES_READ = _NEVER_IN_TRANSACTION | {
+    "IndexStmt",
+    "DropStmt",
+    "ReindexStmt",
+    "AlterTableStmt",
+    "VacuumStmt",
+    "ClusterStmt",
+    "TransactionStmt",
+}
+
+
+def _tables_only(kind: str) -> bool:
+    """Whether the facts of a statement of ``kind`` are its kind's and the tables it names, nothing else.
+
+    So for a kind without a lock handler (:func:`locks.reads_constants`) whose transaction mode and
+    control follow from the kind (:func:`_runs_in_transaction`, :func:`_transaction_control`).
+    """
+    return bool(kind) and not reads_constants(kind) and kind not in _MODES_READ
 
 
 def _statements(sql: str, bounds: Iterator[slice], *, keep_trees: bool) -> list[Statement]:
@@ -275,7 +306,7 @@ def _columns(sql: str, bounds: Iterator[slice]) -> Statements:
     No Python object is made per statement: a data load's rows share their facts (one row of
     ``facts`` per shape), and their numbers and checksums go into arrays.
     """
-    reader = _Facts()
+    reader = _Facts(trees_kept=False)
     memo = shapes.Shapes(reader, reads_constants)
     columns = _Columns(sql)
     starts, stops, lines, rows, digests = columns.starts, columns.stops, columns.lines, columns.rows, columns.digests

@@ -135,6 +135,30 @@ def _with_rows_read(bare: str) -> str | None:
     return rest.replace(marked, f"[{rows}]")
 
 
+def first_row_only(tree: str) -> str | None:
+    """``tree`` (the parser's JSON) without its positions, its first ``VALUES`` list cut to its first row.
+
+    None when it has no such list, or when a row names a table (``"relname"`` is a ``RangeVar``'s):
+    the rows left out then hold no table, only what the facts of an ``INSERT`` never read.
+    """
+    bare = _without_positions(tree)
+    start = bare.find(_ROWS)
+    if start < 0:
+        return None
+    first = start + len(_ROWS)
+    end = _canonical_rows(bare, first)[1]
+    if '"relname":' in bare[first:end]:
+        return None
+    first_end = _DECODER.raw_decode(bare, first)[1]
+    return bare[:first_end] + bare[end:]
+
+
+def kind_of(tree: str) -> str:
+    """The node kind of a statement's tree (the parser's JSON), without loading it."""
+    found = _KIND.search(tree)
+    return found[1] if found else ""
+
+
 def _canonical_rows(bare: str, position: int) -> tuple[str, int]:
     """The canonical texts of the items of the list starting at ``position``, joined by commas, and where it ends.
 

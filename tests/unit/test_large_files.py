@@ -366,3 +366,22 @@ def test_a_long_insert_has_the_checksum_of_its_tree_whatever_its_rows(turns: int
     assert len(shapes._without_positions(parser.parse_sql_json(text))) >= shapes.ROWS_CHARS
 
     assert analysis.statement_checksum(text) == reference_checksum(text)
+
+
+@pytest.mark.parametrize(
+    "row",
+    [
+        "({i}, 'entry {i}', NULL)",
+        "({i}, lower('Entry {i}'), now())",
+        "({i}, (SELECT max(note) FROM audit.events), NULL)",
+        "({i}, 'x', (VALUES ({i})))",
+    ],
+    ids=["constants", "function-calls", "a-table-in-a-row", "values-in-a-row"],
+)
+def test_a_long_inserts_facts_are_its_trees_whatever_its_rows(row: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    rows = ",\n".join(row.format(i=i) for i in range(3_000))
+    sql = f"INSERT INTO ledger (id, note, extra) VALUES\n{rows};\nINSERT INTO ledger VALUES {rows};\n"
+    small = parsed(sql)
+    monkeypatch.setattr(analysis, "KEEP_TREES_CHARS", 0)
+
+    assert parsed(sql) == small == reference(sql)
