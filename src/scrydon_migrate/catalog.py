@@ -1,12 +1,13 @@
 """The catalog snapshot: every schema object the database has now, as PostgreSQL reports it.
 
 Each object has an *identity* (its catalog row: ``c<oid>`` for a relation or index, ``a<rel>.<attnum>``
-for a column, ``k`` constraint, ``t`` trigger, ``o`` policy, ``p`` function, ``y`` type, ``e`` enum value,
-``n`` schema, ``x`` extension), a *key* (its name, spelled as the desync check compares it)::
+for a column, ``k`` constraint, ``t`` trigger, ``o`` policy, ``r`` rule, ``s`` statistics object,
+``p`` function, ``y`` type, ``e`` enum value, ``n`` schema, ``x`` extension), a *key* (its name, spelled as
+the desync check compares it)::
 
     schema:s   table:s.t   view:s.v   matview:s.m   sequence:s.q   index:s.t.i
-    column:s.t.c   constraint:s.t.c   trigger:s.t.g   policy:s.t.p   function:s.f(int4,s.mytype)
-    type:s.e   enumvalue:s.e.label   extension:e
+    column:s.t.c   constraint:s.t.c   trigger:s.t.g   policy:s.t.p   rule:s.t.r   statistics:s.x
+    function:s.f(int4,s.mytype)   type:s.e   enumvalue:s.e.label   extension:e
 
 a *definition* fingerprint (an md5 of the catalog fields that define it, spelled with OIDs and node
 trees so that it does not change with the session's ``search_path``), a *shape* (a short fingerprint
@@ -14,8 +15,9 @@ of the facts an ALTER can change in place — a column's type and NOT NULL, a co
 a function's body — spelled with names only, so that it survives a dump and restore: the desync
 check compares it with what a recorded alteration left), the ``xmin`` of its catalog
 row (which transaction wrote it last), and its *parent*: the relation of a column, index, constraint,
-trigger or policy, the type of an enum value. Identities survive renames, which is how a rename is
-told from a drop and a create; definitions tell what was altered; ``xmin`` tells whose change it was.
+trigger, policy, rule or statistics object, the type of an enum value. Identities survive renames,
+which is how a rename is told from a drop and a create; definitions tell what was altered; ``xmin``
+tells whose change it was.
 
 System schemas, temporary schemas, objects that belong to an extension (the extension stands for
 them) and the tool's own objects (the tracking table and its ``<tracking table>_*`` companions in
@@ -144,6 +146,17 @@ SELECT 't' || t.oid, 'trigger:' || rel.nspname || '.' || rel.relname || '.' || t
            || t.tgdeferrable::text || t.tginitdeferred::text || encode(t.tgargs, 'hex'))/*end*/,
        left(md5(t.tgenabled::text), 8), t.xmin::text, 0::oid, rel.oid
   FROM pg_trigger t JOIN rel ON rel.oid = t.tgrelid WHERE NOT t.tgisinternal AND t.tgname NOT LIKE '%%\_backfill\_fill'
+UNION ALL
+SELECT 'r' || r.oid, 'rule:' || rel.nspname || '.' || rel.relname || '.' || r.rulename,
+       /*def*/md5(r.ev_type::text || r.ev_enabled::text || r.is_instead::text || coalesce(r.ev_qual::text, '')
+           || coalesce(r.ev_action::text, ''))/*end*/,
+       '', r.xmin::text, 0::oid, rel.oid
+  FROM pg_rewrite r JOIN rel ON rel.oid = r.ev_class WHERE r.rulename <> '_RETURN'
+UNION ALL
+SELECT 's' || x.oid, 'statistics:' || xn.nspname || '.' || x.stxname,
+       /*def*/md5(x.stxkeys::text || x.stxkind::text || coalesce(x.stxexprs::text, ''))/*end*/,
+       '', x.xmin::text, 0::oid, rel.oid
+  FROM pg_statistic_ext x JOIN rel ON rel.oid = x.stxrelid JOIN pg_namespace xn ON xn.oid = x.stxnamespace
 UNION ALL
 SELECT 'o' || p.oid, 'policy:' || rel.nspname || '.' || rel.relname || '.' || p.polname,
        /*def*/md5(p.polcmd::text || p.polpermissive::text || p.polroles::text || coalesce(p.polqual::text, '')

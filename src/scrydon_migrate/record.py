@@ -13,7 +13,8 @@ transaction (per committed statement for journaled migrations), never predicted 
 * **scope** — where the role may have them, two DDL event triggers (``ddl_command_end`` and
   ``sql_drop``) note the objects each DDL command of this session touched and dropped, into a
   temporary table, while a session setting says a migration is being recorded; the scope is those
-  relations (with their columns, indexes, constraints, triggers and policies), functions and types.
+  relations (with their columns, indexes, constraints, triggers, policies, rules and statistics
+  objects), functions and types.
   Schemas and extensions are always read whole (they are few). A renamed schema or type (whose name
   is part of other keys) widens the read to the whole catalog. Without event triggers (the role is
   not a superuser and nobody installed them) every migration's scope is the whole catalog: the same
@@ -291,6 +292,7 @@ scope_rel AS (
     UNION SELECT g.tgrelid FROM pg_trigger g WHERE g.oid = ANY ({touched_pg_trigger})
     UNION SELECT p.polrelid FROM pg_policy p WHERE p.oid = ANY ({touched_pg_policy})
     UNION SELECT r.ev_class FROM pg_rewrite r WHERE r.oid = ANY ({touched_pg_rewrite})
+    UNION SELECT x.stxrelid FROM pg_statistic_ext x WHERE x.oid = ANY ({touched_pg_statistic_ext})
     UNION SELECT k.conrelid FROM pg_constraint k WHERE k.oid = ANY ({touched_pg_constraint}) AND k.conrelid <> 0
     UNION SELECT d.adrelid FROM pg_attrdef d WHERE d.oid = ANY ({touched_pg_attrdef})
     UNION SELECT t.typrelid FROM pg_type t WHERE t.oid = ANY ({touched_pg_type}) AND t.typrelid <> 0
@@ -308,6 +310,7 @@ scope_typ AS (
             "pg_trigger",
             "pg_policy",
             "pg_rewrite",
+            "pg_statistic_ext",
             "pg_constraint",
             "pg_attrdef",
             "pg_type",
@@ -321,6 +324,8 @@ CASE classid
     WHEN 'pg_constraint'::regclass THEN 'k' || objid
     WHEN 'pg_trigger'::regclass THEN 't' || objid
     WHEN 'pg_policy'::regclass THEN 'o' || objid
+    WHEN 'pg_rewrite'::regclass THEN 'r' || objid
+    WHEN 'pg_statistic_ext'::regclass THEN 's' || objid
     WHEN 'pg_proc'::regclass THEN 'p' || objid
     WHEN 'pg_type'::regclass THEN 'y' || objid
     WHEN 'pg_enum'::regclass THEN 'e' || objid

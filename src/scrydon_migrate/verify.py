@@ -294,6 +294,8 @@ _KIND_ORDER = (
     "constraint",
     "trigger",
     "policy",
+    "rule",
+    "statistics",
     "column",
     "enumvalue",
 )
@@ -302,7 +304,7 @@ _KIND_ORDER = (
 def _parent_table(object_key: str) -> str | None:
     mark = "!" if object_key.startswith("!") else ""
     kind, _, rest = object_key.removeprefix("!").partition(":")
-    if kind not in ("column", "constraint", "index", "trigger", "policy"):
+    if kind not in ("column", "constraint", "index", "trigger", "policy", "rule"):
         return None
     parts = rest.split(".")
     return f"{mark}table:{parts[0]}.{parts[1]}" if len(parts) >= 3 else None

@@ -192,3 +192,33 @@ def test_a_table_tuned_by_hand_is_not_a_desync(migrations, migrate, db):
 
     assert again.code == 0, again.stderr
     assert verified.json()[0]["kind"] == "healthy"
+
+
+@pytest.mark.parametrize(
+    "invisible",
+    [
+        "CREATE STATISTICS orgs_a_b (dependencies) ON a, b FROM orgs;",
+        "CREATE RULE orgs_keep AS ON DELETE TO orgs DO INSTEAD NOTHING;",
+    ],
+    ids=["statistics object", "rule"],
+)
+def test_a_statistics_object_or_rule_before_a_missing_tail_is_evidence_and_is_not_run_again(
+    migrations, migrate, db, invisible
+):
+    """Found by a campaign of realistic histories: a CREATE STATISTICS (or CREATE RULE) migration before a
+    missing tail was rewound with it as if it had left nothing, and the repair failed re-creating it."""
+    migrations.write(
+        "0001_orgs.sql",
+        "CREATE TABLE orgs (id int PRIMARY KEY, a int, b int);\nCREATE VIEW org_names AS SELECT id, a FROM orgs;",
+    )
+    migrations.write("0002_planner.sql", invisible)
+    migrations.write("0003_plans.sql", "CREATE TABLE plans (id int PRIMARY KEY);")
+    assert migrate("up").code == 0
+    db.execute("DROP TABLE plans")
+
+    refused = migrate("up")
+    repaired = migrate("up", env={"MIGRATE_REPAIR_TRACKING": "1"})
+
+    assert refused.code == 6 and "kind=repairable missing_versions=[3] rewind_from=3" in refused.stderr, refused.stderr
+    assert repaired.code == 0, repaired.stderr
+    assert db.execute("SELECT to_regclass('plans') IS NOT NULL").fetchone() == (True,)
