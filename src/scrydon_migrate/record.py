@@ -524,12 +524,15 @@ class Recorder:
         renames: list[Step] = []
         renamed_parents: set[int] = set()
         renamed_containers: set[str] = set()
+        replaced_by_others: set[str] = set()
         for identity, (now, xmin) in sorted(objects.items(), key=lambda item: _creation_order(item[1][0].key)):
             before = self.baseline.get(identity)
             self._set(identity, now)
             if before is None:
                 if ours.wrote(xmin):
                     steps.append(Created(now.key, now.shape))
+                else:
+                    replaced_by_others.add(now.key)
                 continue
             mine = (
                 ours.wrote(xmin)
@@ -547,10 +550,17 @@ class Recorder:
                 steps.append(Altered(now.key, now.shape))
             if before.fnode != now.fnode and mine:
                 steps.append(Wrote(now.key, replaced=True))
-        return self._drops(objects, scope, dropped_ids, whole) + renames + steps
+        return self._drops(objects, scope, dropped_ids, whole, replaced_by_others) + renames + steps
 
-    def _drops(self, objects: Mapping[str, Any], scope: set[int], dropped_ids: set[str], whole: bool) -> list[Step]:
-        """Objects of the baseline that are gone: reported dropped, or missing from a read that covers them."""
+    def _drops(
+        self, objects: Mapping[str, Any], scope: set[int], dropped_ids: set[str], whole: bool, replaced: set[str]
+    ) -> list[Step]:
+        """Objects of the baseline that are gone: reported dropped, or missing from a read that covers them.
+
+        One whose name an object this migration did not write holds now was replaced before it, by a
+        command the scope did not see (PostgreSQL before 17 reports no ``REINDEX`` to event triggers, and
+        ``REINDEX CONCURRENTLY`` swaps in a new index under the old name): not this migration's drop.
+        """
         dropped_parents = {int(i[1:]) for i in dropped_ids if i[0] in "cy" and i[1:].isdigit()}
         if whole:
             covered: set[str] = set(self.baseline)
@@ -562,7 +572,11 @@ class Recorder:
         gone = [(identity, self.baseline[identity]) for identity in covered if identity not in objects]
         for identity, _ in gone:
             self._set(identity, None)
-        ordered = sorted((before for _, before in gone), key=lambda b: _creation_order(b.key), reverse=True)
+        ordered = sorted(
+            (before for _, before in gone if before.key not in replaced),
+            key=lambda b: _creation_order(b.key),
+            reverse=True,
+        )
         return [Dropped(before.key) for before in ordered]
 
     def _writes(self, rows: Iterable[tuple[Any, ...]]) -> list[Step]:

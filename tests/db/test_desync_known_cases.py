@@ -87,6 +87,28 @@ def test_a_cleanly_applied_history_raises_no_alarm(case, migrations, migrate):
     assert again.code == 0 and not again.log_lines("MIGRATION_APPLIED")
 
 
+ONE_RUN = {
+    "an index rebuilt concurrently, then its table written (no REINDEX event before PostgreSQL 17)": [
+        "CREATE TABLE sessions (id int PRIMARY KEY, user_id int);\nCREATE INDEX sessions_user ON sessions (user_id);",
+        "-- migrate:no-transaction\nREINDEX TABLE CONCURRENTLY sessions;",
+        "DELETE FROM sessions WHERE id < 0;",
+    ],
+}
+
+
+@pytest.mark.parametrize("case", sorted(ONE_RUN))
+def test_a_history_applied_in_one_run_raises_no_alarm(case, migrations, migrate):
+    """The recorder compares each migration with what the run saw before it: one ``up`` for the whole
+    history keeps that memory across migrations, as a fresh install does."""
+    for number, sql in enumerate(ONE_RUN[case], 1):
+        migrations.write(f"{number:04d}_step.sql", sql)
+    assert migrate("up").code == 0
+
+    verified = migrate("verify", "--json")
+
+    assert verified.code == 0 and verified.json()[0]["kind"] == "healthy", verified.stdout
+
+
 def test_a_tail_whose_do_block_wrote_rows_of_a_surviving_table_is_not_offered(migrations, migrate, db):
     migrations.write(
         "0001_counters.sql", "CREATE TABLE counters (id int PRIMARY KEY, n int);\nINSERT INTO counters VALUES (1, 1);"
