@@ -1,23 +1,23 @@
 """The catalog snapshot: every schema object the database has now, as PostgreSQL reports it.
 
 Each object has an *identity* (its catalog row: ``c<oid>`` for a relation or index, ``a<rel>.<attnum>``
-for a column, ``k`` constraint, ``t`` trigger, ``o`` policy, ``r`` rule, ``s`` statistics object,
-``p`` function, ``y`` type, ``e`` enum value, ``n`` schema, ``x`` extension), a *key* (its name, spelled as
-the desync check compares it)::
+for a column or a composite type's attribute, ``k`` constraint, ``t`` trigger, ``o`` policy, ``r`` rule,
+``s`` statistics object, ``p`` function, ``y`` type, ``e`` enum value, ``n`` schema, ``x`` extension), a
+*key* (its name, spelled as the desync check compares it)::
 
     schema:s   table:s.t   view:s.v   matview:s.m   sequence:s.q   index:s.t.i
     column:s.t.c   constraint:s.t.c   trigger:s.t.g   policy:s.t.p   rule:s.t.r   statistics:s.x
-    function:s.f(int4,s.mytype)   type:s.e   enumvalue:s.e.label   extension:e
+    function:s.f(int4,s.mytype)   type:s.e   enumvalue:s.e.label   attribute:s.e.a   extension:e
 
 a *definition* fingerprint (an md5 of the catalog fields that define it, spelled with OIDs and node
 trees so that it does not change with the session's ``search_path``), a *shape* (a short fingerprint
 of the facts an ALTER can change in place — a column's type and NOT NULL, a constraint's validation,
 a function's body — spelled with names only, so that it survives a dump and restore: the desync
-check compares it with what a recorded alteration left), the ``xmin`` of its catalog
-row (which transaction wrote it last), and its *parent*: the relation of a column, index, constraint,
-trigger, policy, rule or statistics object, the type of an enum value. Identities survive renames,
-which is how a rename is told from a drop and a create; definitions tell what was altered; ``xmin``
-tells whose change it was.
+check compares it with what a recorded alteration left), the ``xmin`` of its catalog row (which
+transaction wrote it last), and its *parent*: the relation of a column, index, constraint, trigger,
+policy, rule or statistics object, the type of an enum value or of a composite type's attribute.
+Identities survive renames, which is how a rename is told from a drop and a create; definitions tell
+what was altered; ``xmin`` tells whose change it was.
 
 System schemas, temporary schemas, objects that belong to an extension (the extension stands for
 them) and the tool's own objects (the tracking table and its ``<tracking table>_*`` companions in
@@ -83,7 +83,7 @@ ns AS (
        AND NOT (ns.nspname = (SELECT schema FROM tool) AND starts_with(p.proname, 'scrydon_migrate_'))
        AND p.proname NOT LIKE '%%\_backfill\_fill'
 ), typ AS (
-    SELECT t.oid, t.typname, ns.nspname, t.xmin,
+    SELECT t.oid, t.typname, ns.nspname, t.xmin, t.typrelid,
            t.typbasetype::text || t.typtypmod || t.typnotnull::text || coalesce(t.typdefaultbin::text, '') AS def,
            coalesce((SELECT tn.nspname || '.' || ty.typname FROM pg_type ty
                  JOIN pg_namespace tn ON tn.oid = ty.typnamespace WHERE ty.oid = t.typbasetype), '')
@@ -169,6 +169,13 @@ UNION ALL
 SELECT 'y' || oid, 'type:' || nspname || '.' || typname, /*def*/md5(def)/*end*/, left(md5(shape), 8), xmin::text,
        0::oid, oid
   FROM typ
+UNION ALL
+SELECT 'a' || a.attrelid || '.' || a.attnum, 'attribute:' || typ.nspname || '.' || typ.typname || '.' || a.attname,
+       /*def*/md5(a.atttypid::text || '/' || a.atttypmod || a.attcollation::text)/*end*/,
+       left(md5(tn.nspname || '.' || ty.typname || '/' || a.atttypmod), 8), a.xmin::text, 0::oid, typ.oid
+  FROM typ JOIN pg_attribute a ON a.attrelid = typ.typrelid
+  JOIN pg_type ty ON ty.oid = a.atttypid JOIN pg_namespace tn ON tn.oid = ty.typnamespace
+ WHERE typ.typrelid <> 0 AND a.attnum > 0 AND NOT a.attisdropped
 UNION ALL
 SELECT 'e' || e.oid, 'enumvalue:' || typ.nspname || '.' || typ.typname || '.' || e.enumlabel, '', '',
        e.xmin::text, 0::oid, typ.oid

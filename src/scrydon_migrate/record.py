@@ -300,6 +300,7 @@ scope_rel AS (
 scope_fn AS (SELECT objid AS oid FROM touched WHERE classid = 'pg_proc'::regclass),
 scope_typ AS (
     SELECT objid AS oid FROM touched WHERE classid = 'pg_type'::regclass
+    UNION SELECT t.oid FROM pg_type t WHERE t.typrelid = ANY ({touched_pg_class}) AND t.typtype = 'c'
     UNION SELECT k.contypid FROM pg_constraint k WHERE k.oid = ANY ({touched_pg_constraint}) AND k.contypid <> 0
 )"""
 ).format(
@@ -663,7 +664,19 @@ class _Ownership:
         return record is not None and record[0] == "in progress"
 
 
-_ORDER = ("schema", "extension", "type", "sequence", "table", "view", "matview", "function", "column", "enumvalue")
+_ORDER = (
+    "schema",
+    "extension",
+    "type",
+    "sequence",
+    "table",
+    "view",
+    "matview",
+    "function",
+    "column",
+    "attribute",
+    "enumvalue",
+)
 
 
 def _bound(conn: psycopg.Connection, query: str, tracking_table: str) -> bytes:

@@ -297,6 +297,7 @@ _KIND_ORDER = (
     "rule",
     "statistics",
     "column",
+    "attribute",
     "enumvalue",
 )
 
