@@ -106,16 +106,20 @@ class Record:
     steps: tuple[Step, ...]
     source: Source = "recorded"
     complete: bool = True
+    #: The catalogs of objects the migration created, changed or dropped that the record has no step
+    #: for (``pg_cast``, ``pg_operator``, ...): what it did to them cannot be checked, nor safely redone.
+    unrecorded: tuple[str, ...] = ()
 
     VERSION: ClassVar[int] = 2
 
     def to_json(self) -> dict[str, Any]:
-        return {
+        document = {
             "v": self.VERSION,
             "source": self.source,
             "complete": self.complete,
             "steps": [_step_json(s) for s in self.steps],
         }
+        return document | ({"unrecorded": list(self.unrecorded)} if self.unrecorded else {})
 
     @classmethod
     def from_json(cls, document: object) -> Record | None:
@@ -124,20 +128,23 @@ class Record:
             return None
         steps = tuple(_step(s) for s in document.get("steps", ()) if isinstance(s, dict))
         source = document.get("source", "recorded")
+        unrecorded = document.get("unrecorded", ())
         return cls(
             steps=tuple(s for s in steps if s is not None),
             source=source if source in ("recorded", "predicted", "rebaselined", "adopted") else "predicted",
             complete=bool(document.get("complete", False)) and None not in steps,
+            unrecorded=tuple(str(c) for c in unrecorded) if isinstance(unrecorded, list) else (),
         )
 
     def confirmed_by(self, present: set[str]) -> Record:
         """This record without the creations of objects that do not exist (for predictions only)."""
         steps = tuple(s for s in self.steps if not isinstance(s, Created) or s.key in present)
-        return Record(steps, self.source, self.complete)
+        return Record(steps, self.source, self.complete, self.unrecorded)
 
     def merged(self, later: Record) -> Record:
         """This record followed by ``later`` (the next committed statement of a journaled migration)."""
-        return Record(self.steps + later.steps, self.source, self.complete and later.complete)
+        unrecorded = tuple(sorted({*self.unrecorded, *later.unrecorded}))
+        return Record(self.steps + later.steps, self.source, self.complete and later.complete, unrecorded)
 
 
 def _step_json(step: Step) -> dict[str, Any]:
@@ -319,6 +326,26 @@ scope_typ AS (
     }
 )
 
+#: The catalogs whose objects the record covers (:mod:`scrydon_migrate.catalog`), and those whose objects
+#: cannot make running a migration again fail (default privileges); a DDL command on an object of any
+#: other catalog (a cast, an operator, a collation, a text search configuration, a publication, a
+#: foreign server, ...) is named in the record as *unrecorded*.
+_RECORDED_CATALOGS = (
+    "pg_class",
+    "pg_attrdef",
+    "pg_constraint",
+    "pg_trigger",
+    "pg_policy",
+    "pg_rewrite",
+    "pg_statistic_ext",
+    "pg_proc",
+    "pg_type",
+    "pg_enum",
+    "pg_namespace",
+    "pg_extension",
+    "pg_default_acl",
+)
+
 _DROPPED_IDENTITY = """
 CASE classid
     WHEN 'pg_class'::regclass THEN CASE WHEN objsubid > 0 THEN 'a' || objid || '.' || objsubid ELSE 'c' || objid END
@@ -355,6 +382,10 @@ UNION ALL SELECT 'd', """
     + """, NULL, NULL, NULL, NULL, 0::oid, 0::oid FROM ev WHERE dropped
 UNION ALL SELECT 's', 'n' || objid, NULL, NULL, NULL, NULL, 0::oid, objid FROM touched
            WHERE classid = 'pg_namespace'::regclass
+UNION ALL SELECT DISTINCT 'u', classid::regclass::text, NULL, NULL, NULL, NULL, 0::oid, 0::oid FROM ev
+           WHERE classid::regclass::text NOT IN ("""
+    + ", ".join(f"'{c}'" for c in _RECORDED_CATALOGS)
+    + """)
 UNION ALL """
     + _STATE
 )
@@ -485,13 +516,14 @@ class Recorder:
             if not whole and any(isinstance(s, Renamed) and s.old.startswith("type:") for s in steps):
                 steps += self._object_steps(self._read_whole(rows), whole=True, in_transaction=False)
             steps += self._writes(rows)
-        return Record(tuple(steps), "recorded", complete=in_transaction or not may_write)
+            unrecorded = tuple(sorted({str(r[1]) for r in rows if r[0] == "u"}))
+        return Record(tuple(steps), "recorded", complete=in_transaction or not may_write, unrecorded=unrecorded)
 
     def _read_whole(self, scoped: list[tuple[Any, ...]]) -> list[tuple[Any, ...]]:
         """The whole catalog, when a scoped read cannot be trusted to cover what changed."""
         assert self._whole is not None
         rows = self._whole.read(self.conn)
-        return [r for r in rows if r[0] != "x"] + [r for r in scoped if r[0] in ("d", "x")]
+        return [r for r in rows if r[0] != "x"] + [r for r in scoped if r[0] in ("d", "u", "x")]
 
     @contextlib.contextmanager
     def _settled(self) -> Iterator[bytes]:

@@ -204,7 +204,13 @@ def _tail_start(ordered: Sequence[AppliedMigration], verdicts: Sequence[Verdict]
 
 def _left_no_step(migration: AppliedMigration) -> bool:
     record = migration.record
-    return record is not None and record.source == "recorded" and record.complete and not record.steps
+    return (
+        record is not None
+        and record.source == "recorded"
+        and record.complete
+        and not record.steps
+        and not record.unrecorded
+    )
 
 
 def unsafe_to_reapply(tail: Sequence[AppliedMigration], present: set[str]) -> list[str]:
@@ -231,6 +237,11 @@ def _unprovable(migration: AppliedMigration) -> str:
         )
     if not record.complete:
         return f"{migration.label} ran statements outside a transaction whose row writes could not be recorded"
+    if record.unrecorded:
+        return (
+            f"{migration.label} changed objects the desync check does not record ({', '.join(record.unrecorded)}), "
+            "so re-applying it is not provably safe"
+        )
     return ""
 
 

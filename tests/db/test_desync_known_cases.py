@@ -223,13 +223,22 @@ def test_a_table_tuned_by_hand_is_not_a_desync(migrations, migrate, db):
         "CREATE RULE orgs_keep AS ON DELETE TO orgs DO INSTEAD NOTHING;",
         "ALTER TYPE address RENAME ATTRIBUTE line1 TO street;",
         "ALTER TYPE address ADD ATTRIBUTE region text;",
+        "CREATE COLLATION orgs_c (provider = libc, locale = 'C');",
+        "CREATE TEXT SEARCH CONFIGURATION org_search (COPY = pg_catalog.simple);",
     ],
-    ids=["statistics object", "rule", "composite attribute renamed", "composite attribute added"],
+    ids=[
+        "statistics object",
+        "rule",
+        "composite attribute renamed",
+        "composite attribute added",
+        "collation",
+        "text search configuration",
+    ],
 )
 def test_a_migration_right_before_a_missing_tail_is_checked_and_not_run_again(migrations, migrate, db, change):
     """Found by a campaign of realistic histories: a migration whose only change the check did not record
-    (CREATE STATISTICS, CREATE RULE on a table, an attribute of a composite type) was rewound with the
-    missing tail after it as if it had left nothing, and the repair failed running it again."""
+    (CREATE STATISTICS, CREATE RULE on a table, an attribute of a composite type, a collation) was rewound
+    with the missing tail after it as if it had left nothing, and the repair failed running it again."""
     migrations.write(
         "0001_orgs.sql",
         "CREATE TABLE orgs (id int PRIMARY KEY, a int, b int);\nCREATE TYPE address AS (line1 text, city text);",
@@ -245,3 +254,23 @@ def test_a_migration_right_before_a_missing_tail_is_checked_and_not_run_again(mi
     assert refused.code == 6 and "kind=repairable missing_versions=[3] rewind_from=3" in refused.stderr, refused.stderr
     assert repaired.code == 0, repaired.stderr
     assert db.execute("SELECT to_regclass('plans') IS NOT NULL").fetchone() == (True,)
+
+
+def test_a_tail_that_made_an_object_the_check_does_not_record_is_not_offered(migrations, migrate, db):
+    """A cast, an operator or a collation may survive the tables of its migration: running it again fails."""
+    migrations.write("0001_orgs.sql", "CREATE TABLE orgs (id int PRIMARY KEY);")
+    migrations.write(
+        "0002_names.sql",
+        "CREATE TABLE names (id int);\nCREATE COLLATION names_c (provider = libc, locale = 'C');",
+    )
+    assert migrate("up").code == 0
+    db.execute("DROP TABLE names")
+
+    run = migrate("up", env={"MIGRATE_REPAIR_TRACKING": "1"})
+
+    assert run.code == 6
+    assert (
+        "0002 (0002_names.sql) changed objects the desync check does not record (pg_collation), "
+        "so re-applying it is not provably safe" in run.stderr
+    ), run.stderr
+    assert db.execute("SELECT to_regclass('names') IS NULL").fetchone() == (True,)
