@@ -327,9 +327,11 @@ scope_typ AS (
 )
 
 #: The catalogs whose objects the record covers (:mod:`scrydon_migrate.catalog`), and those whose objects
-#: cannot make running a migration again fail (default privileges); a DDL command on an object of any
-#: other catalog (a cast, an operator, a collation, a text search configuration, a publication, a
-#: foreign server, ...) is named in the record as *unrecorded*.
+#: cannot make running a migration again fail (default privileges); a DDL command that created or changed
+#: an object of any other catalog (a cast, an operator, a collation, a text search configuration, a
+#: publication, a foreign server, ...) is named in the record as *unrecorded*, unless the object belongs
+#: to an extension (the extension stands for it, as in the catalog: its script's commands fire the
+#: event triggers too).
 _RECORDED_CATALOGS = (
     "pg_class",
     "pg_attrdef",
@@ -383,9 +385,11 @@ UNION ALL SELECT 'd', """
 UNION ALL SELECT 's', 'n' || objid, NULL, NULL, NULL, NULL, 0::oid, objid FROM touched
            WHERE classid = 'pg_namespace'::regclass
 UNION ALL SELECT DISTINCT 'u', classid::regclass::text, NULL, NULL, NULL, NULL, 0::oid, 0::oid FROM ev
-           WHERE classid::regclass::text NOT IN ("""
+           WHERE NOT dropped AND classid::regclass::text NOT IN ("""
     + ", ".join(f"'{c}'" for c in _RECORDED_CATALOGS)
     + """)
+             AND NOT EXISTS (SELECT 1 FROM pg_depend dep WHERE dep.classid = ev.classid AND dep.objid = ev.objid
+                                                          AND dep.deptype = 'e')
 UNION ALL """
     + _STATE
 )

@@ -274,3 +274,23 @@ def test_a_tail_that_made_an_object_the_check_does_not_record_is_not_offered(mig
         "so re-applying it is not provably safe" in run.stderr
     ), run.stderr
     assert db.execute("SELECT to_regclass('names') IS NULL").fetchone() == (True,)
+
+
+def test_a_tail_that_created_an_extension_with_operator_classes_is_offered(migrations, migrate, db):
+    """The commands of an extension's script fire the event triggers too: its operator classes are the
+    extension's, which the record covers, not objects it cannot check."""
+    migrations.write("0001_orgs.sql", "CREATE TABLE orgs (id int PRIMARY KEY);")
+    migrations.write(
+        "0002_bookings.sql",
+        "CREATE EXTENSION btree_gist;\n"
+        "CREATE TABLE bookings (room int, during tstzrange, EXCLUDE USING gist (room WITH =, during WITH &&));",
+    )
+    assert migrate("up").code == 0
+    db.execute("DROP TABLE bookings")
+    db.execute("DROP EXTENSION btree_gist")
+
+    refused = migrate("up")
+    repaired = migrate("up", env={"MIGRATE_REPAIR_TRACKING": "1"})
+
+    assert refused.code == 6 and "rewind_from=2" in refused.stderr, refused.stderr
+    assert repaired.code == 0, repaired.stderr
