@@ -278,23 +278,19 @@ def _non_contiguous(scratch: Scratch, folder: Path, clean: str, footprints: dict
     early = next((v for v in versions[:-1] if _tables(footprints[v])), None)
     if early is None:
         return "skipped: no earlier migration owns a table"
-    with scratch.database() as planted:
-        up(planted, folder)
+    with scratch.database(copy_of=clean) as planted:
         _drop(planted, "TABLE", _tables(footprints[early]))
         return f"tables of {early} dropped: " + check_planted(planted, folder, clean)
 
 
 def _partial(scratch: Scratch, folder: Path, clean: str, footprints: dict[int, set[str]]) -> str:
-    several = [
-        v for v, keys in sorted(footprints.items()) if len([k for k in keys if k.startswith(("table:", "index:"))]) >= 2
-    ]
+    several = [v for v, keys in sorted(footprints.items()) if len(_relations(keys)) >= 2]
     if not several:
         return "skipped: no migration owns two tables or indexes"
     last = several[-1]
     victim = _relations(footprints[last])[-1]
     kind, _, name = victim.partition(":")
-    with scratch.database() as planted:
-        up(planted, folder)
+    with scratch.database(copy_of=clean) as planted:
         if kind == "index":
             schema, _, rest = name.partition(".")
             _drop(planted, "INDEX", [f"{schema}.{rest.split('.', 1)[1]}"])
