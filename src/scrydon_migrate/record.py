@@ -364,11 +364,21 @@ CASE classid
 END"""
 
 #: Rows that say what the migration wrote (``w``) and whose transaction it is (``x``); recording stops.
-_STATE = """
+#: The roles, as one digest: they are global objects, which no event trigger reports and no catalog key
+#: holds, and a migration that created one fails when it runs again.
+_ROLES = "SELECT md5(coalesce(string_agg(oid::text || ':' || rolname, ',' ORDER BY oid), '')) FROM pg_roles"
+
+_STATE = (
+    """
 SELECT 'w', 'c' || oid, NULL, NULL, NULL, NULL, 0::oid, oid FROM locked WHERE mode = 'RowExclusiveLock'
+UNION ALL
+SELECT 'g', ("""
+    + _ROLES
+    + """), NULL, NULL, NULL, NULL, 0::oid, 0::oid
 UNION ALL
 SELECT 'x', pg_current_xact_id()::text, coalesce(current_setting('scrydon_migrate.recording', true), ''),
        set_config('scrydon_migrate.recording', 'off', false), NULL, NULL, 0::oid, 0::oid"""
+)
 
 _OUTPUT = "SELECT 'o', identity, key, def, shape, xmin, fnode, parent FROM objects"
 
@@ -429,6 +439,8 @@ class Recorder:
     _always_read: set[str] = field(default_factory=set)
     _scoped: _PreparedRead | None = None
     _whole: _PreparedRead | None = None
+    #: The digest of the roles (:data:`_ROLES`) after the last migration read.
+    _roles: str = ""
 
     @classmethod
     def start(cls, conn: psycopg.Connection, tracking_table: str) -> Recorder:
@@ -448,6 +460,8 @@ class Recorder:
         rows = conn.execute(catalog.ALL_OBJECTS, catalog.tool_scope(tracking_table)).fetchall()
         for r in rows:
             recorder._put(r[0], _Object(r[1], r[2], r[3], int(r[5]), int(r[6])))
+        roles = conn.execute(_ROLES).fetchone()
+        recorder._roles = str(roles[0]) if roles else ""
         return recorder
 
     def _put(self, identity: str, value: _Object | None) -> None:
@@ -520,8 +534,14 @@ class Recorder:
             if not whole and any(isinstance(s, Renamed) and s.old.startswith("type:") for s in steps):
                 steps += self._object_steps(self._read_whole(rows), whole=True, in_transaction=False)
             steps += self._writes(rows)
-            unrecorded = tuple(sorted({str(r[1]) for r in rows if r[0] == "u"}))
+            unrecorded = tuple(sorted({str(r[1]) for r in rows if r[0] == "u"} | self._roles_changed(rows)))
         return Record(tuple(steps), "recorded", complete=in_transaction or not may_write, unrecorded=unrecorded)
+
+    def _roles_changed(self, rows: Iterable[tuple[Any, ...]]) -> set[str]:
+        """``{"pg_authid"}`` when the roles differ from the last read's (a role created, dropped or renamed)."""
+        roles = next((str(r[1]) for r in rows if r[0] == "g"), self._roles)
+        changed, self._roles = roles != self._roles, roles
+        return {"pg_authid"} if changed else set()
 
     def _read_whole(self, scoped: list[tuple[Any, ...]]) -> list[tuple[Any, ...]]:
         """The whole catalog, when a scoped read cannot be trusted to cover what changed."""

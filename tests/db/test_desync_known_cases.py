@@ -225,6 +225,7 @@ def test_a_table_tuned_by_hand_is_not_a_desync(migrations, migrate, db):
         "ALTER TYPE address ADD ATTRIBUTE region text;",
         "CREATE COLLATION orgs_c (provider = libc, locale = 'C');",
         "CREATE TEXT SEARCH CONFIGURATION org_search (COPY = pg_catalog.simple);",
+        "CREATE ROLE desync_case_reader NOLOGIN;",
     ],
     ids=[
         "statistics object",
@@ -233,12 +234,14 @@ def test_a_table_tuned_by_hand_is_not_a_desync(migrations, migrate, db):
         "composite attribute added",
         "collation",
         "text search configuration",
+        "role",
     ],
 )
 def test_a_migration_right_before_a_missing_tail_is_checked_and_not_run_again(migrations, migrate, db, change):
     """Found by a campaign of realistic histories: a migration whose only change the check did not record
-    (CREATE STATISTICS, CREATE RULE on a table, an attribute of a composite type, a collation) was rewound
-    with the missing tail after it as if it had left nothing, and the repair failed running it again."""
+    (CREATE STATISTICS, CREATE RULE on a table, an attribute of a composite type, a collation, a role) was
+    rewound with the missing tail after it as if it had left nothing, and the repair failed running it
+    again. Roles are global: the test drops its own, which the cluster's other databases would see."""
     migrations.write(
         "0001_orgs.sql",
         "CREATE TABLE orgs (id int PRIMARY KEY, a int, b int);\nCREATE TYPE address AS (line1 text, city text);",
@@ -254,6 +257,7 @@ def test_a_migration_right_before_a_missing_tail_is_checked_and_not_run_again(mi
     assert refused.code == 6 and "kind=repairable missing_versions=[3] rewind_from=3" in refused.stderr, refused.stderr
     assert repaired.code == 0, repaired.stderr
     assert db.execute("SELECT to_regclass('plans') IS NOT NULL").fetchone() == (True,)
+    db.execute("DROP ROLE IF EXISTS desync_case_reader")
 
 
 def test_a_tail_that_made_an_object_the_check_does_not_record_is_not_offered(migrations, migrate, db):
