@@ -270,19 +270,32 @@ def _tables_only(kind: str) -> bool:
     return bool(kind) and not reads_constants(kind) and kind not in _MODES_READ
 
 
-def _statements(sql: str, bounds: Iterator[slice], *, keep_trees: bool) -> list[Statement]:
-    reader = _Facts()
+def _read_each(
+    sql: str, bounds: Iterator[slice], reader: _Facts, *, small: bool = False
+) -> Iterator[tuple[int, str, int, bytes, tuple[str, bool, str, LockFacts]]]:
+    """Each statement of ``sql`` as ``(offset, text, line, checksum digest, facts)``, parsed once.
+
+    The one walk behind a small file's :class:`Statement` list and a large file's columns: lines are
+    counted on from the last statement (linear in the file), facts come through one memo of shapes.
+    """
     memo = shapes.Shapes(reader, reads_constants)
-    small = len(sql) <= KEEP_TREES_CHARS
-    statements: list[Statement] = []
     line, counted_to = 1, 0
     for bound in bounds:
         first_token = _first_token(sql, bound.start, bound.stop)
         text = sql[first_token : bound.stop]
-        line += sql.count("\n", counted_to, first_token)  # counted on from the last statement: linear in the file
+        line += sql.count("\n", counted_to, first_token)
         counted_to = first_token
         reader.tree_json, reader.offset, reader.last = parser.parse_sql_json(text), first_token, None
-        checksum, (kind, transactional, transaction_control, locks) = memo.read(text, reader.tree_json, small)
+        checksum, found = memo.read(text, reader.tree_json, small)
+        yield first_token, text, line, checksum, found
+
+
+def _statements(sql: str, bounds: Iterator[slice], *, keep_trees: bool) -> list[Statement]:
+    reader = _Facts()
+    small = len(sql) <= KEEP_TREES_CHARS
+    statements: list[Statement] = []
+    for first_token, text, line, checksum, found in _read_each(sql, bounds, reader, small=small):
+        kind, transactional, transaction_control, locks = found
         statement = Statement(
             index=len(statements),
             line=line,
@@ -306,25 +319,16 @@ def _columns(sql: str, bounds: Iterator[slice]) -> Statements:
     No Python object is made per statement: a data load's rows share their facts (one row of
     ``facts`` per shape), and their numbers and checksums go into arrays.
     """
-    reader = _Facts(trees_kept=False)
-    memo = shapes.Shapes(reader, reads_constants)
     columns = _Columns(sql)
     starts, stops, lines, rows, digests = columns.starts, columns.stops, columns.lines, columns.rows, columns.digests
     row_of: dict[int, int] = {}  # id() of a facts tuple the memo gave: ``columns.facts`` keeps it alive
-    line, counted_to = 1, 0
-    for bound in bounds:
-        first_token = _first_token(sql, bound.start, bound.stop)
-        text = sql[first_token : bound.stop]
-        line += sql.count("\n", counted_to, first_token)  # counted on from the last statement: linear in the file
-        counted_to = first_token
-        reader.tree_json, reader.offset, reader.last = parser.parse_sql_json(text), first_token, None
-        checksum, found = memo.read(text, reader.tree_json)
+    for first_token, text, line, checksum, found in _read_each(sql, bounds, _Facts(trees_kept=False)):
         row = row_of.get(id(found))
         if row is None:
             row = row_of[id(found)] = len(columns.facts)
             columns.facts.append(found)
         starts.append(first_token)
-        stops.append(bound.stop)
+        stops.append(first_token + len(text))
         lines.append(line)
         rows.append(row)
         digests += checksum
