@@ -307,7 +307,7 @@ scope_rel AS (
 scope_fn AS (SELECT objid AS oid FROM touched WHERE classid = 'pg_proc'::regclass),
 scope_typ AS (
     SELECT objid AS oid FROM touched WHERE classid = 'pg_type'::regclass
-    UNION SELECT t.oid FROM pg_type t WHERE t.typrelid = ANY ({touched_pg_class}) AND t.typtype = 'c'
+    UNION SELECT c.reltype FROM pg_class c WHERE c.oid = ANY ({touched_pg_class}) AND c.reltype <> 0
     UNION SELECT k.contypid FROM pg_constraint k WHERE k.oid = ANY ({touched_pg_constraint}) AND k.contypid <> 0
 )"""
 ).format(
