@@ -421,7 +421,7 @@ def load(migration: MigrationFile, *, keep_trees: bool = True) -> Migration:
 
     sql = _decode(migration)
     directives = _directives(migration, sql)
-    sql = _up_section(sql, directives)
+    sql = _without_dump_restrict_lines(_up_section(sql, directives))
     _refuse_unsupported_markers(migration, sql)
     if _own_line(_IGNORE_MARKER, sql) is not None:
         return Migration(migration, sql, (), True, tuple(directives), ignored=True)
@@ -462,6 +462,21 @@ def load(migration: MigrationFile, *, keep_trees: bool = True) -> Migration:
         backfills=tuple(backfills),
         requires_backfills=tuple(_required_backfills(migration, directives)),
     )
+
+
+#: The two lines pg_dump (since 17.6, 16.10, 15.14) writes around a plain dump: psql meta-commands that
+#: forbid other meta-commands while the dump is restored, with a random key. They mean nothing to the
+#: server, so a baseline dumped by a current pg_dump applies as psql would apply it. Any other
+#: meta-command is still refused: it would change what the file does.
+_DUMP_RESTRICT_LINE = re.compile(r"^\\(?:un)?restrict [0-9A-Za-z]+[ \t\r]*$", re.MULTILINE)
+
+
+def _without_dump_restrict_lines(sql: str) -> str:
+    """``sql`` with pg_dump's ``\\restrict``/``\\unrestrict`` lines blanked (same length: lines and
+    offsets stay where they were)."""
+    if "restrict " not in sql:
+        return sql
+    return _DUMP_RESTRICT_LINE.sub(lambda found: " " * len(found[0]), sql)
 
 
 def _refuse_unsupported_markers(migration: MigrationFile, sql: str) -> None:

@@ -312,6 +312,27 @@ def test_a_psql_meta_command_is_refused_with_a_hint_about_psql_meta_commands(fol
     assert "psql meta-commands" in error.hint
 
 
+def test_pg_dumps_restrict_lines_are_blank_to_the_server_and_leave_lines_and_checksum_as_without_them(
+    folder: Path,
+) -> None:
+    body = "CREATE TABLE a (id int);\nCREATE TABLE b (id int);\n"
+    (folder / "dumped").mkdir()
+    (folder / "plain").mkdir()
+    dumped = load_one(folder / "dumped", "\\restrict Zk3xQ9\r\n" + body + "\\unrestrict Zk3xQ9\n")
+    plain = load_one(folder / "plain", "\n" + body)
+
+    assert [(s.line, s.checksum) for s in dumped.statements] == [(s.line, s.checksum) for s in plain.statements]
+    assert "restrict" not in dumped.sql
+
+
+@pytest.mark.parametrize("meta", ["\\restrict", "\\restrict a b", "\\unrestrict key; DROP TABLE a", " \\restrict key"])
+def test_a_restrict_line_not_as_pg_dump_writes_it_is_refused_as_a_meta_command(folder: Path, meta: str) -> None:
+    error = refusal(folder, f"CREATE TABLE a (id int);\n{meta}\nCREATE TABLE b (id int);\n")
+
+    assert error.fields["line"] == 2
+    assert "psql meta-commands" in error.hint
+
+
 def test_an_unterminated_dollar_quote_is_refused_naming_where_it_starts(folder: Path) -> None:
     sql = (
         "CREATE TABLE a (id int);\n"
