@@ -205,9 +205,53 @@ def _functions(node: Any) -> list[str]:
 
 
 def _deparse(node: Any) -> str:
+    """``RawStream()(node)``: the same printer on the same tree, its ancestors set by :func:`_set_ancestors`.
+
+    ``RawStream.__call__`` sets them through ``populate_ancestors``, which makes a ``Visitor`` class and
+    introspects it on every call: more than the printing of a short statement.
+    """
     from pglast.stream import RawStream
 
-    return str(RawStream()(node))
+    _set_ancestors(node)
+    stream = RawStream()
+    stream.print_node(node)  # what ``__call__`` does with one node, after populating its ancestors
+    return str(stream.getvalue())
+
+
+def _set_ancestors(node: Any) -> None:
+    """Each node's ``ancestors`` as ``pglast.visitors.populate_ancestors((node,))`` sets them (breadth first).
+
+    The printers read them (``abs(node.ancestors)``, ``node.ancestors[1]``, ``.member``): each is the chain
+    of (container, member) pairs from the root, a tuple's member its index, a node's member its slot name.
+    """
+    from pglast.visitors import Ancestor
+
+    containers = (tuple, ast.Node)
+    todo: deque[tuple[Any, Any]] = deque([(Ancestor(), (node,))])
+    while todo:
+        ancestors, item = todo.popleft()
+        if not isinstance(item, tuple):
+            _visit(item, ancestors, todo, Ancestor)
+            continue
+        for index, sub in enumerate(item):
+            sub_ancestors = Ancestor(ancestors, item, index)
+            if isinstance(sub, ast.Node):
+                _visit(sub, sub_ancestors, todo, Ancestor)
+            elif isinstance(sub, tuple):
+                todo.extend(
+                    (Ancestor(sub_ancestors, sub, sub_index), value)
+                    for sub_index, value in enumerate(sub)
+                    if isinstance(value, containers)
+                )
+
+
+def _visit(node: Any, ancestors: Any, todo: deque[tuple[Any, Any]], ancestor: type) -> None:
+    """Set ``node``'s ancestors; queue its slots that hold nodes or tuples, each with its chain (an ``ancestor``)."""
+    object.__setattr__(node, "ancestors", ancestors)
+    for member in node.__slots__:
+        value = getattr(node, member)
+        if isinstance(value, (tuple, ast.Node)):
+            todo.append((ancestor(ancestors, node, member), value))
 
 
 def facts(node: Any, range_vars: Sequence[Any] | None = None) -> LockFacts:

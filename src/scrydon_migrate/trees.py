@@ -78,13 +78,22 @@ def _node(wrapped: dict[str, Any], build: _Build, depth: int) -> Any:
 
 
 def _list(items: list[Any], build: _Build, depth: int) -> tuple[Any, ...]:
-    """A list's items, at the depth the list is found at; a list's items in it one deeper (``nodes_of`` queues them)."""
-    return tuple(
-        [
-            _list(item["List"].get("items", ()), build, depth + 1) if "List" in item else _node(item, build, depth)
-            for item in items
-        ]
-    )
+    """A list's items, at the depth the list is found at; a list's items in it one deeper (``nodes_of`` queues them).
+
+    :func:`_node` written out in the loop: a list is the most common parent of a node.
+    """
+    found: list[Any] = []
+    append = found.append
+    for item in items:
+        if not item:
+            append(None)
+            continue
+        ((kind, fields),) = item.items()
+        if kind == "List":
+            append(_list(fields.get("items", ()), build, depth + 1))
+        else:
+            append((_BUILDERS.get(kind) or _builder(kind))(fields, build, depth))
+    return tuple(found)
 
 
 def _constant(fields: dict[str, Any], build: _Build, depth: int) -> Any:
@@ -121,34 +130,48 @@ def _builder(kind: str) -> _Builder:
     One statement per slot and no loop: the build runs once per node of every statement linted.
     """
     cls = getattr(ast, kind)
-    scope: dict[str, Any] = {"cls": cls, "new": object.__new__, "put": object.__setattr__}
-    lines = ["def fill(fields, build, depth):", "    node = new(cls)", "    get = fields.get"]
+    scope: dict[str, Any] = {"cls": cls, "new": object.__new__, "shadow": _shadow(cls)}
+    lines = ["def fill(fields, build, depth):", "    node = new(shadow)", "    get = fields.get"]
     if kind == "RangeVar":
         lines.append("    build.range_vars.append((depth, node))")
+    if any(info.c_type == "ParseLoc" for info in cls.__slots__.values()):
+        lines.append("    offset, last, to_index = build.offset, build.last, build.to_index")
     for number, (name, info) in enumerate(cls.__slots__.items()):
         lines += _slot_lines(name, name.removesuffix("_"), info.c_type, f"c{number}", scope)
-    lines.append("    return node")
+    lines += ["    node.__class__ = cls", "    return node"]
     exec("\n".join(lines), scope)  # noqa: S102 - code made here from pglast's own slot table
     found: _Builder = scope["fill"]
     _BUILDERS[kind] = found
     return found
 
 
+def _shadow(cls: Any) -> type:
+    """A class with ``cls``'s slots and plain attribute assignment, for filling a node before it becomes a ``cls``.
+
+    pglast's ``Node.__setattr__`` validates each value; ``object.__setattr__`` per slot skips that but is
+    a call each time. An instance of this class takes the slots as plain stores (the interpreter's fastest),
+    then its ``__class__`` is set to ``cls``: the same base and slots, so the same layout.
+    """
+    return type(cls.__name__, cls.__bases__, {"__slots__": tuple(cls.__slots__), "__setattr__": object.__setattr__})
+
+
 def _slot_lines(name: str, key: str, c_type: str, convert: str, scope: dict[str, Any]) -> list[str]:
     """The statements that fill slot ``name`` from the JSON key ``key``; converters go in ``scope``."""
     if c_type in ("bool", "char", "char*", "Cost", "Cardinality") or (c_type in _NUMBERS and not _is_offset(name)):
         default = {"bool": False, "char": "\x00", "char*": None, "Cost": 0.0, "Cardinality": 0.0}.get(c_type, 0)
-        return [f"    put(node, {name!r}, get({key!r}, {default!r}))"]
-    if c_type == "ParseLoc" or c_type in _NUMBERS:
-        scope[convert] = _position(name) if c_type == "ParseLoc" else _offset(name)
-        return [f"    put(node, {name!r}, {convert}(get({key!r}, 0), build))"]
+        return [f"    node.{name} = get({key!r}, {default!r})"]
+    if c_type == "ParseLoc":
+        return _position_lines(name, key)
+    if c_type in _NUMBERS:
+        scope[convert] = _offset(name)
+        return [f"    node.{name} = {convert}(get({key!r}, 0), build)"]
     enum = getattr(enums, c_type, None)
     if enum is not None:
         scope[convert] = enum._member_map_.__getitem__
         scope[f"{convert}_default"] = enum(0) if 0 in enum._value2member_map_ else None
         return [
             f"    v = get({key!r})",
-            f"    put(node, {name!r}, {convert}_default if v is None else {convert}(v))",
+            f"    node.{name} = {convert}_default if v is None else {convert}(v)",
         ]
     if c_type == "List*":
         scope[convert] = _list
@@ -157,13 +180,25 @@ def _slot_lines(name: str, key: str, c_type: str, convert: str, scope: dict[str,
         scope[convert] = set
         call = f"{convert}(v)"
     elif c_type.removesuffix("*") in ("Node", "Expr") or not hasattr(ast, c_type.removesuffix("*")):
-        scope[convert] = _node
-        call = f"{convert}(v, build, depth + 1)"
+        # _node written out: ``{"Kind": {...}}``, a ``List`` a tuple, ``{}`` None
+        scope["builders"], scope["builder"], scope["list_"] = _BUILDERS, _builder, _list
+        return [
+            f"    v = get({key!r})",
+            "    if v:",
+            "        ((k, f),) = v.items()",
+            f"        node.{name} = (",
+            '            list_(f.get("items", ()), build, depth + 1)',
+            '            if k == "List"',
+            "            else (builders.get(k) or builder(k))(f, build, depth + 1)",
+            "        )",
+            "    else:",
+            f"        node.{name} = None",
+        ]
     else:  # a pointer to one node type (a RangeVar, a TypeName): the JSON writes its fields only
+        scope["builders"], scope["builder"] = _BUILDERS, _builder  # looked up when met: a type may point to itself
         target = c_type.removesuffix("*")
-        scope[convert] = lambda fields, build, depth: (_BUILDERS.get(target) or _builder(target))(fields, build, depth)
-        call = f"{convert}(v, build, depth + 1)"
-    return [f"    v = get({key!r})", f"    put(node, {name!r}, None if v is None else {call})"]
+        call = f"(builders.get({target!r}) or builder({target!r}))(v, build, depth + 1)"
+    return [f"    v = get({key!r})", f"    node.{name} = None if v is None else {call}"]
 
 
 def _is_offset(name: str) -> bool:
@@ -178,17 +213,20 @@ def _moved(name: str, value: int, build: _Build) -> int:
     return value
 
 
-def _position(name: str) -> Callable[[int, _Build], int | None]:
-    """A ``ParseLoc``: a byte offset in the statement's UTF-8, made a character offset in the file."""
-
-    def convert(value: int, build: _Build) -> int | None:
-        if not 0 <= value <= build.last:
-            return None  # before or past the statement: parse_sql knows no character there
-        if build.to_index is not None:
-            value = build.to_index(value) or 0
-        return _moved(name, value, build)
-
-    return convert
+def _position_lines(name: str, key: str) -> list[str]:
+    """The statements that fill a ``ParseLoc`` slot: a byte offset in the statement's UTF-8, made a character
+    offset in the file (:func:`_moved`), or ``None`` before or past the statement (parse_sql knows no character
+    there). Written out in the fill, not called: nearly every node has one."""
+    moved = "v + offset" if name.endswith("location") else "v + offset if v > 0 else v"
+    return [
+        f"    v = get({key!r}, 0)",
+        "    if 0 <= v <= last:",
+        "        if to_index is not None:",
+        "            v = to_index(v) or 0",
+        f"        node.{name} = {moved}",
+        "    else:",
+        f"        node.{name} = None",
+    ]
 
 
 def _offset(name: str) -> Callable[[int, _Build], int]:
