@@ -243,7 +243,7 @@ class _Facts:
             # A data load's INSERT of 100,000 rows: its facts are read from its first row alone, not from
             # a tree of all of them (~80 times the statement). The tree has no offsets: facts hold none.
             tree_json = shapes.first_row_only(tree_json) or tree_json
-        built = trees.build(json.loads(tree_json), text, self.offset)
+        built = trees.build(trees.load(tree_json), text, self.offset)
         node = self.last = built.node
         kind = type(node).__name__
         return kind, _runs_in_transaction(node, kind), _transaction_control(node, kind), facts(node, built.range_vars)

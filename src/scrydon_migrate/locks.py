@@ -189,7 +189,8 @@ def nodes_of(root: Any, kind: type) -> list[Any]:
                 node_type = type(node)
                 if node_type is kind:
                     found.append(node)
-                for name in _CHILD_SLOTS.get(node_type) or _child_slots(node_type):
+                names = _CHILD_SLOTS.get(node_type)  # () for a leaf: known, not read again
+                for name in _child_slots(node_type) if names is None else names:
                     value = getattr(node, name)
                     if isinstance(value, containers):
                         todo.append(value)
@@ -246,9 +247,14 @@ def _set_ancestors(node: Any) -> None:
 
 
 def _visit(node: Any, ancestors: Any, todo: deque[tuple[Any, Any]], ancestor: type) -> None:
-    """Set ``node``'s ancestors; queue its slots that hold nodes or tuples, each with its chain (an ``ancestor``)."""
+    """Set ``node``'s ancestors; queue its slots that hold nodes or tuples, each with its chain (an ``ancestor``).
+
+    Only the slots :func:`_child_slots` names can (the others hold scalars and enums), in the class's order.
+    """
     object.__setattr__(node, "ancestors", ancestors)
-    for member in node.__slots__:
+    node_type = type(node)
+    members = _CHILD_SLOTS.get(node_type)
+    for member in _child_slots(node_type) if members is None else members:
         value = getattr(node, member)
         if isinstance(value, (tuple, ast.Node)):
             todo.append((ancestor(ancestors, node, member), value))
@@ -256,8 +262,12 @@ def _visit(node: Any, ancestors: Any, todo: deque[tuple[Any, Any]], ancestor: ty
 
 def facts(node: Any, range_vars: Sequence[Any] | None = None) -> LockFacts:
     """The lock facts of one parsed statement; ``range_vars``: its ``nodes_of(node, RangeVar)``, when known."""
-    found = (_relation(n) for n in (nodes_of(node, ast.RangeVar) if range_vars is None else range_vars))
-    relations = tuple(dict.fromkeys(r for r in found if r is not None))
+    named = nodes_of(node, ast.RangeVar) if range_vars is None else range_vars
+    if len(named) < 2:  # most statements: no table or one, nothing to deduplicate
+        only = _relation(named[0]) if named else None
+        relations: tuple[Relation, ...] = () if only is None else (only,)
+    else:
+        relations = tuple(dict.fromkeys(r for r in map(_relation, named) if r is not None))
     kind = type(node).__name__
     handler = _HANDLERS.get(kind)
     if handler is None:

@@ -55,6 +55,20 @@ def tree(text: str, offset: int = 0) -> Any:
     return build(json.loads(parser.parse_sql_json(text)), text, offset).node
 
 
+#: What ``json.loads`` calls: the scanner of a decoder made as ``loads`` makes its own (``json.scanner``'s C one).
+_SCAN: Callable[[str, int], tuple[Any, int]] = json.JSONDecoder().scan_once  # type: ignore[attr-defined]
+
+
+def load(tree_json: str) -> dict[str, Any]:
+    """``json.loads`` of the parser's JSON of a statement, through the C scanner alone.
+
+    The parser writes one JSON object, without white space around it: ``loads``' checks of the text
+    and its two matches of the white space either side cost a fifth of the scan of a short statement.
+    """
+    loaded: dict[str, Any] = _SCAN(tree_json, 0)[0]
+    return loaded
+
+
 def build(loaded: dict[str, Any], text: str, offset: int = 0) -> Built:
     """The tree of the statement ``text`` from its loaded JSON ``loaded``, offsets moved on by ``offset``."""
     statements: list[Any] = loaded.get("stmts") or []
