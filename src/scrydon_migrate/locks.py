@@ -49,6 +49,36 @@ _NON_BLOCKING_SUBCOMMANDS = frozenset(
 )
 
 
+#: The enum members the handlers compare with, read once: a member read through its class costs a lookup
+#: on the class each time, and the ALTER TABLE handlers compare each subcommand and constraint with several.
+_AT_AddColumn = enums.AlterTableType.AT_AddColumn
+_AT_AddConstraint = enums.AlterTableType.AT_AddConstraint
+_AT_AlterColumnType = enums.AlterTableType.AT_AlterColumnType
+_AT_DetachPartition = enums.AlterTableType.AT_DetachPartition
+_AT_SetExpression = enums.AlterTableType.AT_SetExpression
+_AT_SetLogged = enums.AlterTableType.AT_SetLogged
+_AT_SetNotNull = enums.AlterTableType.AT_SetNotNull
+_AT_SetTableSpace = enums.AlterTableType.AT_SetTableSpace
+_AT_SetUnLogged = enums.AlterTableType.AT_SetUnLogged
+_AT_ValidateConstraint = enums.AlterTableType.AT_ValidateConstraint
+_CONSTR_CHECK = enums.ConstrType.CONSTR_CHECK
+_CONSTR_DEFAULT = enums.ConstrType.CONSTR_DEFAULT
+_CONSTR_EXCLUSION = enums.ConstrType.CONSTR_EXCLUSION
+_CONSTR_FOREIGN = enums.ConstrType.CONSTR_FOREIGN
+_CONSTR_GENERATED = enums.ConstrType.CONSTR_GENERATED
+_CONSTR_IDENTITY = enums.ConstrType.CONSTR_IDENTITY
+_CONSTR_PRIMARY = enums.ConstrType.CONSTR_PRIMARY
+_CONSTR_UNIQUE = enums.ConstrType.CONSTR_UNIQUE
+_IS_NOT_NULL = enums.NullTestType.IS_NOT_NULL
+_OBJECT_COLUMN = enums.ObjectType.OBJECT_COLUMN
+_OBJECT_INDEX = enums.ObjectType.OBJECT_INDEX
+_OBJECT_MATVIEW = enums.ObjectType.OBJECT_MATVIEW
+_OBJECT_TABCONSTRAINT = enums.ObjectType.OBJECT_TABCONSTRAINT
+_OBJECT_TABLE = enums.ObjectType.OBJECT_TABLE
+_REINDEX_OBJECT_INDEX = enums.ReindexObjectType.REINDEX_OBJECT_INDEX
+_VAR_SET_VALUE = enums.VariableSetKind.VAR_SET_VALUE
+
+
 @dataclass(frozen=True, slots=True)
 class TypeChange:
     """``ALTER COLUMN c TYPE t(mods)``: whether it rewrites the table is the server's call (guard asks it)."""
@@ -333,11 +363,11 @@ def _index(node: Any) -> LockFacts:
 
 def _drop(node: Any) -> LockFacts:
     remove = node.removeType
-    if remove == enums.ObjectType.OBJECT_TABLE:
+    if remove == _OBJECT_TABLE:
         return LockFacts(write_locks=tuple(_names(o) for o in node.objects))
-    if remove == enums.ObjectType.OBJECT_INDEX and node.concurrent:
+    if remove == _OBJECT_INDEX and node.concurrent:
         return LockFacts(concurrent_drops=tuple(_names(o) for o in node.objects))
-    if remove != enums.ObjectType.OBJECT_INDEX:
+    if remove != _OBJECT_INDEX:
         return LockFacts()
     risks = []
     for obj in node.objects:
@@ -378,7 +408,7 @@ def _reindex(node: Any) -> LockFacts:
                 ),
             )
         )
-    on_index = node.kind == enums.ReindexObjectType.REINDEX_OBJECT_INDEX
+    on_index = node.kind == _REINDEX_OBJECT_INDEX
     target = "INDEX" if on_index else "TABLE"
     risk = Risk(
         rule="require-concurrent-reindex",
@@ -433,9 +463,9 @@ def _trigger(node: Any) -> LockFacts:
 def _rename(node: Any) -> LockFacts:
     relation = _relation(getattr(node, "relation", None))
     if relation is None or node.renameType not in (
-        enums.ObjectType.OBJECT_TABLE,
-        enums.ObjectType.OBJECT_COLUMN,
-        enums.ObjectType.OBJECT_TABCONSTRAINT,
+        _OBJECT_TABLE,
+        _OBJECT_COLUMN,
+        _OBJECT_TABCONSTRAINT,
     ):
         return LockFacts()
     return LockFacts(write_locks=(relation,))
@@ -460,7 +490,7 @@ def _refresh(node: Any) -> LockFacts:
 
 def _alter_table(node: Any) -> LockFacts:
     table = _relation(node.relation)
-    if table is None or node.objtype not in (enums.ObjectType.OBJECT_TABLE, enums.ObjectType.OBJECT_MATVIEW):
+    if table is None or node.objtype not in (_OBJECT_TABLE, _OBJECT_MATVIEW):
         return LockFacts()
     risks: list[Risk] = []
     checks: list[NotNullCheck] = []
@@ -475,9 +505,9 @@ def _alter_table(node: Any) -> LockFacts:
         check = _not_null_check(table, cmd)
         if check is not None:
             checks.append(check)
-        if subtype == enums.AlterTableType.AT_ValidateConstraint and cmd.name:
+        if subtype == _AT_ValidateConstraint and cmd.name:
             validated.append(cmd.name)
-        if subtype == enums.AlterTableType.AT_AddConstraint and cmd.def_.skip_validation and cmd.def_.conname:
+        if subtype == _AT_AddConstraint and cmd.def_.skip_validation and cmd.def_.conname:
             not_valid.append(cmd.def_.conname)
     return LockFacts(
         risks=tuple(risks),
@@ -490,11 +520,11 @@ def _alter_table(node: Any) -> LockFacts:
 
 def _not_null_check(table: Relation, cmd: Any) -> NotNullCheck | None:
     """An added ``CHECK (col IS NOT NULL)``: once validated, SET NOT NULL skips its scan."""
-    constraint = cmd.def_ if cmd.subtype == enums.AlterTableType.AT_AddConstraint else None
-    if constraint is None or constraint.contype != enums.ConstrType.CONSTR_CHECK:
+    constraint = cmd.def_ if cmd.subtype == _AT_AddConstraint else None
+    if constraint is None or constraint.contype != _CONSTR_CHECK:
         return None
     expr = constraint.raw_expr
-    if not isinstance(expr, ast.NullTest) or expr.nulltesttype != enums.NullTestType.IS_NOT_NULL:
+    if not isinstance(expr, ast.NullTest) or expr.nulltesttype != _IS_NOT_NULL:
         return None
     fields = getattr(expr.arg, "fields", None) or ()
     if not fields or not hasattr(fields[-1], "sval"):
@@ -503,7 +533,7 @@ def _not_null_check(table: Relation, cmd: Any) -> NotNullCheck | None:
 
 
 def _alter_table_risks(table: Relation, cmd: Any) -> list[Risk]:
-    if cmd.subtype == enums.AlterTableType.AT_AddColumn:
+    if cmd.subtype == _AT_AddColumn:
         return [r for r in (_add_column_risk(table, cmd.def_), *_inline_constraint_risks(table, cmd.def_)) if r]
     risk = _alter_table_risk(table, cmd)
     return [risk] if risk else []
@@ -513,13 +543,13 @@ def _inline_constraint_risks(table: Relation, column: Any) -> list[Risk | None]:
     """``ADD COLUMN c int UNIQUE`` / ``PRIMARY KEY`` / ``CHECK (...)`` lock like their ADD CONSTRAINT forms."""
     found: list[Risk | None] = []
     for constraint in getattr(column, "constraints", None) or ():
-        if constraint.contype in (enums.ConstrType.CONSTR_UNIQUE, enums.ConstrType.CONSTR_PRIMARY):
+        if constraint.contype in (_CONSTR_UNIQUE, _CONSTR_PRIMARY):
             if not getattr(constraint, "keys", None):
                 constraint.keys = (ast.String(sval=column.colname),)
             found.append(_constraint_risk(table, constraint))
-        elif constraint.contype == enums.ConstrType.CONSTR_CHECK and not constraint.skip_validation:
+        elif constraint.contype == _CONSTR_CHECK and not constraint.skip_validation:
             found.append(_constraint_risk(table, constraint))
-        elif constraint.contype == enums.ConstrType.CONSTR_FOREIGN and _has_default(column):
+        elif constraint.contype == _CONSTR_FOREIGN and _has_default(column):
             # A new all-NULL column is not validated; one filled by a DEFAULT is, row by row.
             if not getattr(constraint, "fk_attrs", None):
                 constraint.fk_attrs = (ast.String(sval=column.colname),)
@@ -530,7 +560,7 @@ def _inline_constraint_risks(table: Relation, column: Any) -> list[Risk | None]:
 def _has_default(column: Any) -> bool:
     """A DEFAULT other than NULL: existing rows get a value, so constraints on the column check each one."""
     for constraint in getattr(column, "constraints", None) or ():
-        if constraint.contype == enums.ConstrType.CONSTR_DEFAULT:
+        if constraint.contype == _CONSTR_DEFAULT:
             expr = constraint.raw_expr
             return not (isinstance(expr, ast.A_Const) and getattr(expr, "isnull", False))
     return False
@@ -539,7 +569,7 @@ def _has_default(column: Any) -> bool:
 def _alter_table_risk(table: Relation, cmd: Any) -> Risk | None:
     subtype = cmd.subtype
     t = table.display
-    if subtype == enums.AlterTableType.AT_AlterColumnType:
+    if subtype == _AT_AlterColumnType:
         return Risk(
             type_change=_type_change(table, cmd),
             rule="ban-column-type-change",
@@ -552,7 +582,7 @@ def _alter_table_risk(table: Relation, cmd: Any) -> Risk | None:
             table=table,
             column=cmd.name,
         )
-    if subtype == enums.AlterTableType.AT_SetNotNull:
+    if subtype == _AT_SetNotNull:
         name = f"{table.name}_{cmd.name}_not_null"
         return Risk(
             rule="require-check-before-not-null",
@@ -566,13 +596,13 @@ def _alter_table_risk(table: Relation, cmd: Any) -> Risk | None:
             table=table,
             column=cmd.name,
         )
-    if subtype == enums.AlterTableType.AT_AddConstraint:
+    if subtype == _AT_AddConstraint:
         return _constraint_risk(table, cmd.def_)
-    if subtype in (enums.AlterTableType.AT_SetTableSpace,):
+    if subtype in (_AT_SetTableSpace,):
         return _rewrite_command("SET TABLESPACE", table).risks[0]
-    if subtype == enums.AlterTableType.AT_SetExpression:
+    if subtype == _AT_SetExpression:
         return _rewrite_command("ALTER COLUMN ... SET EXPRESSION", table).risks[0]
-    if subtype == enums.AlterTableType.AT_DetachPartition and not getattr(cmd.def_, "concurrent", False):
+    if subtype == _AT_DetachPartition and not getattr(cmd.def_, "concurrent", False):
         partition = _relation(getattr(cmd.def_, "name", None))
         return Risk(
             rule="require-concurrent-partition-detach",
@@ -584,7 +614,7 @@ def _alter_table_risk(table: Relation, cmd: Any) -> Risk | None:
             "CONCURRENTLY;  -- alone in a migration marked '-- migrate:no-transaction' (PostgreSQL 14+)",
             table=table,
         )
-    if subtype in (enums.AlterTableType.AT_SetLogged, enums.AlterTableType.AT_SetUnLogged):
+    if subtype in (_AT_SetLogged, _AT_SetUnLogged):
         return _rewrite_command("SET LOGGED/UNLOGGED", table).risks[0]
     return None
 
@@ -601,11 +631,9 @@ def _type_change(table: Relation, cmd: Any) -> TypeChange | None:
 def _add_column_risk(table: Relation, column: Any) -> Risk | None:
     type_name = str(getattr(column.typeName.names[-1], "sval", "")).lower() if column.typeName else ""
     constraints = getattr(column, "constraints", None) or ()
-    called = [f for c in constraints if c.contype == enums.ConstrType.CONSTR_DEFAULT for f in _functions(c.raw_expr)]
+    called = [f for c in constraints if c.contype == _CONSTR_DEFAULT for f in _functions(c.raw_expr)]
     volatile = [f for f in called if f in VOLATILE_FUNCTIONS]
-    generated = any(
-        c.contype in (enums.ConstrType.CONSTR_GENERATED, enums.ConstrType.CONSTR_IDENTITY) for c in constraints
-    )
+    generated = any(c.contype in (_CONSTR_GENERATED, _CONSTR_IDENTITY) for c in constraints)
     maybe = () if volatile or generated or type_name in SERIAL_TYPES else tuple(dict.fromkeys(called))
     if not volatile and not maybe and not generated and type_name not in SERIAL_TYPES:
         return None
@@ -634,9 +662,9 @@ def _add_column_risk(table: Relation, column: Any) -> Risk | None:
 def _constraint_risk(table: Relation, constraint: Any) -> Risk | None:
     t = table.display
     contype = constraint.contype
-    if contype in (enums.ConstrType.CONSTR_FOREIGN, enums.ConstrType.CONSTR_CHECK) and not constraint.skip_validation:
+    if contype in (_CONSTR_FOREIGN, _CONSTR_CHECK) and not constraint.skip_validation:
         name = constraint.conname or "<constraint>"
-        foreign = contype == enums.ConstrType.CONSTR_FOREIGN
+        foreign = contype == _CONSTR_FOREIGN
         return Risk(
             rule="constraint-missing-not-valid",
             what="ADD FOREIGN KEY" if foreign else "ADD CHECK",
@@ -653,7 +681,7 @@ def _constraint_risk(table: Relation, constraint: Any) -> Risk | None:
             ),
             table=table,
         )
-    if contype == enums.ConstrType.CONSTR_EXCLUSION:
+    if contype == _CONSTR_EXCLUSION:
         return Risk(
             rule="ban-exclusion-constraint",
             what="ADD EXCLUDE",
@@ -664,8 +692,8 @@ def _constraint_risk(table: Relation, constraint: Any) -> Risk | None:
             "creates the table, or to a new table filled by a backfill, or in a maintenance window with an allow",
             table=table,
         )
-    if contype in (enums.ConstrType.CONSTR_UNIQUE, enums.ConstrType.CONSTR_PRIMARY) and not constraint.indexname:
-        kind = "UNIQUE" if contype == enums.ConstrType.CONSTR_UNIQUE else "PRIMARY KEY"
+    if contype in (_CONSTR_UNIQUE, _CONSTR_PRIMARY) and not constraint.indexname:
+        kind = "UNIQUE" if contype == _CONSTR_UNIQUE else "PRIMARY KEY"
         columns = ", ".join(str(k.sval) for k in getattr(constraint, "keys", None) or ())
         name = constraint.conname or f"{table.name}_{'pkey' if kind == 'PRIMARY KEY' else 'key'}"
         return Risk(
@@ -738,7 +766,7 @@ def _set(node: Any) -> LockFacts:
     """``SET [LOCAL] search_path``: later unqualified names resolve in those schemas, as the server does."""
     if str(node.name).lower() != "search_path":
         return LockFacts()
-    if node.kind != enums.VariableSetKind.VAR_SET_VALUE:
+    if node.kind != _VAR_SET_VALUE:
         return LockFacts(sets_search_path=True)
     schemas = tuple(str(getattr(a.val, "sval", "")) for a in node.args or ())
     return LockFacts(sets_search_path=True, search_path=schemas)

@@ -31,8 +31,8 @@ def has_typmod(column: Any) -> bool:
     return bool(getattr(getattr(column, "typeName", None), "typmods", None))
 
 
-def constraint_types(column: Any) -> set[str]:
-    return {c.contype._name_ for c in getattr(column, "constraints", None) or ()}
+def constraint_types(column: Any) -> frozenset[str]:
+    return frozenset([c.contype._name_ for c in getattr(column, "constraints", None) or ()])
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,15 +71,17 @@ def new_columns(node: Any) -> tuple[NewColumn, ...]:
 
 def _new_column(table: Relation | None, column: Any, created_here: bool) -> NewColumn:
     """A ColumnDef with its type name and constraint kinds read once: five rules ask for them."""
-    return NewColumn(table, column, created_here, type_name(column), frozenset(constraint_types(column)))
+    return NewColumn(table, column, created_here, type_name(column), constraint_types(column))
 
 
 def alter_commands(node: Any, subtype: str) -> Iterator[tuple[Relation | None, Any]]:
+    """The ``ALTER TABLE`` subcommands of one type, each with the table (read once, when the first is found)."""
     if type(node).__name__ != "AlterTableStmt":
         return
-    table = relation(node.relation)
-    for cmd in node.cmds or ():
-        if cmd.subtype._name_ == subtype:
+    found = [cmd for cmd in node.cmds or () if cmd.subtype._name_ == subtype]
+    if found:
+        table = relation(node.relation)
+        for cmd in found:
             yield table, cmd
 
 
