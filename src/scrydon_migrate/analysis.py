@@ -290,13 +290,17 @@ def _read_each(
         yield first_token, text, line, checksum, found
 
 
+#: ``Statement(**fields)`` without a call per field (:func:`trees.maker`): one per statement parsed.
+_new_statement = trees.maker(Statement)
+
+
 def _statements(sql: str, bounds: Iterator[slice], *, keep_trees: bool) -> list[Statement]:
     reader = _Facts()
     small = len(sql) <= KEEP_TREES_CHARS
     statements: list[Statement] = []
     for first_token, text, line, checksum, found in _read_each(sql, bounds, reader, small=small):
         kind, transactional, transaction_control, locks = found
-        statement = Statement(
+        statement = _new_statement(
             index=len(statements),
             line=line,
             text=text,

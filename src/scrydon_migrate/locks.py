@@ -16,6 +16,7 @@ from typing import Any
 from pglast import ast, enums
 
 from scrydon_migrate.relations import Relation
+from scrydon_migrate.trees import maker
 
 #: Functions whose value changes per row: a DEFAULT calling one rewrites the table.
 VOLATILE_FUNCTIONS = frozenset(
@@ -176,6 +177,10 @@ class LockFacts:
     search_path: tuple[str, ...] | None = None
 
 
+#: ``LockFacts(**fields)``, made as the handlers make one per statement: without a call per field.
+_new_facts = maker(LockFacts)
+
+
 def _relation(node: Any) -> Relation | None:
     if node is None or getattr(node, "relname", None) is None:
         return None
@@ -298,12 +303,11 @@ def facts(node: Any, range_vars: Sequence[Any] | None = None) -> LockFacts:
         relations: tuple[Relation, ...] = () if only is None else (only,)
     else:
         relations = tuple(dict.fromkeys(r for r in map(_relation, named) if r is not None))
-    kind = type(node).__name__
-    handler = _HANDLERS.get(kind)
+    handler = _HANDLERS.get(type(node).__name__)
     if handler is None:
-        return LockFacts(relations=relations)
+        return _new_facts(relations=relations)
     result = handler(node)
-    return LockFacts(
+    return _new_facts(
         risks=result.risks,
         creates=result.creates,
         creates_if_missing=result.creates_if_missing,
@@ -330,23 +334,23 @@ def _create_table(node: Any) -> LockFacts:
     """A new table: later steps on it lock nobody. IF NOT EXISTS may have found one existing: not counted."""
     relation = _relation(node.relation)
     if relation is None:
-        return LockFacts()
-    return LockFacts(creates_if_missing=(relation,)) if node.if_not_exists else LockFacts(creates=(relation,))
+        return _new_facts()
+    return _new_facts(creates_if_missing=(relation,)) if node.if_not_exists else _new_facts(creates=(relation,))
 
 
 def _create_table_as(node: Any) -> LockFacts:
     relation = _relation(getattr(node.into, "rel", None))
-    return LockFacts(creates=(relation,) if relation and not node.if_not_exists else ())
+    return _new_facts(creates=(relation,) if relation and not node.if_not_exists else ())
 
 
 def _index(node: Any) -> LockFacts:
     table = _relation(node.relation)
     if table is None:
-        return LockFacts()
+        return _new_facts()
     index = Relation(table.schema, node.idxname) if node.idxname else None
     creates = (index,) if index and not node.if_not_exists else ()
     if node.concurrent:
-        return LockFacts(concurrent_index=index, creates=creates)
+        return _new_facts(concurrent_index=index, creates=creates)
     risk = Risk(
         rule="require-concurrent-index",
         what="CREATE INDEX",
@@ -358,17 +362,17 @@ def _index(node: Any) -> LockFacts:
         ),
         table=table,
     )
-    return LockFacts(risks=(risk,), write_locks=(table,), creates=creates)
+    return _new_facts(risks=(risk,), write_locks=(table,), creates=creates)
 
 
 def _drop(node: Any) -> LockFacts:
     remove = node.removeType
     if remove == _OBJECT_TABLE:
-        return LockFacts(write_locks=tuple(_names(o) for o in node.objects))
+        return _new_facts(write_locks=tuple(_names(o) for o in node.objects))
     if remove == _OBJECT_INDEX and node.concurrent:
-        return LockFacts(concurrent_drops=tuple(_names(o) for o in node.objects))
+        return _new_facts(concurrent_drops=tuple(_names(o) for o in node.objects))
     if remove != _OBJECT_INDEX:
-        return LockFacts()
+        return _new_facts()
     risks = []
     for obj in node.objects:
         index = _names(obj)
@@ -384,17 +388,17 @@ def _drop(node: Any) -> LockFacts:
                 index=index,
             )
         )
-    return LockFacts(risks=tuple(risks))
+    return _new_facts(risks=tuple(risks))
 
 
 def _reindex(node: Any) -> LockFacts:
     if any(getattr(p, "defname", None) == "concurrently" for p in getattr(node, "params", None) or ()):
-        return LockFacts()
+        return _new_facts()
     relation = _relation(node.relation)
     if relation is None:
         kind = node.kind.name.removeprefix("REINDEX_OBJECT_")
         what = f"REINDEX {kind}" + (f" {node.name}" if getattr(node, "name", None) else "")
-        return LockFacts(
+        return _new_facts(
             risks=(
                 Risk(
                     rule="require-concurrent-reindex",
@@ -421,12 +425,12 @@ def _reindex(node: Any) -> LockFacts:
         table=None if on_index else relation,
         index=relation if on_index else None,
     )
-    return LockFacts(risks=(risk,), write_locks=() if on_index else (relation,))
+    return _new_facts(risks=(risk,), write_locks=() if on_index else (relation,))
 
 
 def _rewrite_command(what: str, relation: Relation | None, lock: str = "ACCESS EXCLUSIVE") -> LockFacts:
     if relation is None:
-        return LockFacts()
+        return _new_facts()
     risk = Risk(
         rule="ban-table-rewrite",
         what=what,
@@ -436,19 +440,19 @@ def _rewrite_command(what: str, relation: Relation | None, lock: str = "ACCESS E
         instead="there is no online equivalent: run it in a maintenance window, or use pg_repack",
         table=relation,
     )
-    return LockFacts(risks=(risk,), write_locks=(relation,))
+    return _new_facts(risks=(risk,), write_locks=(relation,))
 
 
 def _vacuum(node: Any) -> LockFacts:
     if not any(getattr(o, "defname", None) == "full" for o in getattr(node, "options", None) or ()):
-        return LockFacts()
+        return _new_facts()
     risks: list[Risk] = []
     locks: list[Relation] = []
     for rel in getattr(node, "rels", None) or ():
         result = _rewrite_command("VACUUM FULL", _relation(getattr(rel, "relation", None)))
         risks.extend(result.risks)
         locks.extend(result.write_locks)
-    return LockFacts(risks=tuple(risks), write_locks=tuple(locks))
+    return _new_facts(risks=tuple(risks), write_locks=tuple(locks))
 
 
 def _cluster(node: Any) -> LockFacts:
@@ -457,7 +461,7 @@ def _cluster(node: Any) -> LockFacts:
 
 def _trigger(node: Any) -> LockFacts:
     relation = _relation(node.relation)
-    return LockFacts(write_locks=(relation,) if relation else ())
+    return _new_facts(write_locks=(relation,) if relation else ())
 
 
 def _rename(node: Any) -> LockFacts:
@@ -467,31 +471,31 @@ def _rename(node: Any) -> LockFacts:
         _OBJECT_COLUMN,
         _OBJECT_TABCONSTRAINT,
     ):
-        return LockFacts()
-    return LockFacts(write_locks=(relation,))
+        return _new_facts()
+    return _new_facts(write_locks=(relation,))
 
 
 def _truncate(node: Any) -> LockFacts:
-    return LockFacts(write_locks=tuple(r for r in (_relation(n) for n in node.relations) if r))
+    return _new_facts(write_locks=tuple(r for r in (_relation(n) for n in node.relations) if r))
 
 
 def _lock(node: Any) -> LockFacts:
     if node.mode < 5:  # below SHARE: writers pass
-        return LockFacts()
-    return LockFacts(write_locks=tuple(r for r in (_relation(n) for n in node.relations) if r))
+        return _new_facts()
+    return _new_facts(write_locks=tuple(r for r in (_relation(n) for n in node.relations) if r))
 
 
 def _refresh(node: Any) -> LockFacts:
     relation = _relation(node.relation)
     if node.concurrent or relation is None:
-        return LockFacts()
-    return LockFacts(write_locks=(relation,))
+        return _new_facts()
+    return _new_facts(write_locks=(relation,))
 
 
 def _alter_table(node: Any) -> LockFacts:
     table = _relation(node.relation)
     if table is None or node.objtype not in (_OBJECT_TABLE, _OBJECT_MATVIEW):
-        return LockFacts()
+        return _new_facts()
     risks: list[Risk] = []
     checks: list[NotNullCheck] = []
     validated: list[str] = []
@@ -509,7 +513,7 @@ def _alter_table(node: Any) -> LockFacts:
             validated.append(cmd.name)
         if subtype == _AT_AddConstraint and cmd.def_.skip_validation and cmd.def_.conname:
             not_valid.append(cmd.def_.conname)
-    return LockFacts(
+    return _new_facts(
         risks=tuple(risks),
         write_locks=(table,) if blocking else (),
         not_null_checks=tuple(checks),
@@ -712,11 +716,11 @@ def _constraint_risk(table: Relation, constraint: Any) -> Risk | None:
 def _alter_domain(node: Any) -> LockFacts:
     """ADD CONSTRAINT / VALIDATE CONSTRAINT on a domain scans every column of that type, blocking writes."""
     if node.subtype not in ("C", "V") or (node.subtype == "C" and getattr(node.def_, "skip_validation", False)):
-        return LockFacts()
+        return _new_facts()
     names = [str(n.sval) for n in node.typeName if hasattr(n, "sval")]
     domain = ".".join(names)
     what = "ALTER DOMAIN ... " + ("ADD CONSTRAINT" if node.subtype == "C" else "VALIDATE CONSTRAINT")
-    return LockFacts(
+    return _new_facts(
         risks=(
             Risk(
                 rule="ban-alter-domain-with-add-constraint",
@@ -735,9 +739,9 @@ def _row_write(node: Any) -> LockFacts:
     """UPDATE / DELETE lock the rows they touch; of every row (no WHERE), that is a backfill's job."""
     table = _relation(node.relation)
     if table is None:
-        return LockFacts()
+        return _new_facts()
     if node.whereClause is not None:
-        return LockFacts(row_writes=(table,))
+        return _new_facts(row_writes=(table,))
     verb = "UPDATE" if isinstance(node, ast.UpdateStmt) else "DELETE"
     risk = Risk(
         rule="backfill-in-migration",
@@ -749,7 +753,7 @@ def _row_write(node: Any) -> LockFacts:
         f"its statement limited to one key range ({verb} ... WHERE <pk> BETWEEN $1 AND $2)",
         table=table,
     )
-    return LockFacts(risks=(risk,), row_writes=(table,))
+    return _new_facts(risks=(risk,), row_writes=(table,))
 
 
 def _create_function(node: Any) -> LockFacts:
@@ -759,17 +763,17 @@ def _create_function(node: Any) -> LockFacts:
         "volatile",
     )
     name = str(getattr(node.funcname[-1], "sval", "")).lower()
-    return LockFacts(defines_volatile=(name,) if volatility == "volatile" else ())
+    return _new_facts(defines_volatile=(name,) if volatility == "volatile" else ())
 
 
 def _set(node: Any) -> LockFacts:
     """``SET [LOCAL] search_path``: later unqualified names resolve in those schemas, as the server does."""
     if str(node.name).lower() != "search_path":
-        return LockFacts()
+        return _new_facts()
     if node.kind != _VAR_SET_VALUE:
-        return LockFacts(sets_search_path=True)
+        return _new_facts(sets_search_path=True)
     schemas = tuple(str(getattr(a.val, "sval", "")) for a in node.args or ())
-    return LockFacts(sets_search_path=True, search_path=schemas)
+    return _new_facts(sets_search_path=True, search_path=schemas)
 
 
 def _select(node: Any) -> LockFacts:
@@ -781,8 +785,8 @@ def _select(node: Any) -> LockFacts:
         args = [getattr(getattr(a, "val", None), "sval", None) for a in call.args or ()]
         if len(args) >= 2 and args[0] == "search_path" and args[1] is not None:
             schemas = tuple(p.strip().strip('"') for p in args[1].split(",") if p.strip())
-            return LockFacts(sets_search_path=True, search_path=schemas)
-    return LockFacts()
+            return _new_facts(sets_search_path=True, search_path=schemas)
+    return _new_facts()
 
 
 _HANDLERS = {

@@ -16,10 +16,11 @@ finds them (breadth first), so the lock facts need not walk the tree again for t
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 from pglast import ast, enums, parser
 
@@ -167,6 +168,47 @@ def _shadow(cls: Any) -> type:
     then its ``__class__`` is set to ``cls``: the same base and slots, so the same layout.
     """
     return type(cls.__name__, cls.__bases__, {"__slots__": tuple(cls.__slots__), "__setattr__": object.__setattr__})
+
+
+_Made = TypeVar("_Made")
+
+
+def maker(cls: type[_Made]) -> Callable[..., _Made]:
+    """A function making a ``cls`` (a frozen dataclass with slots) as ``cls(**fields)`` does, its keywords only.
+
+    A frozen dataclass's ``__init__`` sets each field through ``object.__setattr__``, a call per field: for
+    the objects made once per statement (a ``Statement``, its ``LockFacts``) most of their cost. This fills
+    the same slots on a :func:`_shadow` of the class, defaults and default factories alike, then sets its class.
+    """
+    if not dataclasses.is_dataclass(cls) or hasattr(cls, "__post_init__"):
+        raise TypeError(f"{cls.__name__} is not a dataclass without __post_init__")
+    scope: dict[str, Any] = {"cls": cls, "new": object.__new__, "shadow": _shadow(cls), "MISSING": dataclasses.MISSING}
+    parameters, lines = [], []
+    for number, found in enumerate(dataclasses.fields(cls)):
+        if found.default is not dataclasses.MISSING:
+            scope[f"d{number}"] = found.default
+            value = f"d{number}"
+        elif found.default_factory is not dataclasses.MISSING:
+            scope[f"f{number}"] = found.default_factory
+            value = f"f{number}()"
+        else:
+            value = ""
+        if found.init:
+            parameters.append(
+                f"{found.name}={'MISSING' if found.default_factory is not dataclasses.MISSING else value}"
+                if value
+                else found.name
+            )
+            if found.default_factory is not dataclasses.MISSING:
+                lines.append(f"    node.{found.name} = {value} if {found.name} is MISSING else {found.name}")
+            else:
+                lines.append(f"    node.{found.name} = {found.name}")
+        else:
+            lines.append(f"    node.{found.name} = {value}")
+    code = [f"def make(*, {', '.join(parameters)}):", "    node = new(shadow)", *lines, "    node.__class__ = cls"]
+    exec("\n".join([*code, "    return node"]), scope)  # noqa: S102 - code made here from the class's own fields
+    made: Callable[..., _Made] = scope["make"]
+    return made
 
 
 def _slot_lines(name: str, key: str, c_type: str, convert: str, scope: dict[str, Any]) -> list[str]:
