@@ -177,14 +177,17 @@ class LockFacts:
     search_path: tuple[str, ...] | None = None
 
 
-#: ``LockFacts(**fields)``, made as the handlers make one per statement: without a call per field.
+#: ``LockFacts(**fields)``, ``Risk(**fields)`` and ``Relation(**fields)`` as the handlers make them, once or more
+#: per statement: without a call per field (:func:`trees.maker`).
 _new_facts = maker(LockFacts)
+_new_risk = maker(Risk)
+_new_relation = maker(Relation)
 
 
 def _relation(node: Any) -> Relation | None:
     if node is None or getattr(node, "relname", None) is None:
         return None
-    return Relation(getattr(node, "schemaname", None) or None, node.relname)
+    return _new_relation(schema=getattr(node, "schemaname", None) or None, name=node.relname)
 
 
 def _names(items: Any) -> Relation:
@@ -351,7 +354,7 @@ def _index(node: Any) -> LockFacts:
     creates = (index,) if index and not node.if_not_exists else ()
     if node.concurrent:
         return _new_facts(concurrent_index=index, creates=creates)
-    risk = Risk(
+    risk = _new_risk(
         rule="require-concurrent-index",
         what="CREATE INDEX",
         lock="SHARE",
@@ -377,7 +380,7 @@ def _drop(node: Any) -> LockFacts:
     for obj in node.objects:
         index = _names(obj)
         risks.append(
-            Risk(
+            _new_risk(
                 rule="require-concurrent-index-drop",
                 what="DROP INDEX",
                 lock="ACCESS EXCLUSIVE",
@@ -400,7 +403,7 @@ def _reindex(node: Any) -> LockFacts:
         what = f"REINDEX {kind}" + (f" {node.name}" if getattr(node, "name", None) else "")
         return _new_facts(
             risks=(
-                Risk(
+                _new_risk(
                     rule="require-concurrent-reindex",
                     what=what,
                     lock="SHARE (on each table)",
@@ -414,7 +417,7 @@ def _reindex(node: Any) -> LockFacts:
         )
     on_index = node.kind == _REINDEX_OBJECT_INDEX
     target = "INDEX" if on_index else "TABLE"
-    risk = Risk(
+    risk = _new_risk(
         rule="require-concurrent-reindex",
         what=f"REINDEX {target}",
         lock="SHARE" if not on_index else "ACCESS EXCLUSIVE",
@@ -431,7 +434,7 @@ def _reindex(node: Any) -> LockFacts:
 def _rewrite_command(what: str, relation: Relation | None, lock: str = "ACCESS EXCLUSIVE") -> LockFacts:
     if relation is None:
         return _new_facts()
-    risk = Risk(
+    risk = _new_risk(
         rule="ban-table-rewrite",
         what=what,
         lock=lock,
@@ -574,7 +577,7 @@ def _alter_table_risk(table: Relation, cmd: Any) -> Risk | None:
     subtype = cmd.subtype
     t = table.display
     if subtype == _AT_AlterColumnType:
-        return Risk(
+        return _new_risk(
             type_change=_type_change(table, cmd),
             rule="ban-column-type-change",
             what="ALTER COLUMN TYPE",
@@ -588,7 +591,7 @@ def _alter_table_risk(table: Relation, cmd: Any) -> Risk | None:
         )
     if subtype == _AT_SetNotNull:
         name = f"{table.name}_{cmd.name}_not_null"
-        return Risk(
+        return _new_risk(
             rule="require-check-before-not-null",
             what="SET NOT NULL",
             lock="ACCESS EXCLUSIVE",
@@ -608,7 +611,7 @@ def _alter_table_risk(table: Relation, cmd: Any) -> Risk | None:
         return _rewrite_command("ALTER COLUMN ... SET EXPRESSION", table).risks[0]
     if subtype == _AT_DetachPartition and not getattr(cmd.def_, "concurrent", False):
         partition = _relation(getattr(cmd.def_, "name", None))
-        return Risk(
+        return _new_risk(
             rule="require-concurrent-partition-detach",
             what="DETACH PARTITION",
             lock="ACCESS EXCLUSIVE",
@@ -649,7 +652,7 @@ def _add_column_risk(table: Relation, column: Any) -> Risk | None:
         else "a generated or identity column"
     )
     t = table.display
-    return Risk(
+    return _new_risk(
         rule="adding-field-with-volatile-default",
         what=f"ADD COLUMN with {cause}",
         lock="ACCESS EXCLUSIVE",
@@ -669,7 +672,7 @@ def _constraint_risk(table: Relation, constraint: Any) -> Risk | None:
     if contype in (_CONSTR_FOREIGN, _CONSTR_CHECK) and not constraint.skip_validation:
         name = constraint.conname or "<constraint>"
         foreign = contype == _CONSTR_FOREIGN
-        return Risk(
+        return _new_risk(
             rule="constraint-missing-not-valid",
             what="ADD FOREIGN KEY" if foreign else "ADD CHECK",
             lock="SHARE ROW EXCLUSIVE" if foreign else "ACCESS EXCLUSIVE",
@@ -686,7 +689,7 @@ def _constraint_risk(table: Relation, constraint: Any) -> Risk | None:
             table=table,
         )
     if contype == _CONSTR_EXCLUSION:
-        return Risk(
+        return _new_risk(
             rule="ban-exclusion-constraint",
             what="ADD EXCLUDE",
             lock="ACCESS EXCLUSIVE",
@@ -700,7 +703,7 @@ def _constraint_risk(table: Relation, constraint: Any) -> Risk | None:
         kind = "UNIQUE" if contype == _CONSTR_UNIQUE else "PRIMARY KEY"
         columns = ", ".join(str(k.sval) for k in getattr(constraint, "keys", None) or ())
         name = constraint.conname or f"{table.name}_{'pkey' if kind == 'PRIMARY KEY' else 'key'}"
-        return Risk(
+        return _new_risk(
             rule="require-unique-using-index",
             what=f"ADD {kind}",
             lock="ACCESS EXCLUSIVE",
@@ -722,7 +725,7 @@ def _alter_domain(node: Any) -> LockFacts:
     what = "ALTER DOMAIN ... " + ("ADD CONSTRAINT" if node.subtype == "C" else "VALIDATE CONSTRAINT")
     return _new_facts(
         risks=(
-            Risk(
+            _new_risk(
                 rule="ban-alter-domain-with-add-constraint",
                 what=what,
                 lock="SHARE (on every table using the domain)",
@@ -743,7 +746,7 @@ def _row_write(node: Any) -> LockFacts:
     if node.whereClause is not None:
         return _new_facts(row_writes=(table,))
     verb = "UPDATE" if isinstance(node, ast.UpdateStmt) else "DELETE"
-    risk = Risk(
+    risk = _new_risk(
         rule="backfill-in-migration",
         what=f"{verb} of every row",
         lock="FOR UPDATE row",

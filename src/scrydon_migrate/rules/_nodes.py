@@ -10,16 +10,15 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from scrydon_migrate.locks import _relation
 from scrydon_migrate.relations import Relation
+from scrydon_migrate.trees import maker
 
 if TYPE_CHECKING:
     from scrydon_migrate.analysis import Statement
 
-
-def relation(node: Any) -> Relation | None:
-    if node is None or getattr(node, "relname", None) is None:
-        return None
-    return Relation(getattr(node, "schemaname", None) or None, node.relname)
+#: The table a RangeVar names (or None), as the lock facts read it.
+relation = _relation
 
 
 def type_name(column: Any) -> str:
@@ -48,6 +47,10 @@ class NewColumn:
     constraints: frozenset[str]
 
 
+#: ``NewColumn(**fields)`` without a call per field (:func:`trees.maker`): one per column of CREATE / ADD COLUMN.
+_new_column_of = maker(NewColumn)
+
+
 def new_columns(node: Any) -> tuple[NewColumn, ...]:
     """The columns CREATE TABLE or ADD COLUMN defines, read once per statement (:attr:`Subject.new_columns`)."""
     kind = type(node).__name__
@@ -71,7 +74,13 @@ def new_columns(node: Any) -> tuple[NewColumn, ...]:
 
 def _new_column(table: Relation | None, column: Any, created_here: bool) -> NewColumn:
     """A ColumnDef with its type name and constraint kinds read once: five rules ask for them."""
-    return NewColumn(table, column, created_here, type_name(column), constraint_types(column))
+    return _new_column_of(
+        table=table,
+        column=column,
+        created_here=created_here,
+        type_name=type_name(column),
+        constraints=constraint_types(column),
+    )
 
 
 def alter_commands(node: Any, subtype: str) -> Iterator[tuple[Relation | None, Any]]:
