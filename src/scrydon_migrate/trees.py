@@ -180,33 +180,35 @@ def maker(cls: type[_Made]) -> Callable[..., _Made]:
     the objects made once per statement (a ``Statement``, its ``LockFacts``) most of their cost. This fills
     the same slots on a :func:`_shadow` of the class, defaults and default factories alike, then sets its class.
     """
-    if not dataclasses.is_dataclass(cls) or hasattr(cls, "__post_init__"):
-        raise TypeError(f"{cls.__name__} is not a dataclass without __post_init__")
-    scope: dict[str, Any] = {"cls": cls, "new": object.__new__, "shadow": _shadow(cls), "MISSING": dataclasses.MISSING}
+    if not dataclasses.is_dataclass(cls) or "__slots__" not in vars(cls) or hasattr(cls, "__post_init__"):
+        raise TypeError(f"{cls.__name__} is not a dataclass with slots and without __post_init__")
+    fields = dataclasses.fields(cls)
+    if any(f.name.startswith("_m_") for f in fields):
+        raise TypeError(f"{cls.__name__} has a field named as the maker's own names")
+    scope: dict[str, Any] = {"_m_cls": cls, "_m_new": object.__new__, "_m_shadow": _shadow(cls)}
+    scope["_m_missing"] = dataclasses.MISSING
     parameters, lines = [], []
-    for number, found in enumerate(dataclasses.fields(cls)):
+    for number, found in enumerate(fields):
+        name, factory = found.name, found.default_factory is not dataclasses.MISSING
         if found.default is not dataclasses.MISSING:
-            scope[f"d{number}"] = found.default
-            value = f"d{number}"
-        elif found.default_factory is not dataclasses.MISSING:
-            scope[f"f{number}"] = found.default_factory
-            value = f"f{number}()"
+            value = scope_name = f"_m_default{number}"
+            scope[scope_name] = found.default
+        elif factory:
+            scope[f"_m_factory{number}"] = found.default_factory
+            value = f"_m_factory{number}()"
         else:
-            value = ""
+            value = ""  # required, or (not in __init__) left unset, as the dataclass leaves it
         if found.init:
-            parameters.append(
-                f"{found.name}={'MISSING' if found.default_factory is not dataclasses.MISSING else value}"
-                if value
-                else found.name
+            parameters.append(name if not value else f"{name}=_m_missing" if factory else f"{name}={value}")
+            lines.append(
+                f"    _m_made.{name} = {value} if {name} is _m_missing else {name}"
+                if factory
+                else f"    _m_made.{name} = {name}"
             )
-            if found.default_factory is not dataclasses.MISSING:
-                lines.append(f"    node.{found.name} = {value} if {found.name} is MISSING else {found.name}")
-            else:
-                lines.append(f"    node.{found.name} = {found.name}")
-        else:
-            lines.append(f"    node.{found.name} = {value}")
-    code = [f"def make(*, {', '.join(parameters)}):", "    node = new(shadow)", *lines, "    node.__class__ = cls"]
-    exec("\n".join([*code, "    return node"]), scope)  # noqa: S102 - code made here from the class's own fields
+        elif value:
+            lines.append(f"    _m_made.{name} = {value}")
+    code = [f"def make(*, {', '.join(parameters)}):", "    _m_made = _m_new(_m_shadow)", *lines]
+    exec("\n".join([*code, "    _m_made.__class__ = _m_cls", "    return _m_made"]), scope)  # noqa: S102 - from its fields
     made: Callable[..., _Made] = scope["make"]
     return made
 
