@@ -12,6 +12,10 @@ the same, every attribute and offset, on every statement of the test cases and r
 
 The build also lists the statement's ``RangeVar`` nodes in the order :func:`locks.nodes_of`
 finds them (breadth first), so the lock facts need not walk the tree again for them.
+
+A node is filled on a shadow of its class (the same slots, plain attribute stores) and then given
+its class (:func:`_shadow`); :func:`maker` does the same for the frozen dataclasses made once per
+statement (``Statement``, ``LockFacts``, ``Risk``, ``Relation``).
 """
 
 from __future__ import annotations
