@@ -15,8 +15,9 @@ transaction (per committed statement for journaled migrations), never predicted 
   temporary table, while a session setting says a migration is being recorded; the scope is those
   relations (with their columns, indexes, constraints, triggers, policies, rules and statistics
   objects), functions and types.
-  Schemas and extensions are always read whole (they are few). A renamed schema or type (whose name
-  is part of other keys) widens the read to the whole catalog. Without event triggers (the role is
+  Schemas and extensions are always read whole (they are few). A renamed schema, type, table or view,
+  or an altered extension (whose names other keys and shapes spell: a column of the type, a function
+  taking the table's row type) widens the read to the whole catalog. Without event triggers (the role is
   not a superuser and nobody installed them) every migration's scope is the whole catalog: the same
   record, at the cost of one catalog scan per migration. Measured in ``bench/desync_record.py``.
 * **whose change** — in a whole-catalog read, an object counts as the migration's only when its
@@ -531,7 +532,7 @@ class Recorder:
             if not whole and (state is None or state[2] != "on" or any(r[0] == "s" for r in rows)):
                 whole, rows = True, self._read_whole(rows)
             steps = self._object_steps(rows, whole=whole, in_transaction=in_transaction)
-            if not whole and any(isinstance(s, Renamed) and s.old.startswith("type:") for s in steps):
+            if not whole and any(_respells_others(s) for s in steps):
                 steps += self._object_steps(self._read_whole(rows), whole=True, in_transaction=False)
             steps += self._writes(rows)
             unrecorded = tuple(sorted({str(r[1]) for r in rows if r[0] == "u"} | self._roles_changed(rows)))
@@ -582,6 +583,7 @@ class Recorder:
         renamed_parents: set[int] = set()
         renamed_containers: set[str] = set()
         replaced_by_others: set[str] = set()
+        respelled = self._moved_names(objects, ours)
         for identity, (now, xmin) in sorted(objects.items(), key=lambda item: _creation_order(item[1][0].key)):
             before = self.baseline.get(identity)
             self._set(identity, now)
@@ -596,6 +598,7 @@ class Recorder:
                 or now.parent in renamed_parents
                 or _container(before.key) in renamed_containers
                 or (before.key.startswith("function:") and "type" in renamed_containers)
+                or (respelled and before.definition == now.definition)
             )
             if before.key != now.key and mine:
                 renames.append(Renamed(before.key, now.key))
@@ -608,6 +611,24 @@ class Recorder:
             if before.fnode != now.fnode and mine:
                 steps.append(Wrote(now.key, replaced=True))
         return self._drops(objects, scope, dropped_ids, whole, replaced_by_others) + renames + steps
+
+    def _moved_names(self, objects: Mapping[str, tuple[_Object, str]], ours: _Ownership) -> bool:
+        """Whether this migration renamed or moved an object whose name other keys and shapes spell: a
+        schema, a type (a domain, an enum, a table's row type) or an extension's schema (its types).
+
+        Then an object whose catalog row nobody wrote (its definition, spelled with OIDs, is the same) but
+        whose key or shape changed was respelled by this migration: a column of the renamed type, a
+        domain over it, a function taking it. Another session's change writes the object's own row.
+        """
+        for identity, (now, xmin) in objects.items():
+            before = self.baseline.get(identity)
+            if before is None or not ours.wrote(xmin):
+                continue
+            if before.key != now.key and before.key.startswith(("schema:", "type:", "table:", "view:", "matview:")):
+                return True
+            if before.key.startswith("extension:") and before.definition != now.definition:
+                return True
+        return False
 
     def _drops(
         self, objects: Mapping[str, Any], scope: set[int], dropped_ids: set[str], whole: bool, replaced: set[str]
@@ -741,6 +762,15 @@ def _bound(conn: psycopg.Connection, query: str, tracking_table: str) -> bytes:
 
     with ClientCursor(conn) as cursor:
         return cursor.mogrify(query, catalog.tool_scope(tracking_table)).encode()
+
+
+def _respells_others(step: Step) -> bool:
+    """Whether ``step`` changes names that keys and shapes outside its scope spell: a renamed type (a
+    domain, an enum, a composite, a table's row type: columns and functions elsewhere name it) or an
+    extension altered (``SET SCHEMA`` moves its types, which columns and functions name)."""
+    if isinstance(step, Renamed):
+        return step.old.startswith(("type:", "table:", "view:", "matview:"))
+    return isinstance(step, Altered) and step.key.startswith("extension:")
 
 
 def _container(key: str) -> str:

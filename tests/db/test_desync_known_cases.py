@@ -7,6 +7,7 @@ change outside the tail: the repair must not be offered, and must name the recor
 
 from __future__ import annotations
 
+import psycopg
 import pytest
 
 CLEAN = {
@@ -298,3 +299,79 @@ def test_a_tail_that_created_an_extension_with_operator_classes_is_offered(migra
 
     assert refused.code == 6 and "rewind_from=2" in refused.stderr, refused.stderr
     assert repaired.code == 0, repaired.stderr
+
+
+RESPELLED = {
+    "a schema renamed under a type that columns, domains and functions elsewhere use": [
+        "CREATE SCHEMA lib;\nCREATE TYPE lib.mood AS ENUM ('ok');\nCREATE TABLE t (id int, m lib.mood);\n"
+        "CREATE DOMAIN calm AS lib.mood;\nCREATE FUNCTION f(lib.mood) RETURNS int LANGUAGE sql AS 'SELECT 1';",
+        "ALTER SCHEMA lib RENAME TO library;",
+    ],
+    "an enum renamed and moved to another schema under a column": [
+        "CREATE SCHEMA ref;\nCREATE TYPE mood AS ENUM ('ok');\nCREATE TABLE t (id int, m mood);",
+        "ALTER TYPE mood RENAME TO feeling;",
+        "ALTER TYPE feeling SET SCHEMA ref;",
+    ],
+    "an extension moved to another schema under columns and functions of its type": [
+        "CREATE EXTENSION hstore;\nCREATE TABLE t (id int, attrs hstore);\n"
+        "CREATE FUNCTION keys_of(hstore) RETURNS text[] LANGUAGE sql AS 'SELECT akeys($1)';",
+        "CREATE SCHEMA ext;\nALTER EXTENSION hstore SET SCHEMA ext;",
+    ],
+    "a table renamed whose row type a column and a function use": [
+        "CREATE TABLE orgs (id int);\nCREATE TABLE snapshots (o orgs);\n"
+        "CREATE FUNCTION org_id(orgs) RETURNS int LANGUAGE sql AS 'SELECT $1.id';",
+        "ALTER TABLE orgs RENAME TO organisations;",
+    ],
+}
+
+
+@pytest.fixture
+def plain_owner_url(pg_cluster, db_url, db):
+    """The test database owned by a LOGIN role that is no superuser: no event triggers, whole-catalog reads."""
+    from psycopg import sql
+
+    role = f"plain_{db_url.rsplit('/', 1)[1]}"[:60]
+    database = db_url.rsplit("/", 1)[1]
+    with psycopg.connect(pg_cluster.admin_url, autocommit=True) as admin:
+        admin.execute(sql.SQL("CREATE ROLE {} LOGIN PASSWORD 'plain'").format(sql.Identifier(role)))
+        admin.execute(sql.SQL("ALTER DATABASE {} OWNER TO {}").format(sql.Identifier(database), sql.Identifier(role)))
+    db.execute(sql.SQL("ALTER SCHEMA public OWNER TO {}").format(sql.Identifier(role)))
+    host = pg_cluster.admin_url.split("@", 1)[1].rsplit("/", 1)[0]
+    yield f"postgresql://{role}:plain@{host}/{database}"
+    with psycopg.connect(pg_cluster.admin_url, autocommit=True) as admin:
+        admin.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(database)))
+        admin.execute(sql.SQL("DROP ROLE IF EXISTS {}").format(sql.Identifier(role)))
+
+
+@pytest.mark.parametrize("case", sorted(RESPELLED))
+def test_a_name_change_that_respells_other_objects_raises_no_alarm(case, migrations, migrate):
+    """Found by a campaign of realistic histories (ALTER EXTENSION hstore SET SCHEMA ext in a type-evolution
+    history): a column's shape and a function's key spell the names of their types, which a rename or
+    move of the type, its schema, its extension or its table changes without writing the column's or the
+    function's catalog row. The record missed that change, and verify called the earlier migration partial."""
+    for number, sql_text in enumerate(RESPELLED[case], 1):
+        migrations.write(f"{number:04d}_step.sql", sql_text)
+        assert migrate("up").code == 0
+
+    verified = migrate("verify", "--json")
+
+    assert verified.code == 0 and verified.json()[0]["kind"] == "healthy", verified.stdout
+
+
+@pytest.mark.parametrize("case", sorted(c for c in RESPELLED if "extension" not in c))
+def test_a_name_change_that_respells_other_objects_raises_no_alarm_without_event_triggers(
+    case, migrations, plain_owner_url
+):
+    """The same as a role that may not create event triggers, whose every record is a whole-catalog read
+    (such a role may not move a trusted extension: its types belong to the superuser)."""
+    from tests.fixtures.cli import run_cli
+
+    base = ("--service", "platform", "--database-url", plain_owner_url, "--migrations-dir", str(migrations.path))
+    for number, sql_text in enumerate(RESPELLED[case], 1):
+        migrations.write(f"{number:04d}_step.sql", sql_text)
+        applied = run_cli("up", *base)
+        assert applied.code == 0, applied.stderr
+
+    verified = run_cli("verify", *base, "--json")
+
+    assert verified.code == 0 and verified.json()[0]["kind"] == "healthy", verified.stdout
