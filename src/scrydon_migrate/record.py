@@ -332,7 +332,8 @@ scope_typ AS (
 #: an object of any other catalog (a cast, an operator, a collation, a text search configuration, a
 #: publication, a foreign server, ...) is named in the record as *unrecorded*, unless the object belongs
 #: to an extension (the extension stands for it, as in the catalog: its script's commands fire the
-#: event triggers too).
+#: event triggers too) or was dropped again by the same read's commands (hstore's update scripts create
+#: operators and drop them: nothing of them is left to make a second run fail).
 _RECORDED_CATALOGS = (
     "pg_class",
     "pg_attrdef",
@@ -401,6 +402,8 @@ UNION ALL SELECT DISTINCT 'u', classid::regclass::text, NULL, NULL, NULL, NULL, 
     + """)
              AND NOT EXISTS (SELECT 1 FROM pg_depend dep WHERE dep.classid = ev.classid AND dep.objid = ev.objid
                                                           AND dep.deptype = 'e')
+             AND NOT EXISTS (SELECT 1 FROM ev gone WHERE gone.dropped AND gone.classid = ev.classid
+                                                    AND gone.objid = ev.objid)
 UNION ALL """
     + _STATE
 )

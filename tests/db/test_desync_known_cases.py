@@ -281,24 +281,32 @@ def test_a_tail_that_made_an_object_the_check_does_not_record_is_not_offered(mig
     assert db.execute("SELECT to_regclass('names') IS NULL").fetchone() == (True,)
 
 
-def test_a_tail_that_created_an_extension_with_operator_classes_is_offered(migrations, migrate, db):
+@pytest.mark.parametrize(
+    ("extension", "table"),
+    [
+        ("btree_gist", "bookings (room int, during tstzrange, EXCLUDE USING gist (room WITH =, during WITH &&))"),
+        ("hstore", "bookings (room int, attrs hstore)"),
+    ],
+    ids=["operator classes", "update scripts that drop their own operators"],
+)
+def test_a_tail_that_created_an_extension_is_offered(migrations, migrate, db, extension, table):
     """The commands of an extension's script fire the event triggers too: its operator classes are the
-    extension's, which the record covers, not objects it cannot check."""
+    extension's, which the record covers, not objects it cannot check. Found by a campaign of realistic
+    histories: hstore's update scripts create operators and drop them again; the created ones, which no
+    longer exist and belong to no extension, were named as objects the check does not record, and a tail
+    that created hstore was refused the repair."""
     migrations.write("0001_orgs.sql", "CREATE TABLE orgs (id int PRIMARY KEY);")
-    migrations.write(
-        "0002_bookings.sql",
-        "CREATE EXTENSION btree_gist;\n"
-        "CREATE TABLE bookings (room int, during tstzrange, EXCLUDE USING gist (room WITH =, during WITH &&));",
-    )
+    migrations.write("0002_bookings.sql", f"CREATE EXTENSION {extension};\nCREATE TABLE {table};")
     assert migrate("up").code == 0
     db.execute("DROP TABLE bookings")
-    db.execute("DROP EXTENSION btree_gist")
+    db.execute(f"DROP EXTENSION {extension}")
 
     refused = migrate("up")
     repaired = migrate("up", env={"MIGRATE_REPAIR_TRACKING": "1"})
 
-    assert refused.code == 6 and "rewind_from=2" in refused.stderr, refused.stderr
+    assert refused.code == 6 and "kind=repairable missing_versions=[2] rewind_from=2" in refused.stderr, refused.stderr
     assert repaired.code == 0, repaired.stderr
+    assert db.execute("SELECT to_regclass('bookings') IS NOT NULL").fetchone() == (True,)
 
 
 RESPELLED = {
