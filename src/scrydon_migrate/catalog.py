@@ -250,9 +250,10 @@ def whole_objects(extra_ctes: str) -> str:
 
 def scoped_objects(scope_ctes: str) -> str:
     """The objects of the relations, functions and types named by ``scope_ctes`` (CTEs ``scope_rel``,
-    ``scope_fn`` and ``scope_typ``, each one ``oid`` column), as :data:`ALL_OBJECTS` spells them."""
+    ``scope_fn`` and ``scope_typ``, each one ``oid`` column, which may be recursive: a partition tree),
+    as :data:`ALL_OBJECTS` spells them."""
     return (
-        "WITH "
+        "WITH RECURSIVE "
         + scope_ctes
         + ", "
         + _objects(

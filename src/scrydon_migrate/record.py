@@ -14,7 +14,8 @@ transaction (per committed statement for journaled migrations), never predicted 
   ``sql_drop``) note the objects each DDL command of this session touched and dropped, into a
   temporary table, while a session setting says a migration is being recorded; the scope is those
   relations (with their columns, indexes, constraints, triggers, policies, rules and statistics
-  objects), functions and types.
+  objects, and their partitions and inheritance children and parents at every level: a constraint
+  validated on a table reaches its grandchildren), functions and types.
   Schemas and extensions are always read whole (they are few). A renamed schema, type, table or view,
   or an altered extension (whose names other keys and shapes spell: a column of the type, a function
   taking the table's row type) widens the read to the whole catalog. Without event triggers (the role is
@@ -291,11 +292,19 @@ cleared AS (DELETE FROM pg_temp.scrydon_migrate_events RETURNING 1),
 touched AS (SELECT DISTINCT classid, objid FROM ev WHERE NOT dropped),"""
     + _LOCKED
     + """,
+descendants (oid) AS (
+    SELECT h.inhrelid FROM pg_inherits h WHERE h.inhparent = ANY ({touched_pg_class})
+    UNION SELECT h.inhrelid FROM descendants d JOIN pg_inherits h ON h.inhparent = d.oid
+),
+ancestors (oid) AS (
+    SELECT h.inhparent FROM pg_inherits h WHERE h.inhrelid = ANY ({touched_pg_class})
+    UNION SELECT h.inhparent FROM ancestors a JOIN pg_inherits h ON h.inhrelid = a.oid
+),
 scope_rel AS (
     SELECT objid AS oid FROM touched WHERE classid = 'pg_class'::regclass
     UNION SELECT oid FROM locked
-    UNION SELECT h.inhrelid FROM pg_inherits h WHERE h.inhparent = ANY ({touched_pg_class})
-    UNION SELECT h.inhparent FROM pg_inherits h WHERE h.inhrelid = ANY ({touched_pg_class})
+    UNION SELECT oid FROM descendants
+    UNION SELECT oid FROM ancestors
     UNION SELECT i.indrelid FROM pg_index i WHERE i.indexrelid = ANY ({touched_pg_class})
     UNION SELECT g.tgrelid FROM pg_trigger g WHERE g.oid = ANY ({touched_pg_trigger})
     UNION SELECT p.polrelid FROM pg_policy p WHERE p.oid = ANY ({touched_pg_policy})

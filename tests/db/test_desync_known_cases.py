@@ -67,6 +67,19 @@ CLEAN = {
         "CREATE SCHEMA billing;\nCREATE TABLE billing.invoices (id int PRIMARY KEY);",
         "ALTER SCHEMA billing RENAME TO accounts;",
     ],
+    "a constraint validated on a partitioned table reaches its sub-partitions (found by a campaign)": [
+        "CREATE TABLE events (id int, region text, kind text) PARTITION BY LIST (region);\n"
+        "CREATE TABLE events_ap PARTITION OF events FOR VALUES IN ('ap') PARTITION BY HASH (id);\n"
+        "CREATE TABLE events_ap_0 PARTITION OF events_ap FOR VALUES WITH (MODULUS 1, REMAINDER 0);",
+        "ALTER TABLE events ADD CONSTRAINT events_kind CHECK (kind <> '') NOT VALID;",
+        "ALTER TABLE events VALIDATE CONSTRAINT events_kind;",
+    ],
+    "a constraint validated on an inheritance parent reaches its grandchildren": [
+        "CREATE TABLE logs (id int, msg text);\nCREATE TABLE logs_a () INHERITS (logs);\n"
+        "CREATE TABLE logs_a1 () INHERITS (logs_a);",
+        "ALTER TABLE logs ADD CONSTRAINT logs_msg CHECK (msg <> '') NOT VALID;",
+        "ALTER TABLE logs VALIDATE CONSTRAINT logs_msg;",
+    ],
     "search_path changed by a migration": [
         "CREATE SCHEMA app;",
         "SET search_path = app, public;\nCREATE TABLE orgs (id int PRIMARY KEY);",
