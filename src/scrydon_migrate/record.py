@@ -625,8 +625,8 @@ class Recorder:
         return self._drops(objects, scope, dropped_ids, whole, replaced_by_others) + renames + steps
 
     def _moved_names(self, objects: Mapping[str, tuple[_Object, str]], ours: _Ownership) -> bool:
-        """Whether this migration renamed or moved an object whose name other keys and shapes spell: a
-        schema, a type (a domain, an enum, a table's row type) or an extension's schema (its types).
+        """Whether this migration renamed or moved an object whose name other keys and shapes spell
+        (:data:`_SPELLED_ELSEWHERE`) or moved an extension to another schema (its types).
 
         Then an object whose catalog row nobody wrote (its definition, spelled with OIDs, is the same) but
         whose key or shape changed was respelled by this migration: a column of the renamed type, a
@@ -634,11 +634,11 @@ class Recorder:
         """
         for identity, (now, xmin) in objects.items():
             before = self.baseline.get(identity)
-            if before is None or not ours.wrote(xmin):
+            if before is None:
                 continue
-            if before.key != now.key and before.key.startswith(("schema:", "type:", "table:", "view:", "matview:")):
-                return True
-            if before.key.startswith("extension:") and before.definition != now.definition:
+            renamed = before.key != now.key and before.key.startswith(_SPELLED_ELSEWHERE)
+            moved = before.key.startswith("extension:") and before.definition != now.definition
+            if (renamed or moved) and ours.wrote(xmin):
                 return True
         return False
 
@@ -776,12 +776,18 @@ def _bound(conn: psycopg.Connection, query: str, tracking_table: str) -> bytes:
         return cursor.mogrify(query, catalog.tool_scope(tracking_table)).encode()
 
 
+#: The kinds of object whose names other objects' keys and shapes spell: a schema (every key in it), a
+#: type (a column's shape, a function's key), a table or view (its row type, which columns and functions
+#: may take).
+_SPELLED_ELSEWHERE = ("schema:", "type:", "table:", "view:", "matview:")
+
+
 def _respells_others(step: Step) -> bool:
     """Whether ``step`` changes names that keys and shapes outside its scope spell: a renamed type (a
     domain, an enum, a composite, a table's row type: columns and functions elsewhere name it) or an
     extension altered (``SET SCHEMA`` moves its types, which columns and functions name)."""
     if isinstance(step, Renamed):
-        return step.old.startswith(("type:", "table:", "view:", "matview:"))
+        return step.old.startswith(_SPELLED_ELSEWHERE) and not step.old.startswith("schema:")
     return isinstance(step, Altered) and step.key.startswith("extension:")
 
 
