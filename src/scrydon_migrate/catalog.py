@@ -182,7 +182,7 @@ SELECT 'e' || e.oid, 'enumvalue:' || typ.nspname || '.' || typ.typname || '.' ||
   FROM pg_enum e JOIN typ ON typ.oid = e.enumtypid
 UNION ALL
 SELECT 'x' || x.oid, 'extension:' || x.extname, /*def*/md5(x.extversion || x.extnamespace::text)/*end*/,
-       left(md5(x.extversion), 8), x.xmin::text, 0::oid, x.oid
+       '', x.xmin::text, 0::oid, x.oid
   FROM pg_extension x
 )
 """

@@ -99,6 +99,12 @@ class Classification:
         return tuple(v.version for v in self.verdicts if v.version >= self.rewind_from.version)
 
 
+#: Keys whose shape, stored by earlier releases, is no longer expected: an extension's version changes
+#: with the DBA's ``ALTER EXTENSION ... UPDATE`` (the step pg_upgrade prescribes) and with a dump restored
+#: on a newer major (``pg_dump`` names no version), neither of which is a desync.
+_UNSHAPED = ("extension:",)
+
+
 def footprints(applied: Sequence[AppliedMigration]) -> dict[int, set[str]]:
     """What each migration left that should still be so: the objects it created, not dropped or renamed
     since; (as ``key#shape``) the state it left an object in, not changed since; and (as ``!key``) the
@@ -117,7 +123,7 @@ def footprints(applied: Sequence[AppliedMigration]) -> dict[int, set[str]]:
                     owner[step.key] = migration.version
                     gone.pop(step.key, None)
                 shaped.pop(step.key, None)
-                if step.shape:
+                if step.shape and not step.key.startswith(_UNSHAPED):
                     shaped[step.key] = (migration.version, step.shape)
             elif isinstance(step, Dropped | Renamed):
                 old = step.key if isinstance(step, Dropped) else step.old

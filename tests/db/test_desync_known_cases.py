@@ -396,3 +396,27 @@ def test_a_name_change_that_respells_other_objects_raises_no_alarm_without_event
     verified = run_cli("verify", *base, "--json")
 
     assert verified.code == 0 and verified.json()[0]["kind"] == "healthy", verified.stdout
+
+
+@pytest.mark.parametrize("stored_shape", [False, True], ids=["recorded now", "recorded with a version shape"])
+def test_an_extension_updated_by_the_dba_is_not_a_desync(migrations, migrate, db, stored_shape):
+    """Found by a campaign of realistic histories: citext is 1.6 on PostgreSQL 15 and 1.8 on 18, so the
+    ``ALTER EXTENSION citext UPDATE`` that pg_upgrade prescribes (or a dump restored on the newer major,
+    whose CREATE EXTENSION names no version) made the migration that created it partial, and every pod
+    start failed (here citext 1.4, older than either default). Rows recorded by the release that kept the
+    version in the shape are read the same way."""
+    migrations.write("0001_users.sql", "CREATE EXTENSION citext VERSION '1.4';\nCREATE TABLE users (email citext);")
+    assert migrate("up").code == 0
+    if stored_shape:
+        db.execute(
+            "UPDATE platform_migrations"
+            " SET effects = jsonb_set(effects, '{steps,0,shape}', to_jsonb(left(md5('1.4'), 8)))"
+            " WHERE effects #>> '{steps,0,key}' = 'extension:citext'"
+        )
+    db.execute("ALTER EXTENSION citext UPDATE")
+
+    verified = migrate("verify", "--json")
+    again = migrate("up")
+
+    assert verified.code == 0 and verified.json()[0]["kind"] == "healthy", verified.stdout
+    assert again.code == 0, again.stderr
