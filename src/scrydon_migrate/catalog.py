@@ -55,7 +55,7 @@ ns AS (
        AND nspname NOT LIKE 'pg\_temp\_%%' AND nspname NOT LIKE 'pg\_toast\_temp\_%%'
        AND {ns_member}
 ), rel AS (
-    SELECT c.oid, c.relname, c.relkind, ns.nspname, c.xmin, c.relfilenode,
+    SELECT c.oid, c.relname, c.relkind, ns.nspname, c.xmin, c.relfilenode, c.relispartition,
            c.relpersistence::text || coalesce(c.reloptions::text, '') || coalesce(c.relpartbound::text, '')
            || c.relispartition::text AS def,
            c.relpersistence::text
@@ -121,6 +121,14 @@ SELECT 'a' || a.attrelid || '.' || a.attnum, 'column:' || rel.nspname || '.' || 
   JOIN pg_type ty ON ty.oid = a.atttypid JOIN pg_namespace tn ON tn.oid = ty.typnamespace
   LEFT JOIN pg_attrdef d ON d.adrelid = a.attrelid AND d.adnum = a.attnum
  WHERE a.attnum > 0 AND NOT a.attisdropped AND rel.relkind IN ('r', 'p', 'f', 'v', 'm')
+/*lean*/UNION ALL
+SELECT 'a' || a.attrelid || '.' || a.attnum, 'column:' || rel.nspname || '.' || rel.relname || '.' || a.attname, '',
+       left(md5(tn.nspname || '.' || ty.typname || '/' || a.atttypmod || a.attnotnull::text || a.attgenerated::text
+                || (d.adbin IS NOT NULL)::text), 8), a.xmin::text, 0::oid, rel.oid
+  FROM pg_attribute a JOIN rel ON rel.oid = a.attrelid
+  JOIN pg_type ty ON ty.oid = a.atttypid JOIN pg_namespace tn ON tn.oid = ty.typnamespace
+  LEFT JOIN pg_attrdef d ON d.adrelid = a.attrelid AND d.adnum = a.attnum
+ WHERE a.attnum > 0 AND NOT a.attisdropped AND a.attidentity <> '' AND rel.relispartition/*end lean*/
 UNION ALL
 SELECT 'c' || i.indexrelid, 'index:' || rel.nspname || '.' || rel.relname || '.' || ic.relname,
        /*def*/md5(i.indkey::text || i.indclass::text || i.indcollation::text || coalesce(i.indexprs::text, '')
@@ -189,10 +197,16 @@ SELECT 'x' || x.oid, 'extension:' || x.extname, /*def*/md5(x.extversion || x.ext
 
 
 def _objects(rel_scope: str = "true", fn_scope: str = "true", typ_scope: str = "true", *, lean: bool = False) -> str:
-    """The CTEs; ``lean`` leaves the definitions out (the desync check needs keys and shapes only)."""
+    """The CTEs; ``lean`` leaves the definitions out (the desync check needs keys and shapes only) and adds
+    the second shape of a partition's identity column: PostgreSQL 17 made partitions inherit their
+    parent's identity (``attidentity``), which 15 and 16 leave empty, so a history applied on 15 and
+    restored on 18 holds the same column in the other state. The partition's identity is its parent's
+    (it cannot be changed on the partition), so either state is the one its migration left."""
     text = _OBJECTS.replace("/*def*/", "CASE WHEN false THEN " if lean else "").replace(
         "/*end*/", " END" if lean else ""
     )
+    if not lean:
+        text = text[: text.index("/*lean*/")] + text[text.index("/*end lean*/") + len("/*end lean*/") :]
     whole = rel_scope == "true"
     member = _NOT_IN_EXTENSION if whole else _NOT_EXTENSION_MEMBER
     return (_EXTENSION_MEMBERS if whole else "") + text.format(

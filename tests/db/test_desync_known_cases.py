@@ -420,3 +420,29 @@ def test_an_extension_updated_by_the_dba_is_not_a_desync(migrations, migrate, db
 
     assert verified.code == 0 and verified.json()[0]["kind"] == "healthy", verified.stdout
     assert again.code == 0, again.stderr
+
+
+def test_a_partition_identity_column_recorded_on_15_is_healthy_where_partitions_inherit_identity(
+    migrations, migrate, db
+):
+    """Found by restoring a partitioning history applied on PostgreSQL 15 into 18: since 17 a partition's
+    column inherits its parent's identity (``attidentity`` 'a'; 15 leaves it empty, and neither lets the
+    partition change it), so the migration that created the partition read as partial. The record is the
+    one 15 writes: the column's shape without identity."""
+    migrations.write(
+        "0001_events.sql",
+        "CREATE TABLE events (id bigint GENERATED ALWAYS AS IDENTITY, region text NOT NULL)"
+        " PARTITION BY LIST (region);\n"
+        "CREATE TABLE events_eu PARTITION OF events FOR VALUES IN ('eu');",
+    )
+    assert migrate("up").code == 0
+    db.execute(
+        "UPDATE platform_migrations SET effects = jsonb_set(effects, '{steps}', (SELECT jsonb_agg("
+        " CASE WHEN s ->> 'key' = 'column:public.events_eu.id'"
+        " THEN jsonb_set(s, '{shape}', to_jsonb(left(md5('pg_catalog.int8/-1truefalse'), 8))) ELSE s END ORDER BY n)"
+        " FROM jsonb_array_elements(effects -> 'steps') WITH ORDINALITY AS steps (s, n)))"
+    )
+
+    verified = migrate("verify", "--json")
+
+    assert verified.code == 0 and verified.json()[0]["kind"] == "healthy", verified.stdout
