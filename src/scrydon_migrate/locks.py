@@ -184,7 +184,7 @@ _new_risk = maker(Risk)
 _new_relation = maker(Relation)
 
 
-def _relation(node: Any) -> Relation | None:
+def relation_of(node: Any) -> Relation | None:
     if node is None or getattr(node, "relname", None) is None:
         return None
     return _new_relation(schema=getattr(node, "schemaname", None) or None, name=node.relname)
@@ -302,10 +302,10 @@ def facts(node: Any, range_vars: Sequence[Any] | None = None) -> LockFacts:
     """The lock facts of one parsed statement; ``range_vars``: its ``nodes_of(node, RangeVar)``, when known."""
     named = nodes_of(node, ast.RangeVar) if range_vars is None else range_vars
     if len(named) < 2:  # most statements: no table or one, nothing to deduplicate
-        only = _relation(named[0]) if named else None
+        only = relation_of(named[0]) if named else None
         relations: tuple[Relation, ...] = () if only is None else (only,)
     else:
-        relations = tuple(dict.fromkeys(r for r in map(_relation, named) if r is not None))
+        relations = tuple(dict.fromkeys(r for r in map(relation_of, named) if r is not None))
     handler = _HANDLERS.get(type(node).__name__)
     if handler is None:
         return _new_facts(relations=relations)
@@ -335,19 +335,19 @@ def reads_constants(kind: str) -> bool:
 
 def _create_table(node: Any) -> LockFacts:
     """A new table: later steps on it lock nobody. IF NOT EXISTS may have found one existing: not counted."""
-    relation = _relation(node.relation)
+    relation = relation_of(node.relation)
     if relation is None:
         return _new_facts()
     return _new_facts(creates_if_missing=(relation,)) if node.if_not_exists else _new_facts(creates=(relation,))
 
 
 def _create_table_as(node: Any) -> LockFacts:
-    relation = _relation(getattr(node.into, "rel", None))
+    relation = relation_of(getattr(node.into, "rel", None))
     return _new_facts(creates=(relation,) if relation and not node.if_not_exists else ())
 
 
 def _index(node: Any) -> LockFacts:
-    table = _relation(node.relation)
+    table = relation_of(node.relation)
     if table is None:
         return _new_facts()
     index = Relation(table.schema, node.idxname) if node.idxname else None
@@ -397,7 +397,7 @@ def _drop(node: Any) -> LockFacts:
 def _reindex(node: Any) -> LockFacts:
     if any(getattr(p, "defname", None) == "concurrently" for p in getattr(node, "params", None) or ()):
         return _new_facts()
-    relation = _relation(node.relation)
+    relation = relation_of(node.relation)
     if relation is None:
         kind = node.kind.name.removeprefix("REINDEX_OBJECT_")
         what = f"REINDEX {kind}" + (f" {node.name}" if getattr(node, "name", None) else "")
@@ -452,23 +452,23 @@ def _vacuum(node: Any) -> LockFacts:
     risks: list[Risk] = []
     locks: list[Relation] = []
     for rel in getattr(node, "rels", None) or ():
-        result = _rewrite_command("VACUUM FULL", _relation(getattr(rel, "relation", None)))
+        result = _rewrite_command("VACUUM FULL", relation_of(getattr(rel, "relation", None)))
         risks.extend(result.risks)
         locks.extend(result.write_locks)
     return _new_facts(risks=tuple(risks), write_locks=tuple(locks))
 
 
 def _cluster(node: Any) -> LockFacts:
-    return _rewrite_command("CLUSTER", _relation(node.relation))
+    return _rewrite_command("CLUSTER", relation_of(node.relation))
 
 
 def _trigger(node: Any) -> LockFacts:
-    relation = _relation(node.relation)
+    relation = relation_of(node.relation)
     return _new_facts(write_locks=(relation,) if relation else ())
 
 
 def _rename(node: Any) -> LockFacts:
-    relation = _relation(getattr(node, "relation", None))
+    relation = relation_of(getattr(node, "relation", None))
     if relation is None or node.renameType not in (
         _OBJECT_TABLE,
         _OBJECT_COLUMN,
@@ -479,24 +479,24 @@ def _rename(node: Any) -> LockFacts:
 
 
 def _truncate(node: Any) -> LockFacts:
-    return _new_facts(write_locks=tuple(r for r in (_relation(n) for n in node.relations) if r))
+    return _new_facts(write_locks=tuple(r for r in (relation_of(n) for n in node.relations) if r))
 
 
 def _lock(node: Any) -> LockFacts:
     if node.mode < 5:  # below SHARE: writers pass
         return _new_facts()
-    return _new_facts(write_locks=tuple(r for r in (_relation(n) for n in node.relations) if r))
+    return _new_facts(write_locks=tuple(r for r in (relation_of(n) for n in node.relations) if r))
 
 
 def _refresh(node: Any) -> LockFacts:
-    relation = _relation(node.relation)
+    relation = relation_of(node.relation)
     if node.concurrent or relation is None:
         return _new_facts()
     return _new_facts(write_locks=(relation,))
 
 
 def _alter_table(node: Any) -> LockFacts:
-    table = _relation(node.relation)
+    table = relation_of(node.relation)
     if table is None or node.objtype not in (_OBJECT_TABLE, _OBJECT_MATVIEW):
         return _new_facts()
     risks: list[Risk] = []
@@ -610,7 +610,7 @@ def _alter_table_risk(table: Relation, cmd: Any) -> Risk | None:
     if subtype == _AT_SetExpression:
         return _rewrite_command("ALTER COLUMN ... SET EXPRESSION", table).risks[0]
     if subtype == _AT_DetachPartition and not getattr(cmd.def_, "concurrent", False):
-        partition = _relation(getattr(cmd.def_, "name", None))
+        partition = relation_of(getattr(cmd.def_, "name", None))
         return _new_risk(
             rule="require-concurrent-partition-detach",
             what="DETACH PARTITION",
@@ -740,7 +740,7 @@ def _alter_domain(node: Any) -> LockFacts:
 
 def _row_write(node: Any) -> LockFacts:
     """UPDATE / DELETE lock the rows they touch; of every row (no WHERE), that is a backfill's job."""
-    table = _relation(node.relation)
+    table = relation_of(node.relation)
     if table is None:
         return _new_facts()
     if node.whereClause is not None:

@@ -10,7 +10,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from scrydon_migrate.locks import _relation
+from scrydon_migrate.locks import relation_of
 from scrydon_migrate.relations import Relation
 from scrydon_migrate.trees import maker
 
@@ -18,7 +18,7 @@ if TYPE_CHECKING:
     from scrydon_migrate.analysis import Statement
 
 #: The table a RangeVar names (or None), as the lock facts read it.
-relation = _relation
+relation = relation_of
 
 
 def type_name(column: Any) -> str:
