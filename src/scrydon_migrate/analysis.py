@@ -151,7 +151,9 @@ def parse_statements(sql: str, *, keep_trees: bool = True) -> Sequence[Statement
     :class:`shapes.Shapes` memo when a statement of the same shape was seen before (the rows
     of a data load), instead of a walk of its tree in Python. Its tree is built only if the
     linter asks for it (:attr:`Statement.node`). ``keep_trees=False`` (applying) keeps no tree at all:
-    a tree is about 15 times its statement, and ``up`` holds every pending migration at once.
+    a tree is about 15 times its statement, and ``up`` holds every pending migration at once; and it
+    computes every checksum from the tree at hand (the linter never asks for one: it computes none,
+    and a checksum asked for later parses its statement again).
     A file over :data:`KEEP_TREES_CHARS` gives :class:`Statements`, its statements as columns.
     """
     # Parsing makes many containers and no cycle: the cyclic collector would walk them again and
@@ -306,7 +308,7 @@ def _statements(sql: str, bounds: Iterator[slice], *, keep_trees: bool) -> list[
             text=text,
             kind=kind,
             transactional=transactional,
-            digest=checksum.hex(),
+            digest=checksum.hex() if checksum or keep_trees else shapes.checksum(reader.tree_json),
             transaction_control=transaction_control,
             locks=locks,
             offset=first_token,
