@@ -34,6 +34,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from hashlib import md5
 from typing import TYPE_CHECKING, Any
 
 from scrydon_migrate.errors import MigrateError, RefusedError
@@ -63,11 +64,31 @@ $body$;
 CREATE OR REPLACE FUNCTION {hash}(prev text, id bigint, at timestamptz, service text, event text, version bigint,
                                   actor text, reason text, details jsonb) RETURNS text
 LANGUAGE sql IMMUTABLE AS $body$
-    SELECT encode(sha256(convert_to(concat_ws('|', prev, id,
-        to_char(at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US'), service, event, version, actor, reason,
-        details::text), 'UTF8')), 'hex')
+    SELECT {hash_of_arguments}
 $body$;
-CREATE OR REPLACE FUNCTION {chain}() RETURNS trigger LANGUAGE plpgsql AS $body$
+CREATE OR REPLACE FUNCTION {chain}() RETURNS trigger LANGUAGE plpgsql AS $body${chain_body}$body$;
+DROP TRIGGER IF EXISTS append_only ON {table};
+CREATE TRIGGER append_only BEFORE UPDATE OR DELETE ON {table} FOR EACH ROW EXECUTE FUNCTION {function}();
+DROP TRIGGER IF EXISTS append_only_truncate ON {table};
+CREATE TRIGGER append_only_truncate BEFORE TRUNCATE ON {table} FOR EACH STATEMENT EXECUTE FUNCTION {function}();
+DROP TRIGGER IF EXISTS hash_chain ON {table};
+CREATE TRIGGER hash_chain BEFORE INSERT ON {table} FOR EACH ROW EXECUTE FUNCTION {chain}();
+REVOKE ALL ON {table} FROM PUBLIC
+"""
+
+
+#: The hash of a row: SHA-256 of the previous row's hash and the row's content. One text for both of
+#: its users, spelled with ``{prev}`` for the previous hash and ``{row}`` before each field: the
+#: ``{hash}`` SQL function (``audit --verify`` recomputes the chain with it) and the chain trigger,
+#: which computes it as a PL/pgSQL expression of ``NEW``'s fields: planned once a session, where calling
+#: the SQL function from the trigger planned its body again in every transaction.
+_HASH_OF = """encode(sha256(convert_to(concat_ws('|', {prev}, {row}id,
+        to_char({row}at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US'), {row}service, {row}event, {row}version,
+        {row}actor, {row}reason, {row}details::text), 'UTF8')), 'hex')"""
+
+#: The chain trigger's body: only the table's owner (or a member of it) may insert; rows chain in commit
+#: order under a transaction lock. Installed again when an older release's body is in place.
+CHAIN_BODY = """
 BEGIN
     IF NOT pg_has_role(current_user, (SELECT relowner FROM pg_class WHERE oid = TG_RELID), 'MEMBER') THEN
         RAISE EXCEPTION 'only the migration role may write the migration audit log, not %', current_user
@@ -77,19 +98,11 @@ BEGIN
     EXECUTE format('SELECT hash FROM %I.%I ORDER BY id DESC LIMIT 1', TG_TABLE_SCHEMA, TG_TABLE_NAME)
         INTO NEW.prev_hash;
     NEW.prev_hash := coalesce(NEW.prev_hash, '');
-    NEW.hash := {hash}(NEW.prev_hash, NEW.id, NEW.at, NEW.service, NEW.event, NEW.version, NEW.actor, NEW.reason,
-                       NEW.details);
+    NEW.hash := HASH_OF_NEW;
     RETURN NEW;
 END
-$body$;
-DROP TRIGGER IF EXISTS append_only ON {table};
-CREATE TRIGGER append_only BEFORE UPDATE OR DELETE ON {table} FOR EACH ROW EXECUTE FUNCTION {function}();
-DROP TRIGGER IF EXISTS append_only_truncate ON {table};
-CREATE TRIGGER append_only_truncate BEFORE TRUNCATE ON {table} FOR EACH STATEMENT EXECUTE FUNCTION {function}();
-DROP TRIGGER IF EXISTS hash_chain ON {table};
-CREATE TRIGGER hash_chain BEFORE INSERT ON {table} FOR EACH ROW EXECUTE FUNCTION {chain}();
-REVOKE ALL ON {table} FROM PUBLIC
-"""
+""".replace("HASH_OF_NEW", _HASH_OF.format(prev="NEW.prev_hash", row="NEW."))
+CHAIN_BODY_MD5 = md5(CHAIN_BODY.encode(), usedforsecurity=False).hexdigest()
 
 
 class AuditMissing(MigrateError):
@@ -117,9 +130,10 @@ def ensure_table(conn: psycopg.Connection, tracking_table: str, *, recreate: boo
     with conn.transaction():
         lock_bookkeeping_ddl(conn)
         exists = conn.execute(
-            "SELECT to_regclass(%s) IS NOT NULL, (SELECT count(*) FROM pg_trigger WHERE tgrelid = to_regclass(%s)"
-            " AND tgname = 'hash_chain')",
-            (table_identifier(table).as_string(conn), table_identifier(table).as_string(conn)),
+            "SELECT to_regclass(%(t)s) IS NOT NULL, (SELECT count(*) FROM pg_trigger g"
+            " JOIN pg_proc p ON p.oid = g.tgfoid WHERE g.tgrelid = to_regclass(%(t)s) AND g.tgname = 'hash_chain'"
+            " AND md5(p.prosrc) = %(body)s)",
+            {"t": table_identifier(table).as_string(conn), "body": CHAIN_BODY_MD5},
         ).fetchone()
         if exists and exists[0] and exists[1]:
             return
@@ -153,6 +167,8 @@ def _ddl(table: str) -> Any:
         function=_function(table, "scrydon_migrate_audit_append_only"),
         chain=_function(table, "scrydon_migrate_audit_chain"),
         hash=_function(table, "scrydon_migrate_audit_hash"),
+        hash_of_arguments=sql.SQL(_HASH_OF.format(prev="prev", row="")),
+        chain_body=sql.SQL(CHAIN_BODY),
     )
 
 

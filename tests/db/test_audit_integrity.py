@@ -114,3 +114,36 @@ def test_an_older_audit_log_gets_its_chain_and_keeps_its_rows(migrations, migrat
         "broken_at_id": None,
         "why": None,
     }
+
+
+_OLDER_CHAIN_BODY = """
+BEGIN
+    PERFORM pg_advisory_xact_lock(hashtext('scrydon-migrate audit'), hashtext(TG_TABLE_SCHEMA || '.' || TG_TABLE_NAME));
+    EXECUTE format('SELECT hash FROM %I.%I ORDER BY id DESC LIMIT 1', TG_TABLE_SCHEMA, TG_TABLE_NAME)
+        INTO NEW.prev_hash;
+    NEW.prev_hash := coalesce(NEW.prev_hash, '');
+    NEW.hash := scrydon_migrate_audit_hash(NEW.prev_hash, NEW.id, NEW.at, NEW.service, NEW.event, NEW.version,
+                                           NEW.actor, NEW.reason, NEW.details);
+    RETURN NEW;
+END
+"""
+
+
+def test_a_chain_trigger_of_an_older_release_is_replaced_and_the_chain_goes_on(migrations, migrate, db):
+    _history(migrations, migrate, count=2)
+    db.execute(
+        "CREATE OR REPLACE FUNCTION scrydon_migrate_audit_chain() RETURNS trigger LANGUAGE plpgsql AS $body$"
+        + _OLDER_CHAIN_BODY
+        + "$body$"
+    )
+    migrations.write("0003_more.sql", "CREATE TABLE more (id int);")
+    assert migrate("up").code == 0  # the older body chains this run's first rows, then is replaced
+    migrations.write("0004_again.sql", "CREATE TABLE again (id int);")
+    assert migrate("up").code == 0
+
+    body = db.execute("SELECT prosrc FROM pg_proc WHERE proname = 'scrydon_migrate_audit_chain'").fetchone()
+    run = migrate("audit", "--verify", "--json")
+
+    assert body is not None and "scrydon_migrate_audit_hash(" not in body[0]
+    assert run.code == 0, run.stderr
+    assert json.loads(run.stdout)[0]["intact"] is True and json.loads(run.stdout)[0]["rows"] == 4
