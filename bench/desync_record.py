@@ -3,7 +3,12 @@
     python bench/desync_record.py [--baseline-src DIR] [--runs 5] [--sizes 1000] [--realistic 300]
 
 Each run applies a generated history from scratch with one ``up`` process on a fresh database of a
-scratch cluster (tmpfs, fsync off), and is timed by wall clock around the process. ``--baseline-src``
+scratch cluster (tmpfs, fsync off), and is timed by wall clock around the process; its CPU time is
+measured too, on both sides: the ``up`` process's (user + system, from ``wait4``) and the server's
+(the CPU its backends used, which the postmaster accounts for its children once they exit: read from
+``/proc`` after the run's backends are gone). The client waits for every reply, so wall time is
+about the sum of the two; on a shared machine whose speed changes from minute to minute, the CPU
+times are the steadier figure. ``--baseline-src``
 is the ``src/`` folder of another checkout (e.g. the release before effects were recorded:
 ``git worktree add /tmp/before <commit>``); its runs take turns with the current tree's.
 
@@ -12,7 +17,8 @@ columns, an index, a trigger function); ``realistic`` is a few hundred migration
 histories hold: tables with keys and checks, added columns with defaults, data updates, indexes,
 views, functions, triggers, enum values, renames, drops, DO blocks.
 
-Prints one line per history and tree (median, min, max seconds) and the ratio; ``--json`` for machines.
+Prints one line per history and tree (median, min, max wall seconds; median client and server CPU
+seconds) and the ratios; ``--json`` for machines.
 """
 
 from __future__ import annotations
@@ -25,7 +31,10 @@ import subprocess
 import sys
 import tempfile
 import time
+from dataclasses import dataclass
 from pathlib import Path
+
+import psycopg
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))
@@ -74,16 +83,58 @@ def write(folder: Path, history: list[tuple[str, str]]) -> Path:
     return folder
 
 
-def timed_up(src: Path, url: str, folder: Path) -> float:
+@dataclass(frozen=True)
+class Run:
+    wall_s: float
+    client_cpu_s: float
+    server_cpu_s: float
+
+
+def timed_up(src: Path, url: str, folder: Path, server: Server) -> Run:
     env = {**os.environ, "PYTHONPATH": str(src)}
     command = [sys.executable, "-m", "scrydon_migrate", "up", "--service", "platform"]
     command += ["--database-url", url, "--migrations-dir", str(folder)]
+    server_before = server.children_cpu_s()
     started = time.perf_counter()
-    done = subprocess.run(command, env=env, capture_output=True, text=True, check=False)
+    process = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    assert process.stderr is not None
+    with process.stderr:
+        stderr = process.stderr.read()  # to its end (the process exits), so a long log never fills the pipe
+    _, status, usage = os.wait4(process.pid, 0)
     took = time.perf_counter() - started
-    if done.returncode != 0:
-        raise SystemExit(f"up failed with {src}: {done.stderr[-2000:]}")
-    return took
+    process.returncode = os.waitstatus_to_exitcode(status)
+    if process.returncode != 0:
+        raise SystemExit(f"up failed with {src}: {stderr[-2000:]}")
+    server.wait_for_backends_to_exit(url.rsplit("/", 1)[1])
+    return Run(took, usage.ru_utime + usage.ru_stime, server.children_cpu_s() - server_before)
+
+
+@dataclass(frozen=True)
+class Server:
+    """The scratch cluster's postmaster: it accounts the CPU of its exited backends as its children's."""
+
+    admin_url: str
+    pid: int
+
+    @classmethod
+    def of(cls, admin_url: str) -> Server:
+        with psycopg.connect(admin_url, autocommit=True) as conn:
+            record = conn.execute("SELECT setting FROM pg_settings WHERE name = 'data_directory'").fetchone()
+        assert record is not None
+        return cls(admin_url, int((Path(record[0]) / "postmaster.pid").read_text().split()[0]))
+
+    def children_cpu_s(self) -> float:
+        fields = Path(f"/proc/{self.pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return (int(fields[13]) + int(fields[14])) / os.sysconf("SC_CLK_TCK")  # cutime, cstime
+
+    def wait_for_backends_to_exit(self, database: str) -> None:
+        with psycopg.connect(self.admin_url, autocommit=True) as conn:
+            for _ in range(1000):
+                left = conn.execute("SELECT count(*) FROM pg_stat_activity WHERE datname = %s", (database,)).fetchone()
+                if left is not None and left[0] == 0:
+                    break
+                time.sleep(0.01)
+        time.sleep(0.05)  # the postmaster reaps an exited backend (and counts its CPU) right after it leaves
 
 
 def main() -> int:
@@ -100,28 +151,41 @@ def main() -> int:
     histories = {f"small {n}": small(n) for n in args.sizes}
     if args.realistic:
         histories[f"realistic {args.realistic}"] = realistic(args.realistic)
-    results: dict[str, dict[str, list[float]]] = {}
+    results: dict[str, dict[str, list[Run]]] = {}
     with scratch_cluster(None) as admin, tempfile.TemporaryDirectory() as work:
-        scratch = Scratch(admin)
+        scratch, server = Scratch(admin), Server.of(admin)
         for name, history in histories.items():
             folder = write(Path(work) / name.replace(" ", "_") / "platform", history)
             for _ in range(args.runs):
                 for tree, src in trees.items():
                     with scratch.database() as url:
-                        results.setdefault(name, {}).setdefault(tree, []).append(timed_up(src, url, folder))
-    summary = {
-        name: {tree: {"median_s": statistics.median(t), "min_s": min(t), "max_s": max(t)} for tree, t in by.items()}
-        for name, by in results.items()
-    }
+                        results.setdefault(name, {}).setdefault(tree, []).append(timed_up(src, url, folder, server))
+    summary = {name: {tree: _summary(runs) for tree, runs in by.items()} for name, by in results.items()}
     if args.json:
         print(json.dumps(summary, indent=2))
         return 0
     for name, by in summary.items():
         for tree, s in by.items():
-            print(f"{name:>16} {tree:>8}: median {s['median_s']:.2f} s (min {s['min_s']:.2f}, max {s['max_s']:.2f})")
+            print(
+                f"{name:>16} {tree:>8}: median {s['median_s']:.2f} s (min {s['min_s']:.2f}, max {s['max_s']:.2f});"
+                f" CPU client {s['client_cpu_s']:.2f} s, server {s['server_cpu_s']:.2f} s"
+            )
         if "baseline" in by:
-            print(f"{name:>16}    ratio: {by['current']['median_s'] / by['baseline']['median_s']:.2f}x the baseline")
+            now, then = by["current"], by["baseline"]
+            cpu = (now["client_cpu_s"] + now["server_cpu_s"]) / (then["client_cpu_s"] + then["server_cpu_s"])
+            print(f"{name:>16}    ratio: {now['median_s'] / then['median_s']:.2f}x the baseline, CPU {cpu:.2f}x")
     return 0
+
+
+def _summary(runs: list[Run]) -> dict[str, float]:
+    walls = [r.wall_s for r in runs]
+    return {
+        "median_s": statistics.median(walls),
+        "min_s": min(walls),
+        "max_s": max(walls),
+        "client_cpu_s": statistics.median(r.client_cpu_s for r in runs),
+        "server_cpu_s": statistics.median(r.server_cpu_s for r in runs),
+    }
 
 
 if __name__ == "__main__":

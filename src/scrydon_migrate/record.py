@@ -393,29 +393,86 @@ SELECT 'x', pg_current_xact_id()::text, coalesce(current_setting('scrydon_migrat
 
 _OUTPUT = "SELECT 'o', identity, key, def, shape, xmin, fnode, parent FROM objects"
 
-_AFTER_SCOPED = (
-    catalog.scoped_objects(_SCOPE)
-    + _OUTPUT
-    + """
-UNION ALL SELECT 'r', 'c' || oid, NULL, NULL, NULL, NULL, 0::oid, oid FROM scope_rel
-UNION ALL SELECT 'f', 'p' || oid, NULL, NULL, NULL, NULL, 0::oid, oid FROM scope_fn
-UNION ALL SELECT 'y', 'y' || oid, NULL, NULL, NULL, NULL, 0::oid, oid FROM scope_typ
+#: Why a read that leaves a group out (:func:`catalog.scoped_objects`) cannot be trusted: its scope holds
+#: objects of that group (a row ``z``; the whole catalog is read instead). The scope of relations always
+#: holds relations no read reports (the events table, a temporary one; the system catalogs the DDL wrote
+#: rows of; the tool's own sequence the event triggers advance: ``ns`` and the tool's test leave them
+#: out), that of types a touched table's row type, which is no type object of the catalog's.
+_OUTSIDE = {
+    "rel": "EXISTS (SELECT 1 FROM scope_rel s JOIN pg_class c ON c.oid = s.oid JOIN ns ON ns.oid = c.relnamespace"
+    " WHERE NOT " + catalog.TOOL_RELATION + ")",
+    "fn": "EXISTS (SELECT 1 FROM scope_fn)",
+    "typ": "EXISTS (SELECT 1 FROM scope_typ s JOIN pg_type t ON t.oid = s.oid"
+    " WHERE t.typtype <> 'c' OR EXISTS (SELECT 1 FROM pg_class c WHERE c.oid = t.typrelid AND c.relkind = 'c'))",
+}
+
+_SCOPE_ROWS = {
+    "rel": "SELECT 'r', 'c' || oid, NULL, NULL, NULL, NULL, 0::oid, oid FROM scope_rel",
+    "fn": "SELECT 'f', 'p' || oid, NULL, NULL, NULL, NULL, 0::oid, oid FROM scope_fn",
+    "typ": "SELECT 'y', 'y' || oid, NULL, NULL, NULL, NULL, 0::oid, oid FROM scope_typ",
+}
+
+
+def _after_scoped(groups: tuple[str, ...] = catalog.GROUPS) -> str:
+    """The read after a migration whose scope the event triggers noted, of the objects of ``groups``."""
+    left_out = [g for g in catalog.GROUPS if g not in groups]
+    outside = (
+        " UNION ALL SELECT 'z', '', NULL, NULL, NULL, NULL, 0::oid, 0::oid WHERE "
+        + " OR ".join(_OUTSIDE[g] for g in left_out)
+        if left_out
+        else ""
+    )
+    return (
+        catalog.scoped_objects(_SCOPE, groups)
+        + _OUTPUT
+        + "".join(" UNION ALL " + _SCOPE_ROWS[g] for g in groups)
+        + """
 UNION ALL SELECT 'd', """
-    + _DROPPED_IDENTITY
-    + """, NULL, NULL, NULL, NULL, 0::oid, 0::oid FROM ev WHERE dropped
+        + _DROPPED_IDENTITY
+        + """, NULL, NULL, NULL, NULL, 0::oid, 0::oid FROM ev WHERE dropped
 UNION ALL SELECT 's', 'n' || objid, NULL, NULL, NULL, NULL, 0::oid, objid FROM touched
            WHERE classid = 'pg_namespace'::regclass
 UNION ALL SELECT DISTINCT 'u', classid::regclass::text, NULL, NULL, NULL, NULL, 0::oid, 0::oid FROM ev
            WHERE NOT dropped AND classid::regclass::text NOT IN ("""
-    + ", ".join(f"'{c}'" for c in _RECORDED_CATALOGS)
-    + """)
+        + ", ".join(f"'{c}'" for c in _RECORDED_CATALOGS)
+        + """)
              AND NOT EXISTS (SELECT 1 FROM pg_depend dep WHERE dep.classid = ev.classid AND dep.objid = ev.objid
                                                           AND dep.deptype = 'e')
              AND NOT EXISTS (SELECT 1 FROM ev gone WHERE gone.dropped AND gone.classid = ev.classid
-                                                    AND gone.objid = ev.objid)
+                                                    AND gone.objid = ev.objid)"""
+        + outside
+        + """
 UNION ALL """
-    + _STATE
+        + _STATE
+    )
+
+
+#: The statement kinds (pglast node names) whose migrations the narrower reads suit: a migration whose
+#: statements are all of one set is read with the relations' (or the functions') groups only. The kind
+#: only chooses the read: what the statements did comes from the server, and a scope outside the read's
+#: groups (a trigger, an event trigger or a function that did more) sends it to the whole catalog.
+_RELATION_KINDS = frozenset(
+    {
+        "AlterPolicyStmt",
+        "AlterSeqStmt",
+        "AlterTableStmt",
+        "CommentStmt",
+        "CreatePolicyStmt",
+        "CreateSeqStmt",
+        "CreateStatsStmt",
+        "CreateStmt",
+        "CreateTrigStmt",
+        "DeleteStmt",
+        "GrantStmt",
+        "IndexStmt",
+        "InsertStmt",
+        "RuleStmt",
+        "UpdateStmt",
+        "VariableSetStmt",
+        "ViewStmt",
+    }
 )
+_FUNCTION_KINDS = frozenset({"AlterFunctionStmt", "CommentStmt", "CreateFunctionStmt", "GrantStmt", "VariableSetStmt"})
 
 _AFTER_WHOLE = catalog.whole_objects(_LOCKED) + _OUTPUT + " UNION ALL " + _STATE
 
@@ -452,6 +509,11 @@ class Recorder:
     _always_read: set[str] = field(default_factory=set)
     _scoped: _PreparedRead | None = None
     _whole: _PreparedRead | None = None
+    #: The narrower scoped reads, of relations and of functions (:data:`_RELATION_KINDS`).
+    _relations: _PreparedRead | None = None
+    _functions: _PreparedRead | None = None
+    #: The read :meth:`closing` sent last.
+    _sent: _PreparedRead | None = None
     #: The digest of the roles (:data:`_ROLES`) after the last migration read.
     _roles: str = ""
 
@@ -468,7 +530,11 @@ class Recorder:
         """
         recorder = cls(conn, tracking_table)
         recorder.event_triggers = _prepare_event_triggers(conn, tracking_table)
-        recorder._scoped = _PreparedRead.prepare(conn, "scoped", _bound(conn, _AFTER_SCOPED, tracking_table))
+        recorder._scoped = _PreparedRead.prepare(conn, "scoped", _bound(conn, _after_scoped(), tracking_table))
+        if recorder.event_triggers:
+            relations, functions = _after_scoped(("rel",)), _after_scoped(("fn",))
+            recorder._relations = _PreparedRead.prepare(conn, "relations", _bound(conn, relations, tracking_table))
+            recorder._functions = _PreparedRead.prepare(conn, "functions", _bound(conn, functions, tracking_table))
         recorder._whole = _PreparedRead.prepare(conn, "whole", _bound(conn, _AFTER_WHOLE, tracking_table))
         rows = conn.execute(catalog.ALL_OBJECTS, catalog.tool_scope(tracking_table)).fetchall()
         for r in rows:
@@ -512,18 +578,28 @@ class Recorder:
         statement in one round trip (``;``-terminated)."""
         return before + _START_RECORDING + b"; " if self.event_triggers else before
 
-    def closing(self) -> bytes:
+    def closing(self, kinds: Iterable[str]) -> bytes:
         """The read of :meth:`finish`, for the caller to send after the last statement of a migration's
         transaction in the same round trip; the cursor of that round trip goes to :meth:`finish`. It starts
-        on a line of its own: the statement may end in a ``--`` comment."""
-        return b"\n; " + _SETTLE + self._first_read().statement()
+        on a line of its own: the statement may end in a ``--`` comment. ``kinds``: the migration's
+        statement kinds, which choose the read (:data:`_RELATION_KINDS`)."""
+        self._sent = self._read_for(frozenset(kinds))
+        return b"\n; " + _SETTLE + self._sent.statement()
+
+    def _read_for(self, kinds: frozenset[str]) -> _PreparedRead:
+        if self._relations is not None and kinds <= _RELATION_KINDS:
+            return self._relations
+        if self._functions is not None and kinds <= _FUNCTION_KINDS:
+            return self._functions
+        return self._first_read()
 
     def lost_read(self, exc: BaseException) -> bool:
         """Whether ``exc`` says the migration removed the prepared read sent by :meth:`closing`
         (the caller then rolls back to the read's savepoint, and :meth:`finish` reads again)."""
         from psycopg import errors
 
-        return isinstance(exc, errors.InvalidSqlStatementName) and self._first_read().name.decode() in str(exc)
+        sent = self._sent or self._first_read()
+        return isinstance(exc, errors.InvalidSqlStatementName) and sent.name.decode() in str(exc)
 
     def _first_read(self) -> _PreparedRead:
         read = self._scoped if self.event_triggers else self._whole
@@ -541,7 +617,7 @@ class Recorder:
             whole = not self.event_triggers
             rows = _last_rows(sent) if sent is not None else self._first_read().read(self.conn, settle)
             state = next((r for r in rows if r[0] == "x"), None)
-            if not whole and (state is None or state[2] != "on" or any(r[0] == "s" for r in rows)):
+            if not whole and (state is None or state[2] != "on" or any(r[0] in ("s", "z") for r in rows)):
                 whole, rows = True, self._read_whole(rows)
             steps = self._object_steps(rows, whole=whole, in_transaction=in_transaction)
             if not whole and any(_respells_others(s) for s in steps):

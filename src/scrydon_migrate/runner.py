@@ -434,7 +434,12 @@ def _apply_in_transaction(
                         first_blocking = time.monotonic()
                     last = statement is runnable[-1]
                     read = _execute(
-                        conn, migration, statement, run, before=opening, after=run.recorder.closing() if last else b""
+                        conn,
+                        migration,
+                        statement,
+                        run,
+                        before=opening,
+                        after=run.recorder.closing(s.kind for s in runnable) if last else b"",
                     )
                     opening = b""
                     created.update(statement.locks.creates)
