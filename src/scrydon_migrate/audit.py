@@ -37,6 +37,7 @@ from datetime import datetime
 from hashlib import md5
 from typing import TYPE_CHECKING, Any
 
+from scrydon_migrate import db
 from scrydon_migrate.errors import MigrateError, RefusedError
 from scrydon_migrate.tracking import table_identifier
 
@@ -262,22 +263,20 @@ def record(
     actor: str | None = None,
     reason: str | None = None,
     details: dict[str, Any] | None = None,
+    before: bytes = b"",
     then: bytes = b"",
 ) -> None:
     """Append one event (in the caller's transaction, if one is open).
 
-    ``then``: statements to send after it in the same round trip (a ``COMMIT``, say); the event's
-    values are then quoted into the statement by libpq instead of sent apart.
+    ``before`` and ``then``: statements (``;``-terminated, and not) to send before and after it in the
+    same round trip (a tracking row and a ``COMMIT``, say); the event's values are then quoted into the
+    statement by libpq instead of sent apart.
     """
     values = _values(service, event, version, actor, reason, details)
-    if not then:
+    if not (before or then):
         conn.execute(_insert(conn, tracking_table), values)
         return
-    from psycopg import ClientCursor
-
-    with ClientCursor(conn) as cursor:
-        statement = cursor.mogrify(_insert(conn, tracking_table), values).encode()
-    conn.execute(statement + b"; " + then)
+    conn.execute(before + db.quoted(conn, _insert(conn, tracking_table), values) + b"; " + then)
 
 
 def _insert(conn: psycopg.Connection, tracking_table: str) -> bytes:

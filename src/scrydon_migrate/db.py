@@ -17,8 +17,8 @@ import contextlib
 import logging
 import random
 import time
-from collections.abc import Iterator
-from typing import TYPE_CHECKING
+from collections.abc import Iterator, Mapping, Sequence
+from typing import TYPE_CHECKING, Any
 
 from scrydon_migrate import log
 from scrydon_migrate.config import redact_url
@@ -194,6 +194,14 @@ def transaction_sent_with_statements(conn: psycopg.Connection) -> Iterator[None]
         raise
     if conn.info.transaction_status is not pq.TransactionStatus.IDLE:
         conn.execute(b"COMMIT")
+
+
+def quoted(conn: psycopg.Connection, query: str | bytes, params: Sequence[Any] | Mapping[str, Any]) -> bytes:
+    """``query`` with ``params`` quoted into it by libpq, to send with other statements in one round trip."""
+    from psycopg import ClientCursor
+
+    with ClientCursor(conn) as cursor:
+        return cursor.mogrify(query, params).encode()
 
 
 def prepare_session(conn: psycopg.Connection, lock_timeout_ms: int) -> None:

@@ -846,10 +846,7 @@ _ORDER = (
 
 def _bound(conn: psycopg.Connection, query: str, tracking_table: str) -> bytes:
     """``query`` with the tracking table's names as literals (libpq quotes them), ready to prepare once."""
-    from psycopg import ClientCursor
-
-    with ClientCursor(conn) as cursor:
-        return cursor.mogrify(query, catalog.tool_scope(tracking_table)).encode()
+    return db.quoted(conn, query, catalog.tool_scope(tracking_table))
 
 
 #: The kinds of object whose names other objects' keys and shapes spell: a schema (every key in it), a

@@ -258,6 +258,11 @@ def apply(
         if not db.is_connection_lost(conn, exc):
             raise
         raise _connection_lost(migration, None, exc) from exc
+    except psycopg.DataError as exc:
+        damaged = tracking.unwritten(table, exc)
+        if damaged is None:
+            raise
+        raise damaged from exc
 
 
 def _connection_lost(migration: Migration, statement: Statement | None, exc: BaseException) -> DatabaseUnavailable:
@@ -365,6 +370,7 @@ def _audit_applied(
     started: float,
     lock_held_ms: int | None,
     *,
+    before: bytes = b"",
     then: bytes = b"",
 ) -> None:
     audit.record(
@@ -382,6 +388,7 @@ def _audit_applied(
             "lock_held_ms": lock_held_ms,
             "allows": [{"rule": a.rule, "reason": a.reason, "line": a.line} for a in migration.allows] or None,
         },
+        before=before,
         then=then,
     )
 
@@ -447,7 +454,7 @@ def _apply_in_transaction(
                     conn.execute(opening.rstrip(b"; "))
                 effects = run.recorder.finish(in_transaction=True, may_write=may_write, sent=read)
                 held = _observed(run, _longest(worst, first_blocking))
-                tracking.upsert(
+                row = tracking.upsert_statement(
                     conn,
                     table,
                     migration.version,
@@ -461,9 +468,12 @@ def _apply_in_transaction(
                         "effects": record.as_column(effects),
                     },
                 )
-                _register_backfills(conn, table, migration)
+                if _declares_backfills(migration):
+                    conn.execute(row)
+                    _register_backfills(conn, table, migration)
+                    row = b""
                 reset = db.reset_statements(conn, run.policy.timeout_ms)
-                _audit_applied(conn, table, migration, started, held, then=b"COMMIT; " + reset)
+                _audit_applied(conn, table, migration, started, held, before=row, then=b"COMMIT; " + reset)
             return held
         except _LockNotGranted as waited:
             worst = _longest(worst, first_blocking)
@@ -475,11 +485,16 @@ def _apply_in_transaction(
 
 def _register_backfills(conn: psycopg.Connection, table: str, migration: Migration) -> None:
     """Register the backfills it declares; drop the adoption triggers of those it requires."""
-    if migration.backfills or migration.requires_backfills:
-        from scrydon_migrate import backfill
+    if not _declares_backfills(migration):
+        return
+    from scrydon_migrate import backfill
 
-        backfill.register(conn, table, migration.file.service, migration, applied_by())
-        backfill.adopt(conn, table, migration.file.service, migration, applied_by())
+    backfill.register(conn, table, migration.file.service, migration, applied_by())
+    backfill.adopt(conn, table, migration.file.service, migration, applied_by())
+
+
+def _declares_backfills(migration: Migration) -> bool:
+    return bool(migration.backfills or migration.requires_backfills)
 
 
 def _where(migration: Migration) -> dict[str, str]:

@@ -35,6 +35,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import random
+import re
 import time
 from collections.abc import Iterable, Sequence
 from contextlib import nullcontext
@@ -43,7 +44,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import TYPE_CHECKING, Any
 
-from scrydon_migrate import catalog, log
+from scrydon_migrate import catalog, db, log
 from scrydon_migrate.errors import ConfigError, LockWaitTimeout, TrackingDamaged
 
 if TYPE_CHECKING:
@@ -539,6 +540,43 @@ def upsert(conn: psycopg.Connection, table: str, version: int, values: dict[str,
     if cur.rowcount != 1:
         raise RuntimeError(f"tracking write for version {version} touched {cur.rowcount} rows, expected 1")
 
+
+def upsert_statement(conn: psycopg.Connection, table: str, version: int, values: dict[str, Any]) -> bytes:
+    """:func:`upsert` as a statement to send ahead of others in one round trip, a ``COMMIT`` among them
+    (``;``-terminated). Its row count cannot be looked at before they run, so the server checks it: the
+    statement fails, and nothing after it commits, unless it wrote exactly one row (a trigger or rule
+    on the table could make it write none)."""
+    from psycopg import sql
+
+    key = ("checked", table, tuple(values))
+    if key not in _QUERIES:
+        _QUERIES[key] = (
+            sql.SQL(
+                "WITH written AS ({upsert} RETURNING 1) SELECT CASE count(*) WHEN 1 THEN 1 ELSE "
+                "('tracking write for version ' || {version} || ' touched ' || count(*) || ' rows, expected 1')::int "
+                "END FROM written; "
+            )
+            .format(upsert=sql.SQL(_upsert_query(conn, table, tuple(values)).decode()), version=sql.Placeholder())
+            .as_bytes(conn)
+        )
+    return db.quoted(conn, _QUERIES[key], [version, *values.values(), version])
+
+
+def unwritten(table: str, exc: BaseException) -> TrackingDamaged | None:
+    """The clear error for a failure of :func:`upsert_statement`'s check (``None`` for any other error)."""
+    found = _UNWRITTEN.search(str(exc))
+    if found is None:
+        return None
+    return _damaged(
+        table,
+        f"a trigger or rule on it kept the row of version {found[1]} from being written, so that migration was "
+        "rolled back",
+        hint="drop the trigger or rule that writes nothing (pg_trigger and the view pg_rules list them), "
+        "then run up again",
+    )
+
+
+_UNWRITTEN = re.compile(r"tracking write for version (\d+) touched \d+ rows, expected 1")
 
 _QUERIES: dict[tuple[str, str, tuple[str, ...]], bytes] = {}
 

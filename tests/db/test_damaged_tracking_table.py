@@ -74,3 +74,22 @@ def test_a_tracking_table_made_by_an_older_release_is_read_then_upgraded(migrati
     }
     assert {"lock_held_ms", "effects"} <= columns
     assert db.execute("SELECT count(*) FROM platform_migrations WHERE status = 'applied'").fetchone() == (2,)
+
+
+def test_a_trigger_that_swallows_tracking_writes_rolls_the_migration_back_with_exit_6(migrations, migrate, db):
+    _applied(migrations, migrate)
+    db.execute(
+        "CREATE FUNCTION swallow() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN RETURN NULL; END $$;"
+        " CREATE TRIGGER swallow BEFORE INSERT OR UPDATE ON platform_migrations"
+        " FOR EACH ROW EXECUTE FUNCTION swallow()"
+    )
+    migrations.write("0002_more.sql", "CREATE TABLE workspaces (id bigint PRIMARY KEY);")
+
+    run = migrate("up")
+
+    assert run.code == 6, run.stderr
+    assert "Traceback" not in run.stderr
+    fatal = run.log_lines("MIGRATION_TRACKING_DAMAGED")
+    assert fatal and "kept the row of version 2 from being written" in fatal[0], run.stderr
+    assert db.execute("SELECT to_regclass('workspaces')").fetchone() == (None,)
+    assert db.execute("SELECT count(*) FROM platform_migrations_audit WHERE version = 2").fetchone() == (0,)
