@@ -33,8 +33,8 @@ transaction (per committed statement for journaled migrations), never predicted 
   unless it cannot write rows (index builds and the like).
 * **cost** — the two reads are prepared once per run with SQL ``PREPARE`` (see :meth:`Recorder.start`),
   and the read goes to the server with the migration's last statement, and the transaction's ``BEGIN``
-  with its first: a one-statement migration costs three round trips in all (statement and read,
-  tracking row, audit event with ``COMMIT``). On the server the scoped read is a few index probes per
+  with its first: a one-statement migration costs two round trips in all (statement and read;
+  tracking row, audit event and ``COMMIT``). On the server the scoped read is a few index probes per
   touched object plus one look at ``pg_locks``: about 1 ms a migration whatever the size of the schema
   (``bench/desync_record.py`` measures the whole apply against the release before recording).
 
